@@ -1,0 +1,233 @@
+"""Train the PyImageSearch DCGAN on Fashion-MNIST (Keras 3 / TensorFlow 2.16+).
+
+    python dcgan_fashion_mnist.py --output output
+"""
+import os
+import signal
+import sys
+import time
+
+from pyimagesearch.errors import UserError
+from pyimagesearch import settings as cli
+
+EXIT_USER_ERROR = 2
+EXIT_NON_FINITE = 3
+
+
+class StopRequest:
+    """Turns Ctrl-C / SIGTERM into a flag the loop checks after each step."""
+
+    def __init__(self):
+        self.signum = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    @property
+    def exit_code(self):
+        return 128 + self.signum
+
+
+def train(args):
+    # checks that need no data come first: a bad flag fails in a second
+    cli.check_args(args)
+    from pyimagesearch import checkpoint as ckpt
+
+    resumed = None
+    if args.resume:
+        path = ckpt.latest_checkpoint(args.output)
+        if path is None:
+            raise UserError(f"--resume: no checkpoint in "
+                            f"{ckpt.checkpoint_dir(args.output)}; train "
+                            "without --resume first")
+        resumed = (path,) + ckpt.load_checkpoint(path)
+    run = cli.resolve_settings(args, resumed[2]["settings"] if resumed else None)
+    start_epoch, start_batch = (resumed[2]["epoch"], resumed[2]["batch"]) \
+        if resumed else (0, 0)
+    if run["epochs"] < start_epoch + (start_batch > 0):
+        raise UserError(f"the checkpoint has already trained "
+                        f"{start_epoch} epochs; --epochs must be at least "
+                        f"{start_epoch + (start_batch > 0)}")
+
+    # heavy imports only once the flags are known to be good
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from pyimagesearch.data import load_fashion_mnist, prepare_images
+    from pyimagesearch.dcgan import DCGAN
+    from pyimagesearch.montage import build_montage, montage_name, write_image
+    from pyimagesearch.progress import EpochProgress
+    from pyimagesearch.training import GANTrainer, sample_noise
+
+    NUM_EPOCHS = run["epochs"]
+    BATCH_SIZE = run["batch_size"]
+    if run["seed"] is not None:
+        keras.utils.set_random_seed(run["seed"])
+        tf.config.experimental.enable_op_determinism()
+
+    # load the Fashion MNIST dataset and stack the training and testing
+    # data points so we have additional training data
+    print("[INFO] loading MNIST dataset...")
+    ((trainX, _), (testX, _)), source = load_fashion_mnist(args.data_dir)
+    trainImages = prepare_images(trainX, testX, run["limit"])
+    run["num_images"] = len(trainImages)
+    print("[INFO] {} images from {}".format(len(trainImages), source))
+    if resumed and resumed[2]["settings"]["num_images"] != len(trainImages):
+        raise UserError("the checkpoint was trained on {} images, this data "
+                        "has {}: resume with the same data (--data-dir)"
+                        .format(resumed[2]["settings"]["num_images"],
+                                len(trainImages)))
+    if BATCH_SIZE > len(trainImages):
+        raise UserError(f"--batch-size {BATCH_SIZE} is larger than the "
+                        f"{len(trainImages)} training images; lower it")
+
+    # build the generator
+    print("[INFO] building generator...")
+    gen = DCGAN.build_generator(7, 64, channels=1)
+
+    # build the discriminator
+    print("[INFO] building discriminator...")
+    disc = DCGAN.build_discriminator(28, 28, 1)
+
+    # build the adversarial model: D is frozen inside the GAN step only
+    print("[INFO] building GAN...")
+    trainer = GANTrainer(gen, disc, NUM_EPOCHS)
+
+    if resumed:
+        path, state, meta, arrays = resumed
+        check_architecture(path, trainer.get_state(), state)
+        trainer.set_state(state)
+        ckpt.set_rng_state(arrays, meta["rng"])
+        benchmarkNoise = arrays["benchmark_noise"]
+        history = [tuple(row) for row in arrays["history"]]
+        print("[INFO] resumed from {} (epoch {}, batch {})".format(
+            path, start_epoch + 1, start_batch))
+
+    # randomly generate some benchmark noise so we can consistently
+    # visualize how the generative modeling is learning
+    print("[INFO] starting training...")
+    if not resumed:
+        benchmarkNoise = sample_noise(256)
+        history = []
+
+    def save_checkpoint(epoch, batch):
+        rng_arrays, rng_meta = ckpt.get_rng_state()
+        arrays = dict(rng_arrays, benchmark_noise=benchmarkNoise,
+                      history=np.asarray(history, dtype="float64").reshape(-1, 4))
+        meta = {"epoch": epoch, "batch": batch, "settings": run,
+                "rng": rng_meta, "keras_version": keras.__version__}
+        global_step = epoch * batchesPerEpoch + batch
+        return ckpt.save_checkpoint(args.output, global_step,
+                                    trainer.get_state(), meta, arrays,
+                                    keep=args.keep_checkpoints)
+
+    stop = StopRequest()
+    batchesPerEpoch = int(trainImages.shape[0] / BATCH_SIZE)
+    last_epoch = NUM_EPOCHS if args.pause_after is None else \
+        min(NUM_EPOCHS, start_epoch + args.pause_after)
+    log = EpochProgress.log
+    run_start = time.time()
+    for epoch in range(start_epoch, last_epoch):
+        # show epoch information
+        log("[INFO] starting epoch {} of {}...".format(epoch + 1, NUM_EPOCHS))
+        first = start_batch if epoch == start_epoch else 0
+        progress = EpochProgress(epoch + 1, NUM_EPOCHS, batchesPerEpoch, first)
+        epoch_start = time.time()
+        for i in range(first, batchesPerEpoch):
+            imageBatch = trainImages[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]
+            discLoss, ganLoss = trainer.train_step(imageBatch)
+            if not (np.isfinite(discLoss) and np.isfinite(ganLoss)):
+                progress.close()
+                print("[ERROR] non-finite loss at step {}_{}: "
+                      "discriminator_loss={}, adversarial_loss={}; training "
+                      "stopped; last good checkpoint: {}".format(
+                          epoch + 1, i, discLoss, ganLoss,
+                          ckpt.latest_checkpoint(args.output)),
+                      file=sys.stderr)
+                return EXIT_NON_FINITE
+            history.append((epoch + 1, i, discLoss, ganLoss))
+            progress.update(discLoss, ganLoss)
+
+            # visualize the generator on the benchmark noise: often early
+            # on, less often later, and at the end of every epoch
+            name = montage_name(epoch + 1, i, batchesPerEpoch)
+            if name is not None:
+                log("[INFO] Step {}_{}: discriminator_loss={:.6f}, "
+                    "adversarial_loss={:.6f}".format(epoch + 1, i,
+                                                     discLoss, ganLoss))
+                vis = build_montage(trainer.generate(benchmarkNoise))
+                write_image(os.path.join(args.output, name), vis)
+
+            if stop.signum is not None and i < batchesPerEpoch - 1:
+                progress.close()
+                path = save_checkpoint(epoch, i + 1)
+                log("[INFO] interrupted after step {}_{}; checkpoint saved "
+                    "to {}".format(epoch + 1, i, path))
+                log("[INFO] resume with: python {} --output {} --resume"
+                    .format(sys.argv[0], args.output))
+                return stop.exit_code
+        progress.close()
+        steps = batchesPerEpoch - first
+        took = time.time() - epoch_start
+        save_checkpoint(epoch + 1, 0)
+        log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
+            epoch + 1, took, 1000 * took / max(steps, 1)))
+        if stop.signum is not None and epoch + 1 < NUM_EPOCHS:
+            log("[INFO] interrupted at the end of epoch {}; resume with: "
+                "python {} --output {} --resume".format(
+                    epoch + 1, sys.argv[0], args.output))
+            return stop.exit_code
+
+    if last_epoch < NUM_EPOCHS:
+        print("[INFO] paused after epoch {} of {}; continue with: python {} "
+              "--output {} --resume".format(last_epoch, NUM_EPOCHS,
+                                            sys.argv[0], args.output))
+        return 0
+    gen_path = os.path.join(args.output, "generator.keras")
+    save_generator(gen, gen_path)
+    print("[INFO] training complete in {:.1f} min; generator saved to {}"
+          .format((time.time() - run_start) / 60, gen_path))
+    return 0
+
+
+def check_architecture(path, fresh_state, saved_state):
+    """Refuse a checkpoint whose weights do not fit the models built here."""
+    for key in fresh_state:
+        fresh = [w.shape for w in fresh_state[key]]
+        saved = [w.shape for w in saved_state[key]]
+        if fresh != saved:
+            raise UserError(f"checkpoint {path} holds a {key} with weight "
+                            f"shapes {saved}, but this code builds {fresh}: "
+                            "it comes from a different architecture; train "
+                            "afresh in another --output")
+
+
+def save_generator(gen, path):
+    """Save the generator alone as .keras, atomically."""
+    tmp = path + ".tmp.keras"
+    try:
+        gen.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"could not save {path} ({e}); the last checkpoint "
+                        "still holds the generator") from None
+
+
+def main(argv=None):
+    args = cli.build_parser().parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # logs show up as they happen
+    try:
+        return train(args)
+    except UserError as e:
+        print(f"[ERROR] {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("[ERROR] interrupted before training started; nothing to "
+              "resume from this run", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

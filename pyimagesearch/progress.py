@@ -1,0 +1,31 @@
+"""A per-epoch progress bar on a terminal; plain log lines everywhere."""
+import sys
+
+from tqdm import tqdm
+
+
+class EpochProgress:
+    """tqdm bar with D/G losses, steps per second and ETA.  Shown only when
+    stderr is a terminal, so redirected logs hold just the [INFO] lines."""
+
+    def __init__(self, epoch, num_epochs, batches_per_epoch, start_batch=0,
+                 enabled=None):
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.bar = tqdm(total=batches_per_epoch, initial=start_batch,
+                        desc=f"epoch {epoch}/{num_epochs}", unit="step",
+                        disable=not enabled, leave=False, dynamic_ncols=True)
+
+    def update(self, d_loss, g_loss):
+        self.bar.set_postfix(d_loss=f"{d_loss:.4f}", g_loss=f"{g_loss:.4f}",
+                             refresh=False)
+        self.bar.update(1)
+
+    @staticmethod
+    def log(line):
+        """Print a log line above the bar without breaking it."""
+        tqdm.write(line, file=sys.stdout)
+        sys.stdout.flush()
+
+    def close(self):
+        self.bar.close()

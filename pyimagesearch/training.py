@@ -1,0 +1,123 @@
+"""The adversarial training step: (1) update D on real+fake, (2) update G
+through the frozen D.  Shared by the training script and the benchmark."""
+import contextlib
+
+import numpy as np
+import tensorflow as tf
+from sklearn.utils import shuffle
+from tensorflow.keras.layers import Input
+from tensorflow.keras.models import Model
+from tensorflow.keras.optimizers import Adam
+from tensorflow.keras.optimizers.schedules import InverseTimeDecay
+
+INIT_LR = 2e-4
+LATENT_DIM = 100
+
+
+def make_optimizer(epochs):
+    """Adam(lr=2e-4, beta_1=0.5, decay=lr/epochs) as the 2020 code meant it:
+    Keras 3 dropped `decay`, and lr / (1 + decay * iterations) is exactly
+    an InverseTimeDecay with decay_steps=1."""
+    schedule = InverseTimeDecay(INIT_LR, decay_steps=1,
+                                decay_rate=INIT_LR / epochs)
+    return Adam(learning_rate=schedule, beta_1=0.5)
+
+
+def sample_noise(count, latent_dim=LATENT_DIM):
+    """The tutorial's generator input: uniform in [-1, 1], tanh's range."""
+    return np.random.uniform(-1, 1, size=(count, latent_dim)).astype("float32")
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """Freeze `model` for the duration of the block.
+
+    Keras 3 reads `trainable` when a train function is traced (first call,
+    and again on every re-trace for a new input shape or dtype), not at
+    compile time.  Freezing D only around the GAN step keeps every trace
+    of D's own train function in the trainable state, so D never gets
+    frozen for good (the silent failure of the literal 2020 port)."""
+    model.trainable = False
+    try:
+        yield model
+    finally:
+        model.trainable = True
+
+
+class GANTrainer:
+    """Owns the generator, the discriminator and the combined GAN model."""
+
+    def __init__(self, generator, discriminator, epochs,
+                 latent_dim=LATENT_DIM):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        # one optimizer per model: Keras 3 optimizers cannot be shared
+        discriminator.compile(loss="binary_crossentropy",
+                              optimizer=make_optimizer(epochs))
+        with frozen(discriminator):
+            gan_input = Input(shape=(latent_dim,))
+            gan_output = discriminator(generator(gan_input))
+            self.gan = Model(gan_input, gan_output)
+            self.gan.compile(loss="binary_crossentropy",
+                             optimizer=make_optimizer(epochs))
+        self._generate = tf.function(
+            lambda noise: generator(noise, training=False),
+            reduce_retracing=True)
+
+    def generate(self, noise):
+        """Generator output in inference mode (BN uses moving statistics).
+        A compiled call: `model.predict` per batch doubles the step time."""
+        return self._generate(tf.convert_to_tensor(noise)).numpy()
+
+    def train_step(self, real_images):
+        """One step of the tutorial's loop; returns (d_loss, g_loss)."""
+        batch_size = len(real_images)
+
+        # (1) update D: real images labelled 1, generated ones 0, shuffled
+        # together so the batch is not all-real then all-fake
+        fake_images = self.generate(sample_noise(batch_size, self.latent_dim))
+        images = np.concatenate((real_images, fake_images))
+        labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
+        (images, labels) = shuffle(images, labels)
+        d_loss = self.discriminator.train_on_batch(images, labels)
+
+        # (2) update G: fresh noise labelled "real", D's weights frozen
+        noise = sample_noise(batch_size, self.latent_dim)
+        misleading_labels = np.ones(batch_size, dtype="int64")
+        with frozen(self.discriminator):
+            g_loss = self.gan.train_on_batch(noise, misleading_labels)
+        return float(d_loss), float(g_loss)
+
+    def build_optimizers(self):
+        """Create the optimizers' slots now (as the first step would), so
+        that a checkpoint's optimizer state can be loaded before training."""
+        disc_opt = self.discriminator.optimizer
+        if not disc_opt.built:
+            disc_opt.build(self.discriminator.trainable_variables)
+        with frozen(self.discriminator):
+            if not self.gan.optimizer.built:
+                self.gan.optimizer.build(self.gan.trainable_variables)
+
+    def get_state(self):
+        """All weights and optimizer slots as named lists of numpy arrays."""
+        self.build_optimizers()
+        return {
+            "generator": self.generator.get_weights(),
+            "discriminator": self.discriminator.get_weights(),
+            "disc_optimizer": [v.numpy() for v in
+                               self.discriminator.optimizer.variables],
+            "gan_optimizer": [v.numpy() for v in
+                              self.gan.optimizer.variables],
+        }
+
+    def set_state(self, state):
+        """Inverse of get_state; shapes must match (checked by the caller)."""
+        self.build_optimizers()
+        self.generator.set_weights(state["generator"])
+        self.discriminator.set_weights(state["discriminator"])
+        for key, optimizer in (("disc_optimizer",
+                                self.discriminator.optimizer),
+                               ("gan_optimizer", self.gan.optimizer)):
+            for variable, value in zip(optimizer.variables, state[key]):
+                variable.assign(value)

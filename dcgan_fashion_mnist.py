@@ -7,8 +7,12 @@ import signal
 import sys
 import time
 
-from pyimagesearch.errors import UserError
-from pyimagesearch import settings as cli
+# TensorFlow's C++ INFO/WARNING chatter buries the [INFO] lines; set
+# TF_CPP_MIN_LOG_LEVEL=0 to see it again
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch import settings as cli  # noqa: E402
 
 EXIT_USER_ERROR = 2
 EXIT_NON_FINITE = 3
@@ -73,12 +77,15 @@ def train(args):
     ((trainX, _), (testX, _)), source = load_fashion_mnist(args.data_dir)
     trainImages = prepare_images(trainX, testX, run["limit"])
     run["num_images"] = len(trainImages)
+    run["data_sha1"] = data_fingerprint(trainImages)
     print("[INFO] {} images from {}".format(len(trainImages), source))
-    if resumed and resumed[2]["settings"]["num_images"] != len(trainImages):
-        raise UserError("the checkpoint was trained on {} images, this data "
-                        "has {}: resume with the same data (--data-dir)"
-                        .format(resumed[2]["settings"]["num_images"],
-                                len(trainImages)))
+    saved = resumed[2]["settings"] if resumed else run
+    if saved.get("data_sha1", run["data_sha1"]) != run["data_sha1"]:
+        raise UserError("the checkpoint was trained on other data ({} images, "
+                        "sha1 {}) than these {} images (sha1 {}): resume with "
+                        "the same data (--data-dir)".format(
+                            saved["num_images"], saved["data_sha1"][:12],
+                            len(trainImages), run["data_sha1"][:12]))
     if BATCH_SIZE > len(trainImages):
         raise UserError(f"--batch-size {BATCH_SIZE} is larger than the "
                         f"{len(trainImages)} training images; lower it")
@@ -158,7 +165,14 @@ def train(args):
                     "adversarial_loss={:.6f}".format(epoch + 1, i,
                                                      discLoss, ganLoss))
                 vis = build_montage(trainer.generate(benchmarkNoise))
-                write_image(os.path.join(args.output, name), vis)
+                try:
+                    write_image(os.path.join(args.output, name), vis)
+                except UserError as e:
+                    progress.close()
+                    last = ckpt.latest_checkpoint(args.output)
+                    raise UserError(f"{e}; then continue with --resume (from "
+                                    f"{last})" if last else f"{e}; then "
+                                    "train again") from None
 
             if stop.signum is not None and i < batchesPerEpoch - 1:
                 progress.close()
@@ -190,6 +204,12 @@ def train(args):
     print("[INFO] training complete in {:.1f} min; generator saved to {}"
           .format((time.time() - run_start) / 60, gen_path))
     return 0
+
+
+def data_fingerprint(images):
+    """sha1 of the training images: a resumed run must see the same data."""
+    import hashlib
+    return hashlib.sha1(images.tobytes()).hexdigest()
 
 
 def check_architecture(path, fresh_state, saved_state):

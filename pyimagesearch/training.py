@@ -70,24 +70,29 @@ class GANTrainer:
         A compiled call: `model.predict` per batch doubles the step time."""
         return self._generate(tf.convert_to_tensor(noise)).numpy()
 
-    def train_step(self, real_images):
-        """One step of the tutorial's loop; returns (d_loss, g_loss)."""
+    def discriminator_step(self, real_images):
+        """(1) Update D: real images labelled 1, generated ones 0, shuffled
+        together so no batch is all-real then all-fake."""
         batch_size = len(real_images)
-
-        # (1) update D: real images labelled 1, generated ones 0, shuffled
-        # together so the batch is not all-real then all-fake
         fake_images = self.generate(sample_noise(batch_size, self.latent_dim))
         images = np.concatenate((real_images, fake_images))
         labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
         (images, labels) = shuffle(images, labels)
-        d_loss = self.discriminator.train_on_batch(images, labels)
+        return float(self.discriminator.train_on_batch(images, labels))
 
-        # (2) update G: fresh noise labelled "real", D's weights frozen
+    def generator_step(self, batch_size):
+        """(2) Update G: fresh noise labelled "real", pushed through the
+        GAN with D's weights frozen."""
         noise = sample_noise(batch_size, self.latent_dim)
         misleading_labels = np.ones(batch_size, dtype="int64")
         with frozen(self.discriminator):
-            g_loss = self.gan.train_on_batch(noise, misleading_labels)
-        return float(d_loss), float(g_loss)
+            return float(self.gan.train_on_batch(noise, misleading_labels))
+
+    def train_step(self, real_images):
+        """One step of the tutorial's loop; returns (d_loss, g_loss)."""
+        d_loss = self.discriminator_step(real_images)
+        g_loss = self.generator_step(len(real_images))
+        return d_loss, g_loss
 
     def build_optimizers(self):
         """Create the optimizers' slots now (as the first step would), so

@@ -1,0 +1,79 @@
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "dcgan_fashion_mnist.py")
+REAL_DATA = "/usr/share/datasets/fashion-mnist"
+
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def write_idx(path, array, magic=None):
+    """Write `array` (uint8) as a gzipped IDX file, as Keras' files are."""
+    array = np.asarray(array, dtype=np.uint8)
+    if magic is None:
+        magic = 0x0800 | array.ndim
+    header = struct.pack(">I", magic) + struct.pack(
+        ">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def write_fashion_dir(folder, n_train=6, n_test=4, seed=0):
+    """A tiny but well-formed Fashion-MNIST folder; returns the arrays."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte.gz": rng.integers(0, 10, (n_train,)),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, (n_test,)),
+    }
+    for name, array in arrays.items():
+        write_idx(os.path.join(folder, name), array)
+    return arrays
+
+
+@pytest.fixture
+def fashion_dir(tmp_path):
+    folder = str(tmp_path / "fashion")
+    return folder, write_fashion_dir(folder)
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """The Debian copy of Fashion-MNIST; CI installs it, so it must exist."""
+    assert os.path.isfile(os.path.join(REAL_DATA, "train-images-idx3-ubyte.gz")), \
+        "install the real data: apt-get install -y dataset-fashion-mnist"
+    return REAL_DATA
+
+
+def run_script(*args, timeout=300, env=None):
+    """Run the real training script; returns CompletedProcess (text)."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    return subprocess.run([sys.executable, SCRIPT, *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=ROOT)
+
+
+def info_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("[INFO]")]
+
+
+def assert_one_line_error(result, *fragments, code=2):
+    """A user error: non-zero exit, one [ERROR] line, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith("[ERROR]")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+    return errors[0]

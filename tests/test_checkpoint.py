@@ -1,0 +1,136 @@
+"""Checkpoints: round trip, pruning, atomic writes, loud corruption."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from pyimagesearch import checkpoint as ckpt
+from pyimagesearch.errors import UserError
+
+
+def fake_state(value=1.0):
+    return {key: [np.full((3, 2), value, np.float32), np.arange(4.0)]
+            for key in ckpt.STATE_KEYS}
+
+
+def save(output, step, value=1.0, keep=3):
+    return ckpt.save_checkpoint(output, step, fake_state(value),
+                                {"epoch": step, "batch": 0},
+                                {"benchmark_noise": np.ones((2, 100))},
+                                keep=keep)
+
+
+def test_round_trip(tmp_path):
+    out = str(tmp_path)
+    path = save(out, 5, value=2.5)
+    assert path == os.path.join(out, "checkpoints", "ckpt-00000005.npz")
+    state, meta, arrays = ckpt.load_checkpoint(path)
+    assert meta["epoch"] == 5 and meta["global_step"] == 5
+    assert meta["format"] == ckpt.FORMAT
+    for key in ckpt.STATE_KEYS:
+        np.testing.assert_array_equal(state[key][0], np.full((3, 2), 2.5))
+        np.testing.assert_array_equal(state[key][1], np.arange(4.0))
+    np.testing.assert_array_equal(arrays["benchmark_noise"], np.ones((2, 100)))
+
+
+def test_keeps_newest_and_orders_by_step(tmp_path):
+    out = str(tmp_path)
+    for step in (9, 10, 100, 1000):
+        save(out, step, keep=3)
+    names = [os.path.basename(p) for p in ckpt.list_checkpoints(out)]
+    assert names == ["ckpt-00000010.npz", "ckpt-00000100.npz",
+                     "ckpt-00001000.npz"]
+    assert ckpt.latest_checkpoint(out).endswith("ckpt-00001000.npz")
+    for step in (1001, 1002):
+        save(out, step, keep=0)
+    assert len(ckpt.list_checkpoints(out)) == 5
+
+
+def test_rng_state_round_trip():
+    np.random.seed(1)
+    random.seed(2)
+    arrays, meta = ckpt.get_rng_state()
+    expected = (np.random.uniform(size=5), np.random.normal(),
+                random.random())
+    np.random.seed(99)
+    random.seed(99)
+    ckpt.set_rng_state(arrays, meta)
+    assert (np.random.uniform(size=5) == expected[0]).all()
+    assert np.random.normal() == expected[1] and random.random() == expected[2]
+
+
+def test_failed_write_leaves_previous_checkpoint(tmp_path):
+    out = str(tmp_path)
+    good = save(out, 1)
+
+    def dies_mid_write(f):
+        f.write(b"PK half a zip")
+        raise RuntimeError("power cut")
+
+    target = os.path.join(out, "checkpoints", "ckpt-00000002.npz")
+    with pytest.raises(RuntimeError):
+        ckpt.atomic_write(target, dies_mid_write)
+    assert not os.path.exists(target)
+    assert os.listdir(os.path.dirname(good)) == [os.path.basename(good)]
+    assert ckpt.load_checkpoint(ckpt.latest_checkpoint(out))[1]["epoch"] == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_corrupt_checkpoint_is_named_with_a_way_out(tmp_path, damage):
+    out = str(tmp_path)
+    older = save(out, 1)
+    path = save(out, 2)
+    raw = open(path, "rb").read()
+    if damage == "truncate":
+        raw = raw[: len(raw) // 2]
+    elif damage == "flip":
+        middle = len(raw) // 2
+        raw = raw[:middle] + bytes([raw[middle] ^ 0xFF]) + raw[middle + 1:]
+    else:
+        raw = b"not a checkpoint"
+    open(path, "wb").write(raw)
+    with pytest.raises(UserError) as info:
+        ckpt.load_checkpoint(path)
+    message = str(info.value)
+    assert path in message and "corrupt or truncated" in message
+    assert f"delete it to resume from {older}" in message
+
+
+def test_unwritable_folder_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="could not write checkpoint"):
+        save("/proc/no-such-output", 1)
+
+
+KILLER = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from pyimagesearch import checkpoint as ckpt
+state = {{k: [np.random.rand(400, 400)] for k in ckpt.STATE_KEYS}}
+step = 0
+print("ready", flush=True)
+while True:
+    step += 1
+    ckpt.save_checkpoint({out!r}, step, state, {{"epoch": step, "batch": 0}},
+                         {{}}, keep=2)
+"""
+
+
+def test_kill_9_never_leaves_an_unloadable_checkpoint(tmp_path):
+    out = str(tmp_path)
+    for attempt in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLER.format(root=ROOT, out=out)],
+            stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3 + 0.37 * attempt)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        latest = ckpt.latest_checkpoint(out)
+        assert latest is not None
+        ckpt.load_checkpoint(latest)     # raises if half-written

@@ -1,0 +1,155 @@
+"""The offline-first loader: IDX parsing, corrupt files, search order."""
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from conftest import write_fashion_dir, write_idx
+from pyimagesearch import data
+from pyimagesearch.errors import UserError
+
+
+@pytest.fixture
+def no_default_dirs(monkeypatch, tmp_path):
+    """Point Keras' cache and Debian's folder at empty places."""
+    monkeypatch.setattr(data, "KERAS_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", str(tmp_path / "no-debian"))
+
+
+def test_reads_the_four_files(fashion_dir, no_default_dirs):
+    folder, arrays = fashion_dir
+    ((train_x, train_y), (test_x, test_y)), source = \
+        data.load_fashion_mnist(folder, download=False)
+    assert source == folder
+    np.testing.assert_array_equal(train_x, arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(train_y, arrays["train-labels-idx1-ubyte.gz"])
+    np.testing.assert_array_equal(test_x, arrays["t10k-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(test_y, arrays["t10k-labels-idx1-ubyte.gz"])
+    assert train_x.dtype == np.uint8 and train_x.shape == (6, 28, 28)
+
+
+def test_wrong_magic_is_named(fashion_dir):
+    folder, arrays = fashion_dir
+    path = os.path.join(folder, "train-images-idx3-ubyte.gz")
+    # a labels file where the images should be
+    write_idx(path, arrays["train-labels-idx1-ubyte.gz"])
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz has IDX "
+                                        "magic number 2049, expected 2051"):
+        data.read_dir(folder)
+
+
+def test_truncated_gzip_is_named(fashion_dir):
+    folder, _ = fashion_dir
+    path = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
+    raw = open(path, "rb").read()
+    open(path, "wb").write(raw[: len(raw) // 2])
+    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz is "
+                                        "corrupt or truncated"):
+        data.read_dir(folder)
+
+
+def test_not_gzip_at_all_is_named(fashion_dir):
+    folder, _ = fashion_dir
+    path = os.path.join(folder, "train-labels-idx1-ubyte.gz")
+    open(path, "wb").write(b"<html>proxy error</html>")
+    with pytest.raises(UserError, match="train-labels-idx1-ubyte.gz is "
+                                        "corrupt or truncated"):
+        data.read_dir(folder)
+
+
+def test_body_shorter_than_header_says(fashion_dir):
+    folder, arrays = fashion_dir
+    path = os.path.join(folder, "train-images-idx3-ubyte.gz")
+    raw = gzip.open(path).read()
+    with gzip.open(path, "wb") as f:
+        f.write(raw[:-28])  # one image row short: a valid gzip, bad IDX
+    with pytest.raises(UserError, match="header says shape \\(6, 28, 28\\)"):
+        data.read_dir(folder)
+
+
+def test_images_and_labels_must_agree(tmp_path):
+    folder = str(tmp_path / "d")
+    write_fashion_dir(folder)
+    write_idx(os.path.join(folder, "train-labels-idx1-ubyte.gz"),
+              np.zeros(5))
+    with pytest.raises(UserError, match="do not match"):
+        data.read_dir(folder)
+
+
+def test_search_order(monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    cache = home / ".keras" / "datasets" / "fashion-mnist"
+    debian = tmp_path / "debian"
+    write_fashion_dir(str(cache), n_train=3)
+    write_fashion_dir(str(debian), n_train=5)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(data, "DEBIAN_DIR", str(debian))
+    # Keras' cache comes before Debian's folder
+    (train, _), source = data.load_fashion_mnist(download=False)
+    assert source == str(cache) and len(train[0]) == 3
+    # --data-dir comes first of all
+    given = tmp_path / "given"
+    write_fashion_dir(str(given), n_train=2)
+    (train, _), source = data.load_fashion_mnist(str(given), download=False)
+    assert source == str(given) and len(train[0]) == 2
+    # an incomplete cache is skipped, not half-read
+    os.remove(cache / "t10k-labels-idx1-ubyte.gz")
+    (train, _), source = data.load_fashion_mnist(download=False)
+    assert source == str(debian) and len(train[0]) == 5
+
+
+def test_incomplete_data_dir_names_missing_files(fashion_dir):
+    folder, _ = fashion_dir
+    os.remove(os.path.join(folder, "t10k-labels-idx1-ubyte.gz"))
+    with pytest.raises(UserError, match="lacks t10k-labels-idx1-ubyte.gz"):
+        data.load_fashion_mnist(folder, download=False)
+
+
+def test_keras_download_is_the_last_fallback(no_default_dirs, monkeypatch):
+    from tensorflow.keras.datasets import fashion_mnist
+    calls = []
+
+    def fake_load():
+        calls.append(1)
+        x = np.zeros((2, 28, 28), np.uint8)
+        return (x, np.zeros(2)), (x, np.zeros(2))
+
+    monkeypatch.setattr(fashion_mnist, "load_data", fake_load)
+    (train, _), source = data.load_fashion_mnist()
+    assert calls and source == "Keras download" and train[0].shape == (2, 28, 28)
+
+
+def test_nothing_found_says_where_and_how_to_fix(no_default_dirs, monkeypatch,
+                                                 tmp_path):
+    from tensorflow.keras.datasets import fashion_mnist
+
+    def offline():
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(fashion_mnist, "load_data", offline)
+    with pytest.raises(UserError) as info:
+        data.load_fashion_mnist()
+    message = str(info.value)
+    assert "no-cache" in message and "no-debian" in message
+    assert "Keras download failed (Temporary failure" in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "--data-dir" in message
+    assert "\n" not in message
+
+
+def test_prepare_images_scales_to_tanh_range():
+    train = np.array([[[0, 255]]], dtype=np.uint8).repeat(3, axis=0)
+    test = np.array([[[128, 127]]], dtype=np.uint8)
+    images = data.prepare_images(train, test)
+    assert images.shape == (4, 1, 2, 1) and images.dtype == np.float32
+    assert images.min() == -1.0 and images.max() == 1.0
+    np.testing.assert_allclose(images[3, 0, :, 0], [0.5 / 127.5, -0.5 / 127.5])
+    assert len(data.prepare_images(train, test, limit=2)) == 2
+
+
+def test_real_data_is_the_full_set(real_data):
+    ((train_x, train_y), (test_x, test_y)), source = \
+        data.load_fashion_mnist(real_data, download=False)
+    assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)
+    assert train_y.shape == (60000,) and set(np.unique(test_y)) == set(range(10))

@@ -1,0 +1,83 @@
+"""Flag checks that run before any data or TensorFlow is touched."""
+import os
+
+import pytest
+
+from pyimagesearch import settings as cli
+from pyimagesearch.errors import UserError
+
+
+def parse(*argv):
+    return cli.build_parser().parse_args(list(argv))
+
+
+def test_defaults_are_the_tutorials(tmp_path):
+    args = parse("--output", str(tmp_path))
+    run = cli.resolve_settings(args)
+    assert run == {"epochs": 50, "batch_size": 128, "limit": None,
+                   "seed": None}
+
+
+def test_output_is_required():
+    with pytest.raises(SystemExit):
+        parse()
+
+
+@pytest.mark.parametrize("flag,value,fragment", [
+    ("--epochs", "0", "--epochs must be a positive integer, got 0"),
+    ("--epochs", "-3", "--epochs must be a positive integer, got -3"),
+    ("--batch-size", "0", "--batch-size must be a positive integer"),
+    ("--limit", "0", "--limit must be a positive integer"),
+    ("--keep-checkpoints", "-1", "--keep-checkpoints must be 0 or more"),
+])
+def test_non_positive_values(tmp_path, flag, value, fragment):
+    with pytest.raises(UserError, match=fragment):
+        cli.check_args(parse("--output", str(tmp_path), flag, value))
+
+
+def test_batch_larger_than_limit(tmp_path):
+    with pytest.raises(UserError, match="--batch-size 64 is larger than "
+                                        "--limit 10"):
+        cli.check_args(parse("--output", str(tmp_path), "--limit", "10",
+                             "--batch-size", "64"))
+
+
+def test_output_is_created(tmp_path):
+    out = tmp_path / "a" / "b"
+    cli.check_args(parse("--output", str(out)))
+    assert out.is_dir() and os.listdir(out) == []
+
+
+def test_output_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("keep me")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        cli.check_args(parse("--output", str(f)))
+    assert f.read_text() == "keep me"
+
+
+def test_output_that_cannot_be_written():
+    with pytest.raises(UserError, match="cannot be written"):
+        cli.check_args(parse("--output", "/proc/dcgan-output"))
+
+
+def test_resume_takes_checkpoint_settings(tmp_path):
+    saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
+             "num_images": 640}
+    run = cli.resolve_settings(parse("--output", "o"), saved)
+    assert run == {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1}
+    # raising --epochs is how a finished run trains longer
+    run = cli.resolve_settings(parse("--output", "o", "--epochs", "5"), saved)
+    assert run["epochs"] == 5
+    # repeating a setting unchanged is fine
+    cli.resolve_settings(parse("--output", "o", "--batch-size", "64"), saved)
+
+
+@pytest.mark.parametrize("flag,value", [("--batch-size", "32"),
+                                        ("--limit", "1280"),
+                                        ("--seed", "2")])
+def test_resume_refuses_a_different_run(flag, value):
+    saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
+             "num_images": 640}
+    with pytest.raises(UserError, match=f"made with {flag} .*only --epochs"):
+        cli.resolve_settings(parse("--output", "o", flag, value), saved)

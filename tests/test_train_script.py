@@ -1,0 +1,295 @@
+"""End-to-end runs of the real training script on a slice of the real data:
+files written, log lines, exact resume after pause / signal / kill -9,
+and one-line errors for bad input."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import (ROOT, SCRIPT, assert_one_line_error, info_lines,
+                      run_script, write_fashion_dir)
+from pyimagesearch import checkpoint as ckpt
+
+# 3840 images / batch 128 = 30 steps an epoch: montages at steps 0 and 25
+# and at the end of each epoch, as the tutorial's schedule says
+SMALL = ["--limit", "3840", "--epochs", "2", "--seed", "1"]
+MONTAGES = {
+    "epoch_0001_step_00000.png", "epoch_0001_step_00025.png",
+    "epoch_0001_output.png",
+    "epoch_0002_step_00000.png", "epoch_0002_step_00025.png",
+    "epoch_0002_output.png",
+}
+
+
+def pngs(folder):
+    return {name: open(os.path.join(folder, name), "rb").read()
+            for name in os.listdir(folder) if name.endswith(".png")}
+
+
+def generator_weights(folder):
+    import keras
+    model = keras.models.load_model(os.path.join(folder, "generator.keras"))
+    return model.get_weights()
+
+
+def assert_same_run(folder, reference):
+    """Byte-identical montages and identical final generator weights."""
+    assert pngs(folder) == pngs(reference)
+    for a, b in zip(generator_weights(folder), generator_weights(reference)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, real_data):
+    out = str(tmp_path_factory.mktemp("baseline"))
+    result = run_script("--output", out, *SMALL)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def start(out, *args):
+    """Start the script in the background with line-buffered stdout."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, SCRIPT, "--output", out, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=ROOT)
+
+
+def read_until(proc, marker, timeout=240):
+    """Lines of stdout up to and including the first containing marker."""
+    lines, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    proc.kill()
+    raise AssertionError(f"never saw {marker!r}: {lines}")
+
+
+def test_writes_exactly_the_tutorials_files_and_lines(baseline):
+    out, result = baseline
+    assert set(os.listdir(out)) == MONTAGES | {"generator.keras",
+                                               "checkpoints"}
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [
+        "ckpt-00000030.npz", "ckpt-00000060.npz"]
+    for name in MONTAGES:
+        image = cv2.imread(os.path.join(out, name))
+        assert image.shape == (448, 448, 3)
+    lines = info_lines(result.stdout)
+    tutorial = [line for line in lines
+                if not line.startswith(("[INFO] 3840 images", "[INFO] epoch",
+                                        "[INFO] training complete"))]
+    steps = [line.split(":")[0] for line in tutorial if "Step" in line]
+    assert [line for line in tutorial if "Step" not in line] == [
+        "[INFO] loading MNIST dataset...",
+        "[INFO] building generator...",
+        "[INFO] building discriminator...",
+        "[INFO] building GAN...",
+        "[INFO] starting training...",
+        "[INFO] starting epoch 1 of 2...",
+        "[INFO] starting epoch 2 of 2...",
+    ]
+    assert steps == ["[INFO] Step 1_0", "[INFO] Step 1_25", "[INFO] Step 1_29",
+                     "[INFO] Step 2_0", "[INFO] Step 2_25", "[INFO] Step 2_29"]
+    for line in tutorial:
+        if "Step" in line:
+            assert line.count("discriminator_loss=") == 1
+            d_loss = float(line.split("discriminator_loss=")[1].split(",")[0])
+            g_loss = float(line.split("adversarial_loss=")[1])
+            assert 0 < d_loss < 5 and 0 < g_loss < 20
+    assert "[INFO] 3840 images from /usr/share/datasets/fashion-mnist" in lines
+    assert any(line.startswith("[INFO] training complete") for line in lines)
+    # a log that is not a terminal holds no progress-bar frames
+    assert "\r" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_saved_generator_loads_and_generates(baseline):
+    import keras
+    out, _ = baseline
+    gen = keras.models.load_model(os.path.join(out, "generator.keras"))
+    images = gen.predict(np.random.uniform(-1, 1, (4, 100)), verbose=0)
+    assert images.shape == (4, 28, 28, 1)
+    assert -1 <= images.min() and images.max() <= 1
+
+
+def test_pause_then_resume_is_identical(baseline, tmp_path):
+    out = str(tmp_path)
+    first = run_script("--output", out, *SMALL, "--pause-after", "1")
+    assert first.returncode == 0, first.stderr
+    assert "[INFO] paused after epoch 1 of 2" in first.stdout
+    assert not os.path.exists(os.path.join(out, "generator.keras"))
+    second = run_script("--output", out, "--resume")
+    assert second.returncode == 0, second.stderr
+    assert "[INFO] resumed from" in second.stdout
+    assert "[INFO] starting epoch 1 of 2..." not in second.stdout
+    assert_same_run(out, baseline[0])
+
+
+@pytest.mark.parametrize("signum,after,code", [
+    (signal.SIGINT, "[INFO] Step 1_0:", 130),
+    (signal.SIGTERM, "[INFO] Step 2_0:", 143),
+])
+def test_signal_mid_epoch_checkpoints_and_resumes_exactly(
+        baseline, tmp_path, signum, after, code):
+    out = str(tmp_path)
+    proc = start(out, *SMALL)
+    read_until(proc, after)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert "[INFO] interrupted after step" in stdout
+    assert f"--output {out} --resume" in stdout
+    _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    assert meta["batch"] > 0, "checkpoint must be at the interrupted batch"
+    assert meta["epoch"] == (0 if signum == signal.SIGINT else 1)
+
+    resumed = run_script("--output", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"batch {meta['batch']})" in resumed.stdout
+    assert_same_run(out, baseline[0])
+
+
+def test_kill_9_loses_at_most_the_epoch_in_progress(baseline, tmp_path):
+    out = str(tmp_path)
+    proc = start(out, *SMALL)
+    read_until(proc, "[INFO] starting epoch 2 of 2")
+    time.sleep(0.5)
+    proc.kill()
+    proc.wait()
+    latest = ckpt.latest_checkpoint(out)
+    _, meta, _ = ckpt.load_checkpoint(latest)
+    assert (meta["epoch"], meta["batch"]) >= (1, 0)
+    resumed = run_script("--output", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(out, baseline[0])
+
+
+def test_output_turning_read_only_mid_run(baseline, tmp_path):
+    out = str(tmp_path / "out")
+    proc = start(out, *SMALL)
+    read_until(proc, "[INFO] starting epoch 2 of 2")
+    subprocess.run(["chattr", "+i", out], check=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                             stdout, stderr)
+        error = assert_one_line_error(result, "could not write", out,
+                                      "continue with --resume")
+        assert "ckpt-00000030.npz" in error
+    finally:
+        subprocess.run(["chattr", "-i", out], check=True)
+    resumed = run_script("--output", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(out, baseline[0])
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(baseline,
+                                                             tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(baseline[0], out)
+    path = ckpt.latest_checkpoint(out)
+    state, meta, arrays = ckpt.load_checkpoint(path)
+    state["generator"][-2][:] = np.nan     # last layer diverged: NaN images
+    poisoned = ckpt.save_checkpoint(out, 61, state, meta, arrays, keep=0)
+    before = {name: open(os.path.join(root, name), "rb").read()
+              for root, _, names in os.walk(out) for name in names}
+    result = run_script("--output", out, "--resume", "--epochs", "3")
+    assert_one_line_error(result, "non-finite loss at step 3_0",
+                          "last good checkpoint", poisoned, code=3)
+    after = {name: open(os.path.join(root, name), "rb").read()
+             for root, _, names in os.walk(out) for name in names}
+    assert after == before
+
+
+def test_resume_errors_are_one_line(baseline, tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(baseline[0], out)
+    assert_one_line_error(run_script("--output", str(tmp_path / "empty"),
+                                     "--resume"), "no checkpoint in")
+    assert_one_line_error(run_script("--output", out, "--resume",
+                                     "--batch-size", "64"),
+                          "made with --batch-size 128, not 64",
+                          "only --epochs may change")
+    assert_one_line_error(run_script("--output", out, "--resume",
+                                     "--epochs", "1"),
+                          "already trained 2 epochs")
+    # a finished run trains longer by raising --epochs
+    longer = run_script("--output", out, "--resume", "--epochs", "3",
+                        "--pause-after", "1")
+    assert longer.returncode == 0, longer.stderr
+    assert "[INFO] starting epoch 3 of 3..." in longer.stdout
+    assert "epoch_0003_output.png" in os.listdir(out)
+
+    latest = ckpt.latest_checkpoint(out)
+    raw = open(latest, "rb").read()
+    open(latest, "wb").write(raw[: len(raw) // 3])
+    error = assert_one_line_error(run_script("--output", out, "--resume"),
+                                  latest, "corrupt or truncated",
+                                  "delete it to resume from")
+    os.remove(latest)
+
+    state, meta, arrays = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    state["generator"][0] = np.zeros((10, 512), np.float32)
+    ckpt.save_checkpoint(out, 9999, state, meta, arrays, keep=0)
+    assert_one_line_error(run_script("--output", out, "--resume"),
+                          "different architecture")
+
+
+def test_resume_on_other_data_is_refused(baseline, tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(baseline[0], out)
+    tiny = str(tmp_path / "tiny")
+    write_fashion_dir(tiny, n_train=3000, n_test=1000)
+    assert_one_line_error(run_script("--output", out, "--resume", "--epochs",
+                                     "3", "--data-dir", tiny),
+                          "trained on other data (3840 images",
+                          "than these 3840 images")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--batch-size", "-5"], "--batch-size must be a positive integer"),
+    (["--limit", "100", "--batch-size", "128"], "larger than --limit 100"),
+    (["--data-dir", "/no/such/folder"], "is not a folder"),
+])
+def test_bad_flags_fail_before_loading_data(tmp_path, args, fragment):
+    result = run_script("--output", str(tmp_path), *args, timeout=60)
+    assert_one_line_error(result, fragment)
+    assert "[INFO] loading" not in result.stdout
+
+
+def test_bad_output_folders(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("precious")
+    assert_one_line_error(run_script("--output", str(a_file)),
+                          "is a file, not a folder")
+    assert a_file.read_text() == "precious"
+    assert_one_line_error(run_script("--output", "/proc/dcgan-out"),
+                          "cannot be written")
+
+
+def test_batch_larger_than_the_data(tmp_path):
+    tiny = str(tmp_path / "tiny")
+    write_fashion_dir(tiny, n_train=6, n_test=4)
+    result = run_script("--output", str(tmp_path / "out"), "--data-dir", tiny)
+    assert_one_line_error(result, "--batch-size 128 is larger than the 10 "
+                                  "training images")
+
+
+def test_missing_data_files_are_named(tmp_path):
+    tiny = str(tmp_path / "tiny")
+    write_fashion_dir(tiny)
+    os.remove(os.path.join(tiny, "train-images-idx3-ubyte.gz"))
+    result = run_script("--output", str(tmp_path / "out"), "--data-dir", tiny)
+    assert_one_line_error(result, "lacks train-images-idx3-ubyte.gz")

@@ -70,6 +70,9 @@ def train(args):
     if run["seed"] is not None:
         keras.utils.set_random_seed(run["seed"])
         tf.config.experimental.enable_op_determinism()
+    if run["mixed_precision"]:
+        from pyimagesearch.precision import enable_mixed_precision
+        print("[INFO] mixed precision: {}".format(enable_mixed_precision()))
 
     # load the Fashion MNIST dataset and stack the training and testing
     # data points so we have additional training data
@@ -90,6 +93,11 @@ def train(args):
         raise UserError(f"--batch-size {BATCH_SIZE} is larger than the "
                         f"{len(trainImages)} training images; lower it")
 
+    evaluator = None
+    if args.metrics_every:
+        from pyimagesearch.quality import QualityEvaluator
+        evaluator = QualityEvaluator(args.data_dir)
+
     # build the generator
     print("[INFO] building generator...")
     gen = DCGAN.build_generator(7, 64, channels=1)
@@ -97,6 +105,10 @@ def train(args):
     # build the discriminator
     print("[INFO] building discriminator...")
     disc = DCGAN.build_discriminator(28, 28, 1)
+    if run["mixed_precision"]:
+        from pyimagesearch.precision import float32_output
+        float32_output(gen)
+        float32_output(disc)
 
     # build the adversarial model: D is frozen inside the GAN step only
     print("[INFO] building GAN...")
@@ -188,6 +200,10 @@ def train(args):
         save_checkpoint(epoch + 1, 0)
         log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
             epoch + 1, took, 1000 * took / max(steps, 1)))
+        write_plots(args.output, history, batchesPerEpoch)
+        if evaluator and ((epoch + 1) % args.metrics_every == 0
+                          or epoch + 1 == NUM_EPOCHS):
+            log_metrics(evaluator, gen, epoch + 1, args.output, log)
         if stop.signum is not None and epoch + 1 < NUM_EPOCHS:
             log("[INFO] interrupted at the end of epoch {}; resume with: "
                 "python {} --output {} --resume".format(
@@ -204,6 +220,34 @@ def train(args):
     print("[INFO] training complete in {:.1f} min; generator saved to {}"
           .format((time.time() - run_start) / 60, gen_path))
     return 0
+
+
+def write_plots(output, history, batches_per_epoch):
+    """Refresh the loss plot and the animation of end-of-epoch montages."""
+    from pyimagesearch.plots import (ANIMATION, LOSS_PLOT, epoch_montages,
+                                     plot_losses, write_animation)
+    try:
+        plot_losses(history, batches_per_epoch, os.path.join(output, LOSS_PLOT))
+        write_animation(epoch_montages(output), os.path.join(output, ANIMATION))
+    except OSError as e:
+        raise UserError(f"could not write the plots in {output} ({e}); make "
+                        "it writable, then continue with --resume") from None
+
+
+def log_metrics(evaluator, gen, epoch, output, log):
+    """Append this epoch's FD / KID / coverage (and, first, the real-data
+    floor) to OUTPUT/metrics.csv."""
+    from pyimagesearch.quality import append_csv, row, summary
+    path = os.path.join(output, "metrics.csv")
+    rows = [] if os.path.isfile(path) else [
+        row("real-data floor", evaluator.floor())]
+    result = evaluator.evaluate(gen)
+    log("[INFO] " + summary("metrics at epoch {}".format(epoch), result))
+    try:
+        append_csv(path, rows + [row(epoch, result)])
+    except OSError as e:
+        raise UserError(f"could not write {path} ({e}); make it writable, "
+                        "then continue with --resume") from None
 
 
 def data_fingerprint(images):

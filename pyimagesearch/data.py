@@ -105,10 +105,16 @@ def load_fashion_mnist(data_dir=None, download=True):
                     "--data-dir DIR holding the four IDX .gz files")
 
 
+def scale_images(images):
+    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [-1, 1], tanh's range."""
+    images = np.expand_dims(images, axis=-1)
+    return (images.astype("float32") - 127.5) / 127.5
+
+
 def prepare_images(train_images, test_images, limit=None):
-    """Stack train+test, add a channel axis, scale to [-1, 1] (tanh range)."""
+    """The tutorial's training set: train and test images stacked (there is
+    no test set for a GAN), optionally only the first `limit`, scaled."""
     images = np.concatenate([train_images, test_images])
     if limit is not None:
         images = images[:limit]
-    images = np.expand_dims(images, axis=-1)
-    return (images.astype("float32") - 127.5) / 127.5
+    return scale_images(images)

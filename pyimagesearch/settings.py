@@ -6,9 +6,10 @@ import tempfile
 
 from .errors import UserError
 
-DEFAULTS = {"epochs": 50, "batch_size": 128, "limit": None, "seed": None}
+DEFAULTS = {"epochs": 50, "batch_size": 128, "limit": None, "seed": None,
+            "mixed_precision": False}
 # settings a resumed run must share with its checkpoint (--epochs may rise)
-FIXED_ON_RESUME = ("batch_size", "limit", "seed")
+FIXED_ON_RESUME = ("batch_size", "limit", "seed", "mixed_precision")
 
 
 def build_parser():
@@ -29,6 +30,13 @@ def build_parser():
                     help="folder with the four Fashion-MNIST IDX .gz files "
                          "(default: Keras' cache, then "
                          "/usr/share/datasets/fashion-mnist)")
+    ap.add_argument("--mixed-precision", action="store_true", default=None,
+                    help="compute in bf16 (fp16 on pre-Ampere GPUs), keep "
+                         "float32 weights; needs a CPU with bf16 or a GPU")
+    ap.add_argument("--metrics-every", type=int, default=None, metavar="N",
+                    help="every N epochs (and at the end) append FD, KID and "
+                         "class coverage to OUTPUT/metrics.csv (off by "
+                         "default; needs the shipped classifier)")
     ap.add_argument("--resume", action="store_true",
                     help="continue from the newest checkpoint in --output")
     ap.add_argument("--pause-after", type=int, default=None, metavar="N",
@@ -54,6 +62,7 @@ def check_args(args):
     check_positive("--batch-size", args.batch_size)
     check_positive("--limit", args.limit)
     check_positive("--pause-after", args.pause_after)
+    check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
     if (args.limit is not None and args.batch_size is not None
@@ -90,7 +99,7 @@ def resolve_settings(args, checkpoint_settings=None):
                 for key, value in given.items()}
     settings = {}
     for key, value in given.items():
-        saved = checkpoint_settings[key]
+        saved = checkpoint_settings.get(key, DEFAULTS[key])
         if value is not None and value != saved and key in FIXED_ON_RESUME:
             flag = "--" + key.replace("_", "-")
             raise UserError(f"the checkpoint was made with {flag} {saved}, "

@@ -1,0 +1,110 @@
+"""Time the training step against the 2020 loop and this machine's compute
+floor, all in one run (absolute times drift ~25% here; ratios do not).
+
+    python bench.py            # full: ~2-3 minutes on 2 CPU cores
+    python bench.py --quick    # a few steps, for CI
+"""
+import argparse
+import os
+import platform
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from sklearn.utils import shuffle  # noqa: E402
+
+from pyimagesearch import precision  # noqa: E402
+from pyimagesearch.benchmark import (gemm_rate, random_real_images,  # noqa: E402
+                                     step_flops, time_round_robin)
+from pyimagesearch.dcgan import DCGAN  # noqa: E402
+from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch.training import GANTrainer, frozen  # noqa: E402
+
+
+def build_trainer(epochs=50):
+    gen = DCGAN.build_generator(7, 64, channels=1)
+    disc = DCGAN.build_discriminator(28, 28, 1)
+    if keras.mixed_precision.global_policy().name != "float32":
+        precision.float32_output(gen)
+        precision.float32_output(disc)
+    return GANTrainer(gen, disc, epochs)
+
+
+def literal_2020_step(trainer, imageBatch):
+    """The tutorial's loop body as published, `gen.predict` included (with
+    the freeze made correct, so both loops do the same arithmetic)."""
+    gen, disc, gan = trainer.generator, trainer.discriminator, trainer.gan
+    BATCH_SIZE = len(imageBatch)
+    noise = np.random.uniform(-1, 1, size=(BATCH_SIZE, 100))
+    genImages = gen.predict(noise, verbose=0)
+    X = np.concatenate((imageBatch, genImages))
+    y = ([1] * BATCH_SIZE) + ([0] * BATCH_SIZE)
+    y = np.reshape(y, (-1,))
+    (X, y) = shuffle(X, y)
+    disc.train_on_batch(X, y)
+    noise = np.random.uniform(-1, 1, (BATCH_SIZE, 100))
+    fakeLabels = [1] * BATCH_SIZE
+    fakeLabels = np.reshape(fakeLabels, (-1,))
+    with frozen(disc):
+        gan.train_on_batch(noise, fakeLabels)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="few steps: checks the benchmark runs, not speed")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--no-mixed-precision", action="store_true",
+                    help="skip the bf16 variant")
+    args = ap.parse_args()
+    warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
+
+    real = random_real_images(args.batch_size)
+    fp32 = build_trainer()
+    steps = {
+        "2020 loop (gen.predict per step)":
+            lambda: literal_2020_step(fp32, real),
+        "project step, fp32 (the script's)":
+            lambda: fp32.train_step(real),
+    }
+    policy = None
+    if not args.no_mixed_precision:
+        try:
+            policy = precision.enable_mixed_precision()
+            mixed = build_trainer()
+            steps[f"project step, {policy}"] = lambda: mixed.train_step(real)
+        except UserError as e:
+            print(f"[BENCH] skipping mixed precision: {e}")
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+    flops = step_flops(fp32.generator, fp32.discriminator, args.batch_size)
+    rate = gemm_rate("float32")
+    floor = flops / rate
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    print(f"[BENCH] {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, {device}; TF {tf.__version__}, "
+          f"Keras {keras.__version__}")
+    print(f"[BENCH] batch {args.batch_size}; median of {max(1, timed // rounds) * rounds} "
+          f"timed steps after {warmup} warm-up, {rounds} interleaved rounds"
+          + (" (--quick: not a speed measurement)" if args.quick else ""))
+    print(f"[BENCH] one step = {flops / 1e9:.2f} GFLOP (counted from the "
+          f"layers); fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s "
+          f"(2048^3 matmul) -> fp32 floor {1000 * floor:.1f} ms/step")
+    if policy == "mixed_bfloat16":
+        print(f"[BENCH] bf16 GEMM rate {gemm_rate('bfloat16') / 1e9:.0f} "
+              "GFLOP/s (for reference)")
+
+    medians = time_round_robin(steps, warmup, timed, rounds)
+    baseline = medians["2020 loop (gen.predict per step)"]
+    print(f"{'variant':40s} {'ms/step':>8s} {'x fp32 floor':>13s} "
+          f"{'speed-up vs 2020':>17s}")
+    for name, seconds in medians.items():
+        print(f"{name:40s} {1000 * seconds:8.1f} {seconds / floor:13.2f} "
+              f"{baseline / seconds:17.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""What a person looks at after a run: the loss curves and an animation of
+the end-of-epoch montages."""
+import glob
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+LOSS_PLOT = "losses.png"
+ANIMATION = "training.gif"
+
+
+def _replace_atomically(path, write):
+    tmp = path + ".tmp" + os.path.splitext(path)[1]
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def plot_losses(history, batches_per_epoch, path):
+    """D and G loss per step (faint) and their running mean over an epoch
+    (bold), against training time in epochs."""
+    history = np.asarray(history, dtype=np.float64).reshape(-1, 4)
+    x = history[:, 0] - 1 + history[:, 1] / batches_per_epoch
+    window = max(1, min(batches_per_epoch, len(history)))
+    kernel = np.ones(window) / window
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for column, label, color in ((2, "discriminator_loss", "tab:blue"),
+                                 (3, "adversarial_loss", "tab:orange")):
+        ax.plot(x, history[:, column], color=color, alpha=0.25, linewidth=0.5)
+        if len(history) >= window:
+            smooth = np.convolve(history[:, column], kernel, mode="valid")
+            ax.plot(x[window - 1:], smooth, color=color, linewidth=2,
+                    label=f"{label} (mean over {window} steps)")
+        else:
+            ax.plot([], [], color=color, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right")
+    ax.set_title("DCGAN on Fashion-MNIST: losses")
+    fig.tight_layout()
+    _replace_atomically(path, lambda tmp: fig.savefig(tmp))
+    plt.close(fig)
+
+
+def epoch_montages(output):
+    return sorted(glob.glob(os.path.join(output, "epoch_*_output.png")))
+
+
+def write_animation(frames, path, seconds_per_frame=0.4, size=None):
+    """An endlessly looping GIF of the montage files in `frames`."""
+    images = []
+    for frame in frames:
+        with Image.open(frame) as image:
+            image = image.convert("L")
+            if size:
+                image = image.resize((size, size), Image.LANCZOS)
+            images.append(image)
+    if not images:
+        return
+    durations = [int(1000 * seconds_per_frame)] * len(images)
+    durations[-1] = 2000      # linger on the final result
+    _replace_atomically(path, lambda tmp: images[0].save(
+        tmp, format="GIF", save_all=True, append_images=images[1:],
+        duration=durations, loop=0, optimize=True))

@@ -1,0 +1,102 @@
+"""Evaluate a generator against Fashion-MNIST with the shipped classifier:
+FD, KID and class coverage, beside the same numbers for real images."""
+import csv
+import os
+
+import numpy as np
+
+from . import metrics
+from .classifier import WEIGHTS, FeatureExtractor
+from .data import load_fashion_mnist, scale_images
+from .errors import UserError
+
+FIELDS = ["epoch", "fd", "kid", "kid_std", "class_entropy_bits",
+          "min_class_share"] + [f"share_{c}" for c in range(10)]
+
+
+def load_generator(path):
+    """A generator from a .keras file or from a training checkpoint."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist; pass a generator.keras file "
+                        "or a checkpoint from a training run's --output")
+    if path.endswith(".npz"):
+        from .checkpoint import load_checkpoint
+        from .dcgan import DCGAN
+        state, meta, _ = load_checkpoint(path)
+        generator = DCGAN.build_generator(7, 64, channels=1)
+        generator.set_weights(state["generator"])
+        return generator
+    import keras
+    try:
+        return keras.models.load_model(path)
+    except Exception as e:   # Keras raises many types for a bad file
+        raise UserError(f"{path} is not a loadable Keras model "
+                        f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+class QualityEvaluator:
+    """Real-data statistics are computed once (and cached on disk)."""
+
+    def __init__(self, data_dir=None, num_samples=10000, seed=0):
+        if not os.path.isfile(WEIGHTS):
+            raise UserError(f"classifier weights {WEIGHTS} are missing; "
+                            "train them with: python train_classifier.py")
+        ((train_x, _), (test_x, _)), _ = load_fashion_mnist(data_dir)
+        self.num_samples = num_samples
+        self.seed = seed
+        self.extractor = FeatureExtractor()
+        test_images = scale_images(test_x)
+        self.real = metrics.real_statistics(self.extractor, test_images,
+                                            WEIGHTS)
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(train_x), min(num_samples, len(train_x)),
+                          replace=False)
+        self._train_images = scale_images(train_x[pick])
+        self._floor = None
+
+    def floor(self):
+        """Real training images against the real test set: the best a
+        generator could hope to score with this many samples."""
+        if self._floor is None:
+            self._floor = metrics.compare(*self.extractor(self._train_images),
+                                          self.real)
+        return self._floor
+
+    def evaluate(self, generator, batch_size=1000):
+        """Numbers for num_samples images from fixed noise (its own RNG, so
+        a training run's random stream is left untouched)."""
+        noise = np.random.default_rng(self.seed).uniform(
+            -1, 1, (self.num_samples, generator.input_shape[-1]))
+        images = np.concatenate([
+            np.asarray(generator.predict_on_batch(
+                noise[start:start + batch_size].astype("float32")))
+            for start in range(0, len(noise), batch_size)])
+        return metrics.compare(*self.extractor(images), self.real)
+
+
+def row(epoch, result):
+    values = {"epoch": epoch, "fd": result["fd"], "kid": result["kid"],
+              "kid_std": result["kid_std"],
+              "class_entropy_bits": result["entropy"],
+              "min_class_share": result["min_share"]}
+    values.update({f"share_{c}": share
+                   for c, share in enumerate(result["shares"])})
+    return {key: (f"{value:.6g}" if isinstance(value, float) else value)
+            for key, value in values.items()}
+
+
+def append_csv(path, rows):
+    """Append rows to a metrics CSV, writing the header on first use."""
+    new = not os.path.isfile(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def summary(label, result):
+    return ("{}: FD={:.3f}, KID={:.4f}±{:.4f}, class entropy={:.3f} bits, "
+            "smallest class share={:.3f}".format(
+                label, result["fd"], result["kid"], result["kid_std"],
+                result["entropy"], result["min_share"]))

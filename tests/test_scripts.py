@@ -1,0 +1,132 @@
+"""The other scripts: generate, evaluate, bench, train_classifier; and the
+training script's progress bar and plots on a real small run."""
+import fcntl
+import os
+import pty
+import select
+import struct
+import termios
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, SCRIPT, assert_one_line_error, run_script
+
+
+def run(script, *args, timeout=300, env=None):
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    return subprocess.run([sys.executable, os.path.join(ROOT, script),
+                           *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=full_env)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, real_data):
+    out = str(tmp_path_factory.mktemp("trained"))
+    result = run_script("--output", out, "--limit", "1280", "--epochs", "2",
+                        "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_plots_are_written_each_epoch(trained):
+    assert cv2.imread(os.path.join(trained, "losses.png")).shape == (450, 800, 3)
+    from PIL import Image
+    with Image.open(os.path.join(trained, "training.gif")) as gif:
+        assert gif.n_frames == 2 and gif.size == (448, 448)
+
+
+def test_progress_bar_on_a_terminal(tmp_path, real_data):
+    master, slave = pty.openpty()
+    # a terminal 160 columns wide (a bare pty reports 0 and tqdm draws nothing)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, "--output", str(tmp_path), "--limit", "1280",
+         "--epochs", "1"], stdout=subprocess.PIPE, stderr=slave, env=env,
+        cwd=ROOT, text=True)
+    os.close(slave)
+    terminal = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        elif proc.poll() is not None:
+            break
+    stdout = proc.stdout.read()
+    proc.wait(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0
+    screen = terminal.decode(errors="replace")
+    assert "epoch 1/1" in screen and "d_loss=" in screen and "g_loss=" in screen
+    assert "step/s" in screen or "s/step" in screen
+    assert "<" in screen           # tqdm's elapsed<remaining (ETA)
+    # the tutorial's lines stay whole on stdout
+    assert "[INFO] Step 1_0: discriminator_loss=" in stdout
+    assert "[INFO] Step 1_9: discriminator_loss=" in stdout
+    assert "\r" not in stdout
+
+
+def test_generate_samples_and_singles(trained, tmp_path):
+    model = os.path.join(trained, "generator.keras")
+    result = run("generate.py", model, "--output", tmp_path, "--num", "12",
+                 "--seed", "5", "--singles")
+    assert result.returncode == 0, result.stderr
+    montage = cv2.imread(str(tmp_path / "samples_seed5.png"))
+    assert montage.shape == (3 * 56, 4 * 56, 3)     # 4x3 grid, 2x enlarged
+    singles = sorted(p for p in os.listdir(tmp_path) if p.startswith("sample_"))
+    assert len(singles) == 12
+    again = tmp_path / "again"
+    run("generate.py", model, "--output", again, "--num", "12", "--seed", "5")
+    assert (cv2.imread(str(again / "samples_seed5.png")) == montage).all()
+    other = run("generate.py", model, "--output", again, "--num", "12",
+                "--seed", "6")
+    assert other.returncode == 0
+    assert not (cv2.imread(str(again / "samples_seed6.png")) == montage).all()
+
+
+def test_generate_interpolation_strip(trained, tmp_path):
+    ckpt = sorted(os.listdir(os.path.join(trained, "checkpoints")))[-1]
+    result = run("generate.py", os.path.join(trained, "checkpoints", ckpt),
+                 "--output", tmp_path, "--interpolate", "1", "2", "--steps",
+                 "8", "--scale", "1")
+    assert result.returncode == 0, result.stderr
+    strip = cv2.imread(str(tmp_path / "interpolation_1_2.png"))
+    assert strip.shape == (28, 8 * 28, 3)
+    # the ends differ and the middle lies between them
+    first, last = strip[:, :28].astype(int), strip[:, -28:].astype(int)
+    assert np.abs(first - last).mean() > 1
+
+
+def test_generate_errors(tmp_path):
+    assert_one_line_error(run("generate.py", tmp_path / "none.keras",
+                              "--output", tmp_path), "does not exist")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a model")
+    assert_one_line_error(run("generate.py", bad, "--output", tmp_path),
+                          "not a loadable Keras model")
+    assert_one_line_error(run("generate.py", bad, "--output", tmp_path,
+                              "--num", "0"), "--num must be a positive")
+
+
+def test_bench_quick_prints_ratios():
+    result = run("bench.py", "--quick", timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("GFLOP (counted from the layers)" in line for line in lines)
+    rows = {line[:40].strip(): line[40:].split() for line in lines
+            if line.startswith(("2020 loop", "project step"))}
+    assert "2020 loop (gen.predict per step)" in rows
+    assert "project step, fp32 (the script's)" in rows
+    for name, (ms, floor_ratio, speedup) in rows.items():
+        assert float(ms) > 0 and float(floor_ratio) > 0 and float(speedup) > 0
+    assert float(rows["2020 loop (gen.predict per step)"][2]) == 1.0

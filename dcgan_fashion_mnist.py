@@ -11,10 +11,9 @@ import time
 # TF_CPP_MIN_LOG_LEVEL=0 to see it again
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch import settings as cli  # noqa: E402
 
-EXIT_USER_ERROR = 2
 EXIT_NON_FINITE = 3
 
 
@@ -283,10 +282,7 @@ def main(argv=None):
     args = cli.build_parser().parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # logs show up as they happen
     try:
-        return train(args)
-    except UserError as e:
-        print(f"[ERROR] {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return one_line_errors(train)(args)
     except KeyboardInterrupt:
         print("[ERROR] interrupted before training started; nothing to "
               "resume from this run", file=sys.stderr)

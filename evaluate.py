@@ -14,9 +14,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 
 
+@one_line_errors
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+",
@@ -28,30 +29,26 @@ def main(argv=None):
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--csv", default=None, help="also append rows to this CSV")
     args = ap.parse_args(argv)
-    try:
-        if args.num < 2:
-            raise UserError(f"--num must be at least 2, got {args.num}")
-        for path in args.models:
-            if not os.path.isfile(path):
-                raise UserError(f"{path} does not exist")
-        from pyimagesearch.quality import (QualityEvaluator, append_csv,
-                                           load_generator, row, summary)
-        evaluator = QualityEvaluator(args.data_dir, args.num, args.seed)
-        print("[INFO] features: shipped Fashion-MNIST classifier, not "
-              "Inception; compare with the floor, not with papers")
-        floor = evaluator.floor()
-        print("[INFO] " + summary("real-data floor (train vs test)", floor))
-        rows = [row("real-data floor", floor)]
-        for path in args.models:
-            result = evaluator.evaluate(load_generator(path))
-            print("[INFO] " + summary(path, result))
-            rows.append(row(path, result))
-        if args.csv:
-            append_csv(args.csv, rows)
-            print(f"[INFO] rows appended to {args.csv}")
-    except UserError as e:
-        print(f"[ERROR] {e}", file=sys.stderr)
-        return 2
+    if args.num < 2:
+        raise UserError(f"--num must be at least 2, got {args.num}")
+    for path in args.models:
+        if not os.path.isfile(path):
+            raise UserError(f"{path} does not exist")
+    from pyimagesearch.quality import (QualityEvaluator, append_csv,
+                                       load_generator, row, summary)
+    evaluator = QualityEvaluator(args.data_dir, args.num, args.seed)
+    print("[INFO] features: shipped Fashion-MNIST classifier, not "
+          "Inception; compare with the floor, not with papers")
+    floor = evaluator.floor()
+    print("[INFO] " + summary("real-data floor (train vs test)", floor))
+    rows = [row("real-data floor", floor)]
+    for path in args.models:
+        result = evaluator.evaluate(load_generator(path))
+        print("[INFO] " + summary(path, result))
+        rows.append(row(path, result))
+    if args.csv:
+        append_csv(args.csv, rows)
+        print(f"[INFO] rows appended to {args.csv}")
     return 0
 
 

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.settings import check_output_dir, check_positive  # noqa: E402
 
 
@@ -22,6 +22,7 @@ def latent(seed, count, latent_dim):
     return np.random.default_rng(seed).uniform(-1, 1, (count, latent_dim))
 
 
+@one_line_errors
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="generator.keras (or a checkpoint .npz)")
@@ -38,54 +39,50 @@ def main(argv=None):
     ap.add_argument("--scale", type=int, default=2,
                     help="enlarge each 28x28 image this many times (default 2)")
     args = ap.parse_args(argv)
-    try:
-        check_positive("--num", args.num, allow_none=False)
-        check_positive("--scale", args.scale, allow_none=False)
-        if args.steps < 2:
-            raise UserError(f"--steps must be at least 2, got {args.steps}")
-        check_output_dir(args.output)
-        if not os.path.isfile(args.model):
-            raise UserError(f"{args.model} does not exist; train first with "
-                            "python dcgan_fashion_mnist.py --output output")
-        import cv2
-        from pyimagesearch.montage import build_montage, to_uint8, write_image
-        from pyimagesearch.quality import load_generator
-        gen = load_generator(args.model)
-        latent_dim = gen.input_shape[-1]
+    check_positive("--num", args.num, allow_none=False)
+    check_positive("--scale", args.scale, allow_none=False)
+    if args.steps < 2:
+        raise UserError(f"--steps must be at least 2, got {args.steps}")
+    check_output_dir(args.output)
+    if not os.path.isfile(args.model):
+        raise UserError(f"{args.model} does not exist; train first with "
+                        "python dcgan_fashion_mnist.py --output output")
+    import cv2
+    from pyimagesearch.montage import build_montage, to_uint8, write_image
+    from pyimagesearch.quality import load_generator
+    gen = load_generator(args.model)
+    latent_dim = gen.input_shape[-1]
 
-        def render(noise):
-            return np.asarray(gen.predict_on_batch(noise.astype("float32")))
+    def render(noise):
+        return np.asarray(gen.predict_on_batch(noise.astype("float32")))
 
-        def enlarge(image):
-            return cv2.resize(image, None, fx=args.scale, fy=args.scale,
-                              interpolation=cv2.INTER_NEAREST)
+    def enlarge(image):
+        return cv2.resize(image, None, fx=args.scale, fy=args.scale,
+                          interpolation=cv2.INTER_NEAREST)
 
-        if args.interpolate:
-            a, b = (latent(seed, 1, latent_dim)[0] for seed in args.interpolate)
-            weights = np.linspace(0, 1, args.steps)[:, None]
-            images = render((1 - weights) * a + weights * b)
-            strip = build_montage(images, (args.steps, 1))
-            path = os.path.join(args.output, "interpolation_{}_{}.png".format(
-                *args.interpolate))
-            write_image(path, enlarge(strip))
-            print(f"[INFO] {args.steps}-step interpolation written to {path}")
-            return 0
+    if args.interpolate:
+        a, b = (latent(seed, 1, latent_dim)[0] for seed in args.interpolate)
+        weights = np.linspace(0, 1, args.steps)[:, None]
+        images = render((1 - weights) * a + weights * b)
+        strip = build_montage(images, (args.steps, 1))
+        path = os.path.join(args.output, "interpolation_{}_{}.png".format(
+            *args.interpolate))
+        write_image(path, enlarge(strip))
+        print(f"[INFO] {args.steps}-step interpolation written to {path}")
+        return 0
 
-        images = render(latent(args.seed, args.num, latent_dim))
-        columns = math.ceil(math.sqrt(args.num))
-        rows = math.ceil(args.num / columns)
-        path = os.path.join(args.output, f"samples_seed{args.seed}.png")
-        write_image(path, enlarge(build_montage(images, (columns, rows))))
-        print(f"[INFO] {args.num} samples written to {path}")
-        if args.singles:
-            for index, image in enumerate(to_uint8(images)):
-                write_image(os.path.join(
-                    args.output, f"sample_seed{args.seed}_{index:04d}.png"),
-                    enlarge(image[..., 0]))
-            print(f"[INFO] and one PNG each in {args.output}")
-    except UserError as e:
-        print(f"[ERROR] {e}", file=sys.stderr)
-        return 2
+    images = render(latent(args.seed, args.num, latent_dim))
+    columns = math.ceil(math.sqrt(args.num))
+    rows = math.ceil(args.num / columns)
+    path = os.path.join(args.output, f"samples_seed{args.seed}.png")
+    write_image(path, enlarge(build_montage(images, (columns, rows))))
+    print(f"[INFO] {args.num} samples written to {path}")
+    if args.singles:
+        for index, image in enumerate(to_uint8(images)):
+            write_image(os.path.join(
+                args.output, f"sample_seed{args.seed}_{index:04d}.png"),
+                enlarge(image[..., 0]))
+        print(f"[INFO] and one PNG each in {args.output}")
     return 0
 
 

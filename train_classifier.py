@@ -16,9 +16,10 @@ import numpy as np  # noqa: E402
 
 from pyimagesearch import classifier  # noqa: E402
 from pyimagesearch.data import load_fashion_mnist, scale_images  # noqa: E402
-from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch.errors import one_line_errors  # noqa: E402
 
 
+@one_line_errors
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=10)
@@ -28,12 +29,8 @@ def main():
     ap.add_argument("--limit", type=int, default=None,
                     help="train on the first N training images (tests)")
     args = ap.parse_args()
-    try:
-        ((train_x, train_y), (test_x, test_y)), source = \
-            load_fashion_mnist(args.data_dir)
-    except UserError as e:
-        print(f"[ERROR] {e}", file=sys.stderr)
-        return 2
+    ((train_x, train_y), (test_x, test_y)), source = \
+        load_fashion_mnist(args.data_dir)
     keras.utils.set_random_seed(args.seed)
     train_x, train_y = scale_images(train_x)[:args.limit], train_y[:args.limit]
     test_x = scale_images(test_x)

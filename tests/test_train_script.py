@@ -234,9 +234,9 @@ def test_resume_errors_are_one_line(baseline, tmp_path):
     latest = ckpt.latest_checkpoint(out)
     raw = open(latest, "rb").read()
     open(latest, "wb").write(raw[: len(raw) // 3])
-    error = assert_one_line_error(run_script("--output", out, "--resume"),
-                                  latest, "corrupt or truncated",
-                                  "delete it to resume from")
+    assert_one_line_error(run_script("--output", out, "--resume"),
+                          latest, "corrupt or truncated",
+                          "delete it to resume from")
     os.remove(latest)
 
     state, meta, arrays = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))

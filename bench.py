@@ -92,7 +92,7 @@ def main():
           + (" (--quick: not a speed measurement)" if args.quick else ""))
     print(f"[BENCH] one step = {flops / 1e9:.2f} GFLOP (counted from the "
           f"layers); fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s "
-          f"(2048^3 matmul) -> fp32 floor {1000 * floor:.1f} ms/step")
+          f"(best square matmul) -> fp32 floor {1000 * floor:.1f} ms/step")
     if policy == "mixed_bfloat16":
         print(f"[BENCH] bf16 GEMM rate {gemm_rate('bfloat16') / 1e9:.0f} "
               "GFLOP/s (for reference)")

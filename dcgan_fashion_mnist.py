@@ -92,10 +92,9 @@ def train(args):
         raise UserError(f"--batch-size {BATCH_SIZE} is larger than the "
                         f"{len(trainImages)} training images; lower it")
 
-    evaluator = None
     if args.metrics_every:
-        from pyimagesearch.quality import QualityEvaluator
-        evaluator = QualityEvaluator(args.data_dir)
+        from pyimagesearch.quality import QualityEvaluator, check_classifier
+        check_classifier()
 
     # build the generator
     print("[INFO] building generator...")
@@ -112,6 +111,9 @@ def train(args):
     # build the adversarial model: D is frozen inside the GAN step only
     print("[INFO] building GAN...")
     trainer = GANTrainer(gen, disc, NUM_EPOCHS)
+    # after the GAN: building the classifier draws from Keras' seeded
+    # initializers, which must give the same DCGAN with or without metrics
+    evaluator = QualityEvaluator(args.data_dir) if args.metrics_every else None
 
     if resumed:
         path, state, meta, arrays = resumed

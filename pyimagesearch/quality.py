@@ -34,13 +34,17 @@ def load_generator(path):
                         f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
 
 
+def check_classifier():
+    if not os.path.isfile(WEIGHTS):
+        raise UserError(f"classifier weights {WEIGHTS} are missing; "
+                        "train them with: python train_classifier.py")
+
+
 class QualityEvaluator:
     """Real-data statistics are computed once (and cached on disk)."""
 
     def __init__(self, data_dir=None, num_samples=10000, seed=0):
-        if not os.path.isfile(WEIGHTS):
-            raise UserError(f"classifier weights {WEIGHTS} are missing; "
-                            "train them with: python train_classifier.py")
+        check_classifier()
         ((train_x, _), (test_x, _)), _ = load_fashion_mnist(data_dir)
         self.num_samples = num_samples
         self.seed = seed

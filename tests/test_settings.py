@@ -15,7 +15,7 @@ def test_defaults_are_the_tutorials(tmp_path):
     args = parse("--output", str(tmp_path))
     run = cli.resolve_settings(args)
     assert run == {"epochs": 50, "batch_size": 128, "limit": None,
-                   "seed": None}
+                   "seed": None, "mixed_precision": False}
 
 
 def test_output_is_required():
@@ -65,7 +65,8 @@ def test_resume_takes_checkpoint_settings(tmp_path):
     saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
              "num_images": 640}
     run = cli.resolve_settings(parse("--output", "o"), saved)
-    assert run == {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1}
+    assert run == {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
+                   "mixed_precision": False}
     # raising --epochs is how a finished run trains longer
     run = cli.resolve_settings(parse("--output", "o", "--epochs", "5"), saved)
     assert run["epochs"] == 5

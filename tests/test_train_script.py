@@ -77,8 +77,8 @@ def read_until(proc, marker, timeout=240):
 
 def test_writes_exactly_the_tutorials_files_and_lines(baseline):
     out, result = baseline
-    assert set(os.listdir(out)) == MONTAGES | {"generator.keras",
-                                               "checkpoints"}
+    assert set(os.listdir(out)) == MONTAGES | {
+        "generator.keras", "checkpoints", "losses.png", "training.gif"}
     assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [
         "ckpt-00000030.npz", "ckpt-00000060.npz"]
     for name in MONTAGES:

@@ -58,9 +58,11 @@ def train(args):
     import keras
     import numpy as np
     import tensorflow as tf
-    from pyimagesearch.data import load_fashion_mnist, prepare_images
+    from pyimagesearch.data import (fingerprint, load_fashion_mnist,
+                                    prepare_images)
     from pyimagesearch.dcgan import DCGAN
     from pyimagesearch.montage import build_montage, montage_name, write_image
+    from pyimagesearch.plots import refresh_plots
     from pyimagesearch.progress import EpochProgress
     from pyimagesearch.training import GANTrainer, sample_noise
 
@@ -79,7 +81,7 @@ def train(args):
     ((trainX, _), (testX, _)), source = load_fashion_mnist(args.data_dir)
     trainImages = prepare_images(trainX, testX, run["limit"])
     run["num_images"] = len(trainImages)
-    run["data_sha1"] = data_fingerprint(trainImages)
+    run["data_sha1"] = fingerprint(trainImages)
     print("[INFO] {} images from {}".format(len(trainImages), source))
     saved = resumed[2]["settings"] if resumed else run
     if saved.get("data_sha1", run["data_sha1"]) != run["data_sha1"]:
@@ -93,7 +95,8 @@ def train(args):
                         f"{len(trainImages)} training images; lower it")
 
     if args.metrics_every:
-        from pyimagesearch.quality import QualityEvaluator, check_classifier
+        from pyimagesearch.quality import (QualityEvaluator, check_classifier,
+                                           log_metrics)
         check_classifier()
 
     # build the generator
@@ -117,7 +120,7 @@ def train(args):
 
     if resumed:
         path, state, meta, arrays = resumed
-        check_architecture(path, trainer.get_state(), state)
+        ckpt.check_architecture(path, trainer.get_state(), state)
         trainer.set_state(state)
         ckpt.set_rng_state(arrays, meta["rng"])
         benchmarkNoise = arrays["benchmark_noise"]
@@ -201,10 +204,10 @@ def train(args):
         save_checkpoint(epoch + 1, 0)
         log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
             epoch + 1, took, 1000 * took / max(steps, 1)))
-        write_plots(args.output, history, batchesPerEpoch)
+        refresh_plots(args.output, history, batchesPerEpoch)
         if evaluator and ((epoch + 1) % args.metrics_every == 0
                           or epoch + 1 == NUM_EPOCHS):
-            log_metrics(evaluator, gen, epoch + 1, args.output, log)
+            log(log_metrics(evaluator, gen, epoch + 1, args.output))
         if stop.signum is not None and epoch + 1 < NUM_EPOCHS:
             log("[INFO] interrupted at the end of epoch {}; resume with: "
                 "python {} --output {} --resume".format(
@@ -217,67 +220,10 @@ def train(args):
                                             sys.argv[0], args.output))
         return 0
     gen_path = os.path.join(args.output, "generator.keras")
-    save_generator(gen, gen_path)
+    ckpt.save_generator(gen, gen_path)
     print("[INFO] training complete in {:.1f} min; generator saved to {}"
           .format((time.time() - run_start) / 60, gen_path))
     return 0
-
-
-def write_plots(output, history, batches_per_epoch):
-    """Refresh the loss plot and the animation of end-of-epoch montages."""
-    from pyimagesearch.plots import (ANIMATION, LOSS_PLOT, epoch_montages,
-                                     plot_losses, write_animation)
-    try:
-        plot_losses(history, batches_per_epoch, os.path.join(output, LOSS_PLOT))
-        write_animation(epoch_montages(output), os.path.join(output, ANIMATION))
-    except OSError as e:
-        raise UserError(f"could not write the plots in {output} ({e}); make "
-                        "it writable, then continue with --resume") from None
-
-
-def log_metrics(evaluator, gen, epoch, output, log):
-    """Append this epoch's FD / KID / coverage (and, first, the real-data
-    floor) to OUTPUT/metrics.csv."""
-    from pyimagesearch.quality import append_csv, row, summary
-    path = os.path.join(output, "metrics.csv")
-    rows = [] if os.path.isfile(path) else [
-        row("real-data floor", evaluator.floor())]
-    result = evaluator.evaluate(gen)
-    log("[INFO] " + summary("metrics at epoch {}".format(epoch), result))
-    try:
-        append_csv(path, rows + [row(epoch, result)])
-    except OSError as e:
-        raise UserError(f"could not write {path} ({e}); make it writable, "
-                        "then continue with --resume") from None
-
-
-def data_fingerprint(images):
-    """sha1 of the training images: a resumed run must see the same data."""
-    import hashlib
-    return hashlib.sha1(images.tobytes()).hexdigest()
-
-
-def check_architecture(path, fresh_state, saved_state):
-    """Refuse a checkpoint whose weights do not fit the models built here."""
-    for key in fresh_state:
-        fresh = [w.shape for w in fresh_state[key]]
-        saved = [w.shape for w in saved_state[key]]
-        if fresh != saved:
-            raise UserError(f"checkpoint {path} holds a {key} with weight "
-                            f"shapes {saved}, but this code builds {fresh}: "
-                            "it comes from a different architecture; train "
-                            "afresh in another --output")
-
-
-def save_generator(gen, path):
-    """Save the generator alone as .keras, atomically."""
-    tmp = path + ".tmp.keras"
-    try:
-        gen.save(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise UserError(f"could not save {path} ({e}); the last checkpoint "
-                        "still holds the generator") from None
 
 
 def main(argv=None):

@@ -156,3 +156,26 @@ def load_checkpoint(path):
         raise UserError(f"checkpoint {path} is corrupt or truncated "
                         f"({type(e).__name__}: {e}); {hint}") from None
     return state, meta, contents
+
+
+def check_architecture(path, fresh_state, saved_state):
+    """Refuse a checkpoint whose weights do not fit the models built here."""
+    for key in fresh_state:
+        fresh = [w.shape for w in fresh_state[key]]
+        saved = [w.shape for w in saved_state[key]]
+        if fresh != saved:
+            raise UserError(f"checkpoint {path} holds a {key} with weight "
+                            f"shapes {saved}, but this code builds {fresh}: "
+                            "it comes from a different architecture; train "
+                            "afresh in another --output")
+
+
+def save_generator(generator, path):
+    """Save the generator alone as a .keras file, atomically."""
+    tmp = path + ".tmp.keras"      # Keras insists on the extension
+    try:
+        generator.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"could not save {path} ({e}); the last checkpoint "
+                        "still holds the generator") from None

@@ -64,7 +64,7 @@ def class_coverage(predicted, num_classes=NUM_CLASSES):
     is all classes equally often) and the smallest share."""
     shares = np.bincount(predicted, minlength=num_classes) / len(predicted)
     nonzero = shares[shares > 0]
-    entropy = float(-(nonzero * np.log2(nonzero)).sum())
+    entropy = max(0.0, float(-(nonzero * np.log2(nonzero)).sum()))  # no -0.0
     return {"shares": shares, "entropy": entropy,
             "min_share": float(shares.min())}
 

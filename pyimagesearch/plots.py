@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from .errors import UserError  # noqa: E402
+
 LOSS_PLOT = "losses.png"
 ANIMATION = "training.gif"
 
@@ -68,3 +70,13 @@ def write_animation(frames, path, seconds_per_frame=0.4, size=None):
     _replace_atomically(path, lambda tmp: images[0].save(
         tmp, format="GIF", save_all=True, append_images=images[1:],
         duration=durations, loop=0, optimize=True))
+
+
+def refresh_plots(output, history, batches_per_epoch):
+    """Rewrite OUTPUT/losses.png and OUTPUT/training.gif after an epoch."""
+    try:
+        plot_losses(history, batches_per_epoch, os.path.join(output, LOSS_PLOT))
+        write_animation(epoch_montages(output), os.path.join(output, ANIMATION))
+    except OSError as e:
+        raise UserError(f"could not write the plots in {output} ({e}); make "
+                        "it writable, then continue with --resume") from None

@@ -104,3 +104,18 @@ def summary(label, result):
             "smallest class share={:.3f}".format(
                 label, result["fd"], result["kid"], result["kid_std"],
                 result["entropy"], result["min_share"]))
+
+
+def log_metrics(evaluator, generator, epoch, output):
+    """Append this epoch's numbers (first of all the real-data floor) to
+    OUTPUT/metrics.csv; returns the line to log."""
+    path = os.path.join(output, "metrics.csv")
+    rows = [] if os.path.isfile(path) else [
+        row("real-data floor", evaluator.floor())]
+    result = evaluator.evaluate(generator)
+    try:
+        append_csv(path, rows + [row(epoch, result)])
+    except OSError as e:
+        raise UserError(f"could not write {path} ({e}); make it writable, "
+                        "then continue with --resume") from None
+    return "[INFO] " + summary(f"metrics at epoch {epoch}", result)

@@ -98,12 +98,22 @@ def main():
               "GFLOP/s (for reference)")
 
     medians = time_round_robin(steps, warmup, timed, rounds)
+    noise = np.random.uniform(-1, 1, (args.batch_size, 100)).astype("float32")
+    parts = time_round_robin({
+        "fakes: generate() alone": lambda: fp32.generate(noise),
+        "(1) discriminator_step(), fakes included":
+            lambda: fp32.discriminator_step(real),
+        "(2) generator_step()": lambda: fp32.generator_step(args.batch_size),
+    }, warmup, timed, rounds)
     baseline = medians["2020 loop (gen.predict per step)"]
     print(f"{'variant':40s} {'ms/step':>8s} {'x fp32 floor':>13s} "
           f"{'speed-up vs 2020':>17s}")
     for name, seconds in medians.items():
         print(f"{name:40s} {1000 * seconds:8.1f} {seconds / floor:13.2f} "
               f"{baseline / seconds:17.2f}")
+    print("where the fp32 step's time goes (same functions, timed apart):")
+    for name, seconds in parts.items():
+        print(f"  {name:44s} {1000 * seconds:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ def main():
     print(f"[BENCH] {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, {device}; TF {tf.__version__}, "
           f"Keras {keras.__version__}")
-    print(f"[BENCH] batch {args.batch_size}; median of {max(1, timed // rounds) * rounds} "
+    timed = max(1, timed // rounds) * rounds
+    print(f"[BENCH] batch {args.batch_size}; median of {timed} "
           f"timed steps after {warmup} warm-up, {rounds} interleaved rounds"
           + (" (--quick: not a speed measurement)" if args.quick else ""))
     print(f"[BENCH] one step = {flops / 1e9:.2f} GFLOP (counted from the "

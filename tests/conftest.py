@@ -55,12 +55,17 @@ def real_data():
     return REAL_DATA
 
 
-def run_script(*args, timeout=300, env=None):
-    """Run the real training script; returns CompletedProcess (text)."""
+def run_python(script, *args, timeout=600, env=None):
+    """Run one of the repo's scripts; returns CompletedProcess (text)."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
-    return subprocess.run([sys.executable, SCRIPT, *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=full_env, cwd=ROOT)
+    return subprocess.run([sys.executable, os.path.join(ROOT, script),
+                           *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=ROOT)
+
+
+def run_script(*args, timeout=300, env=None):
+    """Run the real training script."""
+    return run_python(SCRIPT, *args, timeout=timeout, env=env)
 
 
 def info_lines(stdout):

@@ -1,22 +1,13 @@
 """The shipped classifier behind the metrics, and the evaluate command."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line_error
+from conftest import assert_one_line_error, run_python, run_script
 from pyimagesearch import classifier
 from pyimagesearch.data import load_fashion_mnist, scale_images
-
-
-def run(script, *args, timeout=600, env=None):
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
-    return subprocess.run([sys.executable, os.path.join(ROOT, script),
-                           *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=full_env)
 
 
 def test_shipped_weights_are_small_and_reach_91_percent(real_data):
@@ -32,8 +23,8 @@ def test_shipped_weights_are_small_and_reach_91_percent(real_data):
 
 def test_train_classifier_script_writes_weights_and_card(tmp_path, real_data):
     weights = tmp_path / "c.weights.h5"
-    result = run("train_classifier.py", "--epochs", "1", "--limit", "1024",
-                 "--weights", weights)
+    result = run_python("train_classifier.py", "--epochs", "1", "--limit", "1024",
+                        "--weights", weights)
     assert result.returncode == 0, result.stderr
     card = json.loads((tmp_path / "c.json").read_text())
     assert card["train_images"] == 1024 and 0 <= card["test_accuracy"] <= 1
@@ -44,7 +35,6 @@ def test_train_classifier_script_writes_weights_and_card(tmp_path, real_data):
 
 @pytest.fixture(scope="module")
 def small_generator(tmp_path_factory, real_data):
-    from conftest import run_script
     out = str(tmp_path_factory.mktemp("gen"))
     result = run_script("--output", out, "--limit", "1280", "--epochs", "1",
                         "--seed", "2", "--metrics-every", "1")
@@ -55,10 +45,10 @@ def small_generator(tmp_path_factory, real_data):
 def test_evaluate_prints_metrics_and_the_floor(small_generator, tmp_path):
     out, _ = small_generator
     csv_path = tmp_path / "m.csv"
-    result = run("evaluate.py", os.path.join(out, "generator.keras"),
-                 os.path.join(out, "checkpoints", "ckpt-00000010.npz"),
-                 "--num", "600", "--csv", csv_path,
-                 env={"DCGAN_CACHE_DIR": str(tmp_path / "cache")})
+    result = run_python("evaluate.py", os.path.join(out, "generator.keras"),
+                        os.path.join(out, "checkpoints", "ckpt-00000010.npz"),
+                        "--num", "600", "--csv", csv_path,
+                        env={"DCGAN_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
     assert "not Inception" in result.stdout
     lines = [line for line in result.stdout.splitlines() if "FD=" in line]
@@ -81,7 +71,6 @@ def test_training_logs_metrics_csv(small_generator):
 
 
 def test_metrics_leave_the_training_run_unchanged(small_generator, tmp_path):
-    from conftest import run_script
     out, _ = small_generator
     plain = str(tmp_path)
     result = run_script("--output", plain, "--limit", "1280", "--epochs", "1",
@@ -93,5 +82,5 @@ def test_metrics_leave_the_training_run_unchanged(small_generator, tmp_path):
 
 
 def test_evaluate_errors(tmp_path):
-    assert_one_line_error(run("evaluate.py", tmp_path / "missing.keras"),
-                          "does not exist")
+    result = run_python("evaluate.py", tmp_path / "missing.keras")
+    assert_one_line_error(result, "does not exist")

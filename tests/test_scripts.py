@@ -13,14 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT, SCRIPT, assert_one_line_error, run_script
-
-
-def run(script, *args, timeout=300, env=None):
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
-    return subprocess.run([sys.executable, os.path.join(ROOT, script),
-                           *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=full_env)
+from conftest import (ROOT, SCRIPT, assert_one_line_error, run_python,
+                      run_script)
 
 
 @pytest.fixture(scope="module")
@@ -78,27 +72,27 @@ def test_progress_bar_on_a_terminal(tmp_path, real_data):
 
 def test_generate_samples_and_singles(trained, tmp_path):
     model = os.path.join(trained, "generator.keras")
-    result = run("generate.py", model, "--output", tmp_path, "--num", "12",
-                 "--seed", "5", "--singles")
+    result = run_python("generate.py", model, "--output", tmp_path, "--num", "12",
+                        "--seed", "5", "--singles")
     assert result.returncode == 0, result.stderr
     montage = cv2.imread(str(tmp_path / "samples_seed5.png"))
     assert montage.shape == (3 * 56, 4 * 56, 3)     # 4x3 grid, 2x enlarged
     singles = sorted(p for p in os.listdir(tmp_path) if p.startswith("sample_"))
     assert len(singles) == 12
     again = tmp_path / "again"
-    run("generate.py", model, "--output", again, "--num", "12", "--seed", "5")
+    run_python("generate.py", model, "--output", again, "--num", "12", "--seed", "5")
     assert (cv2.imread(str(again / "samples_seed5.png")) == montage).all()
-    other = run("generate.py", model, "--output", again, "--num", "12",
-                "--seed", "6")
+    other = run_python("generate.py", model, "--output", again, "--num", "12",
+                       "--seed", "6")
     assert other.returncode == 0
     assert not (cv2.imread(str(again / "samples_seed6.png")) == montage).all()
 
 
 def test_generate_interpolation_strip(trained, tmp_path):
     ckpt = sorted(os.listdir(os.path.join(trained, "checkpoints")))[-1]
-    result = run("generate.py", os.path.join(trained, "checkpoints", ckpt),
-                 "--output", tmp_path, "--interpolate", "1", "2", "--steps",
-                 "8", "--scale", "1")
+    result = run_python("generate.py", os.path.join(trained, "checkpoints", ckpt),
+                        "--output", tmp_path, "--interpolate", "1", "2", "--steps",
+                        "8", "--scale", "1")
     assert result.returncode == 0, result.stderr
     strip = cv2.imread(str(tmp_path / "interpolation_1_2.png"))
     assert strip.shape == (28, 8 * 28, 3)
@@ -108,18 +102,18 @@ def test_generate_interpolation_strip(trained, tmp_path):
 
 
 def test_generate_errors(tmp_path):
-    assert_one_line_error(run("generate.py", tmp_path / "none.keras",
-                              "--output", tmp_path), "does not exist")
+    assert_one_line_error(run_python("generate.py", tmp_path / "none.keras",
+                                     "--output", tmp_path), "does not exist")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a model")
-    assert_one_line_error(run("generate.py", bad, "--output", tmp_path),
-                          "not a loadable Keras model")
-    assert_one_line_error(run("generate.py", bad, "--output", tmp_path,
-                              "--num", "0"), "--num must be a positive")
+    result = run_python("generate.py", bad, "--output", tmp_path)
+    assert_one_line_error(result, "not a loadable Keras model")
+    assert_one_line_error(run_python("generate.py", bad, "--output", tmp_path,
+                                     "--num", "0"), "--num must be a positive")
 
 
 def test_bench_quick_prints_ratios():
-    result = run("bench.py", "--quick", timeout=600)
+    result = run_python("bench.py", "--quick", timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any("GFLOP (counted from the layers)" in line for line in lines)

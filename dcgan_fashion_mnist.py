@@ -45,9 +45,10 @@ def train(args):
             raise UserError(f"--resume: no checkpoint in "
                             f"{ckpt.checkpoint_dir(args.output)}; train "
                             "without --resume first")
-        resumed = (path,) + ckpt.load_checkpoint(path)
-    run = cli.resolve_settings(args, resumed[2]["settings"] if resumed else None)
-    start_epoch, start_batch = (resumed[2]["epoch"], resumed[2]["batch"]) \
+        resumed = (path,) + ckpt.load_checkpoint(path)  # path, state, meta, arrays
+    saved_meta = resumed[2] if resumed else None
+    run = cli.resolve_settings(args, saved_meta["settings"] if resumed else None)
+    start_epoch, start_batch = (saved_meta["epoch"], saved_meta["batch"]) \
         if resumed else (0, 0)
     if run["epochs"] < start_epoch + (start_batch > 0):
         raise UserError(f"the checkpoint has already trained "
@@ -83,7 +84,7 @@ def train(args):
     run["num_images"] = len(trainImages)
     run["data_sha1"] = fingerprint(trainImages)
     print("[INFO] {} images from {}".format(len(trainImages), source))
-    saved = resumed[2]["settings"] if resumed else run
+    saved = saved_meta["settings"] if resumed else run
     if saved.get("data_sha1", run["data_sha1"]) != run["data_sha1"]:
         raise UserError("the checkpoint was trained on other data ({} images, "
                         "sha1 {}) than these {} images (sha1 {}): resume with "

@@ -17,11 +17,6 @@ from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.settings import check_output_dir, check_positive  # noqa: E402
 
 
-def latent(seed, count, latent_dim):
-    """The tutorial's noise (uniform in [-1, 1]) from a seed of its own."""
-    return np.random.default_rng(seed).uniform(-1, 1, (count, latent_dim))
-
-
 @one_line_errors
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,6 +45,7 @@ def main(argv=None):
     import cv2
     from pyimagesearch.montage import build_montage, to_uint8, write_image
     from pyimagesearch.quality import load_generator
+    from pyimagesearch.training import seeded_noise
     gen = load_generator(args.model)
     latent_dim = gen.input_shape[-1]
 
@@ -61,7 +57,7 @@ def main(argv=None):
                           interpolation=cv2.INTER_NEAREST)
 
     if args.interpolate:
-        a, b = (latent(seed, 1, latent_dim)[0] for seed in args.interpolate)
+        a, b = (seeded_noise(seed, 1, latent_dim)[0] for seed in args.interpolate)
         weights = np.linspace(0, 1, args.steps)[:, None]
         images = render((1 - weights) * a + weights * b)
         strip = build_montage(images, (args.steps, 1))
@@ -71,7 +67,7 @@ def main(argv=None):
         print(f"[INFO] {args.steps}-step interpolation written to {path}")
         return 0
 
-    images = render(latent(args.seed, args.num, latent_dim))
+    images = render(seeded_noise(args.seed, args.num, latent_dim))
     columns = math.ceil(math.sqrt(args.num))
     rows = math.ceil(args.num / columns)
     path = os.path.join(args.output, f"samples_seed{args.seed}.png")

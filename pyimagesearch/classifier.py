@@ -12,8 +12,6 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 WEIGHTS = os.path.join(WEIGHTS_DIR, "fashion_classifier.weights.h5")
 CARD = os.path.join(WEIGHTS_DIR, "fashion_classifier.json")
 FEATURES_LAYER = "features"
-CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 def build_classifier():

@@ -9,6 +9,7 @@ from . import metrics
 from .classifier import WEIGHTS, FeatureExtractor
 from .data import load_fashion_mnist, scale_images
 from .errors import UserError
+from .training import seeded_noise
 
 FIELDS = ["epoch", "fd", "kid", "kid_std", "class_entropy_bits",
           "min_class_share"] + [f"share_{c}" for c in range(10)]
@@ -69,8 +70,8 @@ class QualityEvaluator:
     def evaluate(self, generator, batch_size=1000):
         """Numbers for num_samples images from fixed noise (its own RNG, so
         a training run's random stream is left untouched)."""
-        noise = np.random.default_rng(self.seed).uniform(
-            -1, 1, (self.num_samples, generator.input_shape[-1]))
+        noise = seeded_noise(self.seed, self.num_samples,
+                             generator.input_shape[-1])
         images = np.concatenate([
             np.asarray(generator.predict_on_batch(
                 noise[start:start + batch_size].astype("float32")))

@@ -28,6 +28,12 @@ def sample_noise(count, latent_dim=LATENT_DIM):
     return np.random.uniform(-1, 1, size=(count, latent_dim)).astype("float32")
 
 
+def seeded_noise(seed, count, latent_dim=LATENT_DIM):
+    """The same noise from a generator of its own: reproducible by seed and
+    leaves the global random stream (and so a training run) untouched."""
+    return np.random.default_rng(seed).uniform(-1, 1, (count, latent_dim))
+
+
 @contextlib.contextmanager
 def frozen(model):
     """Freeze `model` for the duration of the block.

@@ -96,7 +96,7 @@ def test_generate_interpolation_strip(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     strip = cv2.imread(str(tmp_path / "interpolation_1_2.png"))
     assert strip.shape == (28, 8 * 28, 3)
-    # the ends differ and the middle lies between them
+    # the strip walks somewhere: its two ends are different images
     first, last = strip[:, :28].astype(int), strip[:, -28:].astype(int)
     assert np.abs(first - last).mean() > 1
 

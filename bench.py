@@ -16,8 +16,10 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils import shuffle  # noqa: E402
 
 from pyimagesearch import precision  # noqa: E402
-from pyimagesearch.benchmark import (gemm_rate, random_real_images,  # noqa: E402
-                                     step_flops, time_round_robin)
+from pyimagesearch.benchmark import (gemm_rate, numpy_gemm_rate,  # noqa: E402
+                                     products_time, random_real_images,
+                                     step_flops, step_gemms,
+                                     time_round_robin)
 from pyimagesearch.dcgan import DCGAN  # noqa: E402
 from pyimagesearch.errors import UserError  # noqa: E402
 from pyimagesearch.training import GANTrainer, frozen  # noqa: E402
@@ -81,7 +83,9 @@ def main():
             keras.mixed_precision.set_global_policy("float32")
 
     flops = step_flops(fp32.generator, fp32.discriminator, args.batch_size)
-    rate = gemm_rate("float32")
+    gemms = step_gemms(fp32.generator, fp32.discriminator, args.batch_size)
+    repeats = 2 if args.quick else 5
+    rate = gemm_rate("float32", repeats=repeats)
     floor = flops / rate
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
     print(f"[BENCH] {platform.processor() or platform.machine()}, "
@@ -94,9 +98,22 @@ def main():
     print(f"[BENCH] one step = {flops / 1e9:.2f} GFLOP (counted from the "
           f"layers); fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s "
           f"(best square matmul) -> fp32 floor {1000 * floor:.1f} ms/step")
+    dtypes = ["float32"]
     if policy == "mixed_bfloat16":
-        print(f"[BENCH] bf16 GEMM rate {gemm_rate('bfloat16') / 1e9:.0f} "
+        dtypes.append("bfloat16")
+        print(f"[BENCH] bf16 GEMM rate "
+              f"{gemm_rate('bfloat16', repeats=repeats) / 1e9:.0f} "
               "GFLOP/s (for reference)")
+    numpy_rate = numpy_gemm_rate(repeats=repeats)
+    print(f"[BENCH] NumPy's matmul (the BLAS it bundles) "
+          f"{numpy_rate / 1e9:.0f} GFLOP/s -> {1000 * flops / numpy_rate:.1f}"
+          " ms/step at that rate (for reference)")
+    products = {dtype: products_time(gemms, dtype, 2 * repeats)
+                for dtype in dtypes}
+    print(f"[BENCH] the step's {sum(gemms.values())} matrix products alone, "
+          "as TensorFlow matmuls at their own shapes: " + ", ".join(
+              f"{dtype} {1000 * seconds:.1f} ms ({seconds / floor:.2f}x "
+              "floor)" for dtype, seconds in products.items()))
 
     medians = time_round_robin(steps, warmup, timed, rounds)
     noise = np.random.uniform(-1, 1, (args.batch_size, 100)).astype("float32")

@@ -1,5 +1,6 @@
 """Counting a training step's arithmetic and timing it against the GEMM rate
 of the machine it runs on."""
+import collections
 import statistics
 import time
 
@@ -8,59 +9,129 @@ import tensorflow as tf
 from tensorflow.keras import layers
 
 
-def layer_flops(layer):
-    """Forward multiply-add FLOPs (2 per MAC) of one layer for one sample;
-    0 for layers without a weight matrix (activations, BN, reshapes)."""
+def layer_gemm(layer):
+    """(rows per sample, K, N) of the matrix product a layer's forward pass
+    comes down to (im2col for convolutions), or None for layers without a
+    weight matrix (activations, BN, reshapes)."""
     if isinstance(layer, layers.Dense):
-        return 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        return 1, layer.kernel.shape[0], layer.kernel.shape[1]
     if isinstance(layer, layers.Conv2DTranspose):
         # every input pixel scatters a k x k x C_out patch
         kh, kw, c_out, c_in = layer.kernel.shape
         h_in, w_in = layer.input.shape[1:3]
-        return 2 * h_in * w_in * kh * kw * c_in * c_out
+        return h_in * w_in, c_in, kh * kw * c_out
     if isinstance(layer, layers.Conv2D):
         kh, kw, c_in, c_out = layer.kernel.shape
         h_out, w_out = layer.output.shape[1:3]
-        return 2 * h_out * w_out * kh * kw * c_in * c_out
-    return 0
+        return h_out * w_out, kh * kw * c_in, c_out
+    return None
 
 
-def model_flops(model):
-    """(forward FLOPs per sample, FLOPs of the first weighted layer)."""
-    per_layer = [f for f in map(layer_flops, model.layers) if f]
-    return sum(per_layer), per_layer[0]
+def layer_flops(layer):
+    """Forward multiply-add FLOPs (2 per MAC) of one layer for one sample."""
+    gemm = layer_gemm(layer)
+    return 2 * gemm[0] * gemm[1] * gemm[2] if gemm else 0
+
+
+def model_gemms(model):
+    return [gemm for gemm in map(layer_gemm, model.layers) if gemm]
+
+
+def step_gemms(generator, discriminator, batch_size):
+    """Every matrix product of one tutorial step, as a Counter of
+    (M, K, N, transpose_a) -> calls.  A layer's forward product Y = X W
+    (M x K times K x N) has two backward ones: input gradients dY W^T
+    (M x N times N x K) and weight gradients X^T dY (K x M times M x N);
+    input gradients stop at the first layer of a chain:
+      fakes:   G forward on B
+      D step:  D forward, weight and input gradients on 2B
+      G step:  G forward, weight and input gradients on B; D forward and
+               input gradients (into its first layer too) on B
+    """
+    calls = collections.Counter()
+    G, D = model_gemms(generator), model_gemms(discriminator)
+
+    def forward(gemms, batch):
+        for rows, k, n in gemms:
+            calls[(batch * rows, k, n, False)] += 1
+
+    def weight_grads(gemms, batch):
+        for rows, k, n in gemms:
+            calls[(k, batch * rows, n, True)] += 1
+
+    def input_grads(gemms, batch, into_first):
+        for rows, k, n in gemms[0 if into_first else 1:]:
+            calls[(batch * rows, n, k, False)] += 1
+
+    B = batch_size
+    forward(G, B)
+    forward(D, 2 * B), weight_grads(D, 2 * B), input_grads(D, 2 * B, False)
+    forward(G, B), weight_grads(G, B), input_grads(G, B, False)
+    forward(D, B), input_grads(D, B, True)
+    return calls
 
 
 def step_flops(generator, discriminator, batch_size):
-    """FLOPs of one tutorial step.  Forward F, weight gradients F, input
-    gradients F except into the first layer of a chain:
-      fakes:   G forward on B                       -> B*Fg
-      D step:  D forward + both backwards on 2B      -> 2B*(3Fd - fd1)
-      G step:  G and D forward on B, D input grads
-               (into its first layer too), G both   -> B*(3Fg - fg1 + 2Fd)
-    """
-    fg, fg1 = model_flops(generator)
-    fd, fd1 = model_flops(discriminator)
-    return batch_size * (fg + 2 * (3 * fd - fd1) + 3 * fg - fg1 + 2 * fd)
+    """FLOPs of one tutorial step (2 per multiply-add of its products)."""
+    return sum(2 * m * k * n * count for (m, k, n, _), count in
+               step_gemms(generator, discriminator, batch_size).items())
+
+
+def _matmul_timer(dtype):
+    """Seconds of one TensorFlow product of the given shape: the median of
+    `repeats` compiled calls, each waiting for its result."""
+    matmul = tf.function(lambda x, y, transpose_a: tf.reduce_sum(
+        tf.cast(tf.matmul(x, y, transpose_a=transpose_a)[:1, :1],
+                tf.float32)), reduce_retracing=True)
+
+    def seconds(m, k, n, transpose_a=False, repeats=5):
+        a = tf.cast(tf.random.uniform((k, m) if transpose_a else (m, k)),
+                    dtype)
+        b = tf.cast(tf.random.uniform((k, n)), dtype)
+        matmul(a, b, transpose_a).numpy()
+        return median_seconds(lambda: matmul(a, b, transpose_a).numpy(),
+                              repeats)
+    return seconds
+
+
+def median_seconds(call, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def gemm_rate(dtype="float32", sizes=(1024, 2048, 4096), repeats=5):
-    """This process's best FLOP/s over square matmuls of a few sizes (the
-    median of `repeats` timings each): the rate the floor is measured by."""
-    matmul = tf.function(lambda x, y: tf.reduce_sum(
-        tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
+    """This process's best FLOP/s over TensorFlow square matmuls of a few
+    sizes (the median of `repeats` timings each): the rate the floor is
+    measured by."""
+    seconds = _matmul_timer(dtype)
+    return max(2 * n ** 3 / seconds(n, n, n, repeats=repeats)
+               for n in sizes)
+
+
+def numpy_gemm_rate(sizes=(1024, 2048, 4096), repeats=5):
+    """The same for NumPy's matmul (the BLAS bundled with NumPy), for
+    reference: a floor computed from it is a different, slower machine."""
     best = 0.0
     for n in sizes:
-        a = tf.cast(tf.random.uniform((n, n)), dtype)
-        b = tf.cast(tf.random.uniform((n, n)), dtype)
-        matmul(a, b).numpy()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            matmul(a, b).numpy()
-            times.append(time.perf_counter() - start)
-        best = max(best, 2 * n ** 3 / statistics.median(times))
+        a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+        a @ a
+        best = max(best, 2 * n ** 3 / median_seconds(lambda: a @ a, repeats))
     return best
+
+
+def products_time(gemms, dtype="float32", repeats=5):
+    """Seconds the step's products take as plain TensorFlow matmuls at
+    their own shapes, each timed alone, less the cost of a call (measured
+    on an 8x8x8 product); what the arithmetic of the step costs on this
+    machine's GEMM kernels before activations, BN, Adam and im2col."""
+    seconds = _matmul_timer(dtype)
+    per_call = seconds(8, 8, 8, repeats=max(20, 4 * repeats))
+    return sum(max(0.0, seconds(*shape, repeats=repeats) - per_call) * count
+               for shape, count in gemms.items())
 
 
 def time_round_robin(steps, warmup, timed, rounds):
@@ -77,7 +148,8 @@ def time_round_robin(steps, warmup, timed, rounds):
                 start = time.perf_counter()
                 step()
                 samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {name: statistics.median(values)
+            for name, values in samples.items()}
 
 
 def random_real_images(batch_size, seed=0):

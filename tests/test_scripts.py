@@ -117,6 +117,10 @@ def test_bench_quick_prints_ratios():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any("GFLOP (counted from the layers)" in line for line in lines)
+    assert any(line.startswith("[BENCH] NumPy's matmul") for line in lines)
+    products = [line for line in lines if "matrix products alone" in line]
+    assert len(products) == 1 and "float32" in products[0]
+    assert "x floor" in products[0]
     rows = {line[:40].strip(): line[40:].split() for line in lines
             if line.startswith(("2020 loop", "project step"))}
     assert "2020 loop (gen.predict per step)" in rows

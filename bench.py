@@ -7,6 +7,7 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
 import argparse
 import os
 import platform
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -21,7 +22,8 @@ from pyimagesearch.benchmark import (gemm_rate, numpy_gemm_rate,  # noqa: E402
                                      step_flops, step_gemms,
                                      time_round_robin)
 from pyimagesearch.dcgan import DCGAN  # noqa: E402
-from pyimagesearch.errors import UserError  # noqa: E402
+from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.settings import check_positive  # noqa: E402
 from pyimagesearch.training import GANTrainer, frozen  # noqa: E402
 
 
@@ -53,6 +55,7 @@ def literal_2020_step(trainer, imageBatch):
         gan.train_on_batch(noise, fakeLabels)
 
 
+@one_line_errors
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -61,6 +64,7 @@ def main():
     ap.add_argument("--no-mixed-precision", action="store_true",
                     help="skip the bf16 variant")
     args = ap.parse_args()
+    check_positive("--batch-size", args.batch_size, allow_none=False)
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
 
     real = random_real_images(args.batch_size)
@@ -135,4 +139,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -112,6 +112,11 @@ def test_generate_errors(tmp_path):
                                      "--num", "0"), "--num must be a positive")
 
 
+def test_bench_rejects_a_bad_batch_size():
+    assert_one_line_error(run_python("bench.py", "--quick", "--batch-size",
+                                     "0"), "--batch-size must be a positive")
+
+
 def test_bench_quick_prints_ratios():
     result = run_python("bench.py", "--quick", timeout=600)
     assert result.returncode == 0, result.stderr

@@ -46,10 +46,11 @@ def train(args):
                             f"{ckpt.checkpoint_dir(args.output)}; train "
                             "without --resume first")
         resumed = (path,) + ckpt.load_checkpoint(path)  # path, state, meta, arrays
-    saved_meta = resumed[2] if resumed else None
-    run = cli.resolve_settings(args, saved_meta["settings"] if resumed else None)
-    start_epoch, start_batch = (saved_meta["epoch"], saved_meta["batch"]) \
-        if resumed else (0, 0)
+    saved_meta = resumed[2] if resumed else {}
+    saved_settings = saved_meta.get("settings")
+    run = cli.resolve_settings(args, saved_settings)
+    start_epoch = saved_meta.get("epoch", 0)
+    start_batch = saved_meta.get("batch", 0)
     if run["epochs"] < start_epoch + (start_batch > 0):
         raise UserError(f"the checkpoint has already trained "
                         f"{start_epoch} epochs; --epochs must be at least "
@@ -84,7 +85,7 @@ def train(args):
     run["num_images"] = len(trainImages)
     run["data_sha1"] = fingerprint(trainImages)
     print("[INFO] {} images from {}".format(len(trainImages), source))
-    saved = saved_meta["settings"] if resumed else run
+    saved = saved_settings or run
     if saved.get("data_sha1", run["data_sha1"]) != run["data_sha1"]:
         raise UserError("the checkpoint was trained on other data ({} images, "
                         "sha1 {}) than these {} images (sha1 {}): resume with "

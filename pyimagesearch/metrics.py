@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from .checkpoint import atomic_write
+
 NUM_CLASSES = 10
 
 
@@ -103,9 +105,7 @@ def real_statistics(extractor, test_images, weights_path):
     stats = {"features": features.astype(np.float32), "mu": mu, "cov": cov}
     try:
         os.makedirs(cache_dir(), exist_ok=True)
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, **stats)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.savez(f, **stats))
     except OSError:
         pass            # no cache is slower, not wrong
     return stats

@@ -10,16 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from .checkpoint import atomic_write  # noqa: E402
 from .errors import UserError  # noqa: E402
 
 LOSS_PLOT = "losses.png"
 ANIMATION = "training.gif"
-
-
-def _replace_atomically(path, write):
-    tmp = path + ".tmp" + os.path.splitext(path)[1]
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def plot_losses(history, batches_per_epoch, path):
@@ -46,7 +41,7 @@ def plot_losses(history, batches_per_epoch, path):
     ax.legend(loc="upper right")
     ax.set_title("DCGAN on Fashion-MNIST: losses")
     fig.tight_layout()
-    _replace_atomically(path, lambda tmp: fig.savefig(tmp))
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
 
 
@@ -67,8 +62,8 @@ def write_animation(frames, path, seconds_per_frame=0.4, size=None):
         return
     durations = [int(1000 * seconds_per_frame)] * len(images)
     durations[-1] = 2000      # linger on the final result
-    _replace_atomically(path, lambda tmp: images[0].save(
-        tmp, format="GIF", save_all=True, append_images=images[1:],
+    atomic_write(path, lambda f: images[0].save(
+        f, format="GIF", save_all=True, append_images=images[1:],
         duration=durations, loop=0, optimize=True))
 
 

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 
 from pyimagesearch import classifier  # noqa: E402
 from pyimagesearch.data import load_fashion_mnist, scale_images  # noqa: E402
-from pyimagesearch.errors import one_line_errors  # noqa: E402
+from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.settings import check_positive  # noqa: E402
 
 
 @one_line_errors
@@ -29,6 +30,10 @@ def main():
     ap.add_argument("--limit", type=int, default=None,
                     help="train on the first N training images (tests)")
     args = ap.parse_args()
+    check_positive("--epochs", args.epochs, allow_none=False)
+    if args.limit is not None and args.limit < 128:
+        raise UserError(f"--limit must be at least 128 (one batch), got "
+                        f"{args.limit}")
     ((train_x, train_y), (test_x, test_y)), source = \
         load_fashion_mnist(args.data_dir)
     keras.utils.set_random_seed(args.seed)

@@ -33,6 +33,17 @@ def test_train_classifier_script_writes_weights_and_card(tmp_path, real_data):
     assert features.shape == (3, 128) and classes.shape == (3,)
 
 
+@pytest.mark.parametrize("flags, message", [
+    (("--epochs", "0"), "--epochs must be a positive integer"),
+    (("--limit", "100"), "--limit must be at least 128"),
+])
+def test_train_classifier_rejects_bad_flags(tmp_path, flags, message):
+    weights = tmp_path / "c.weights.h5"
+    assert_one_line_error(run_python("train_classifier.py", *flags,
+                                     "--weights", weights), message)
+    assert not weights.exists()
+
+
 @pytest.fixture(scope="module")
 def small_generator(tmp_path_factory, real_data):
     out = str(tmp_path_factory.mktemp("gen"))

@@ -1,9 +1,13 @@
 """Train the PyImageSearch DCGAN on Fashion-MNIST (Keras 3 / TensorFlow 2.16+).
 
     python dcgan_fashion_mnist.py --output output
+
+The tutorial's steps in order: load the data, build the generator, the
+discriminator and the GAN, then train, writing montages of fixed benchmark
+noise.  What this project adds (resume, Ctrl-C, checkpoints, plots,
+metrics) is one call each, into pyimagesearch/.
 """
 import os
-import signal
 import sys
 import time
 
@@ -11,65 +15,55 @@ import time
 # TF_CPP_MIN_LOG_LEVEL=0 to see it again
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch import settings as cli  # noqa: E402
+from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.interrupts import StopNow, StopRequest  # noqa: E402
+from pyimagesearch.outputs import check_fresh, trim_metrics  # noqa: E402
+from pyimagesearch.runstate import RunState  # noqa: E402
 
-EXIT_NON_FINITE = 3
+GENERATOR_FILE = "generator.keras"
 
 
-class StopRequest:
-    """Turns Ctrl-C / SIGTERM into a flag the loop checks after each step."""
+class NonFiniteLoss(UserError):
+    exit_code = 3
 
-    def __init__(self):
-        self.signum = None
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._handle)
 
-    def _handle(self, signum, frame):
-        self.signum = signum
-
-    @property
-    def exit_code(self):
-        return 128 + self.signum
+def start_or_resume(args):
+    """Everything that needs neither data nor TensorFlow, so that a bad
+    flag, a used --output or a bad checkpoint fails in a second: the run's
+    state, fresh or read from the newest checkpoint."""
+    cli.check_args(args)
+    if not args.resume:
+        check_fresh(args.output, args.overwrite)
+        return RunState(cli.resolve_settings(args))
+    state = RunState.resume(args.output)
+    # the flags given, else the checkpoint's; its data fingerprint stays
+    state.settings.update(cli.resolve_settings(args, state.settings))
+    if state.settings["epochs"] < state.steps_started:
+        raise UserError(f"the checkpoint has already trained {state.epoch} "
+                        f"epochs; --epochs must be at least "
+                        f"{state.steps_started}")
+    return state
 
 
 def train(args):
-    # checks that need no data come first: a bad flag fails in a second
-    cli.check_args(args)
-    from pyimagesearch import checkpoint as ckpt
-
-    resumed = None
-    if args.resume:
-        path = ckpt.latest_checkpoint(args.output)
-        if path is None:
-            raise UserError(f"--resume: no checkpoint in "
-                            f"{ckpt.checkpoint_dir(args.output)}; train "
-                            "without --resume first")
-        resumed = (path,) + ckpt.load_checkpoint(path)  # path, state, meta, arrays
-    saved_meta = resumed[2] if resumed else {}
-    saved_settings = saved_meta.get("settings")
-    run = cli.resolve_settings(args, saved_settings)
-    start_epoch = saved_meta.get("epoch", 0)
-    start_batch = saved_meta.get("batch", 0)
-    if run["epochs"] < start_epoch + (start_batch > 0):
-        raise UserError(f"the checkpoint has already trained "
-                        f"{start_epoch} epochs; --epochs must be at least "
-                        f"{start_epoch + (start_batch > 0)}")
+    state = start_or_resume(args)
+    run = state.settings
+    NUM_EPOCHS = run["epochs"]
+    gen_path = os.path.join(args.output, GENERATOR_FILE)
+    if state.finished(NUM_EPOCHS) and os.path.isfile(gen_path):
+        print(f"[INFO] {args.output} has already trained all {NUM_EPOCHS} "
+              "epochs; nothing to do (to train longer: --resume --epochs N, "
+              f"with N above {NUM_EPOCHS})")
+        return 0
 
     # heavy imports only once the flags are known to be good
     import keras
-    import numpy as np
     import tensorflow as tf
-    from pyimagesearch.data import (fingerprint, load_fashion_mnist,
-                                    prepare_images)
+    from pyimagesearch.checkpoint import save_generator
     from pyimagesearch.dcgan import DCGAN
-    from pyimagesearch.montage import build_montage, montage_name, write_image
-    from pyimagesearch.plots import refresh_plots
-    from pyimagesearch.progress import EpochProgress
     from pyimagesearch.training import GANTrainer, sample_noise
 
-    NUM_EPOCHS = run["epochs"]
-    BATCH_SIZE = run["batch_size"]
     if run["seed"] is not None:
         keras.utils.set_random_seed(run["seed"])
         tf.config.experimental.enable_op_determinism()
@@ -80,26 +74,7 @@ def train(args):
     # load the Fashion MNIST dataset and stack the training and testing
     # data points so we have additional training data
     print("[INFO] loading MNIST dataset...")
-    ((trainX, _), (testX, _)), source = load_fashion_mnist(args.data_dir)
-    trainImages = prepare_images(trainX, testX, run["limit"])
-    run["num_images"] = len(trainImages)
-    run["data_sha1"] = fingerprint(trainImages)
-    print("[INFO] {} images from {}".format(len(trainImages), source))
-    saved = saved_settings or run
-    if saved.get("data_sha1", run["data_sha1"]) != run["data_sha1"]:
-        raise UserError("the checkpoint was trained on other data ({} images, "
-                        "sha1 {}) than these {} images (sha1 {}): resume with "
-                        "the same data (--data-dir)".format(
-                            saved["num_images"], saved["data_sha1"][:12],
-                            len(trainImages), run["data_sha1"][:12]))
-    if BATCH_SIZE > len(trainImages):
-        raise UserError(f"--batch-size {BATCH_SIZE} is larger than the "
-                        f"{len(trainImages)} training images; lower it")
-
-    if args.metrics_every:
-        from pyimagesearch.quality import (QualityEvaluator, check_classifier,
-                                           log_metrics)
-        check_classifier()
+    trainImages = load_data(args, state)
 
     # build the generator
     print("[INFO] building generator...")
@@ -115,122 +90,197 @@ def train(args):
 
     # build the adversarial model: D is frozen inside the GAN step only
     print("[INFO] building GAN...")
-    trainer = GANTrainer(gen, disc, NUM_EPOCHS)
-    # after the GAN: building the classifier draws from Keras' seeded
-    # initializers, which must give the same DCGAN with or without metrics
-    evaluator = QualityEvaluator(args.data_dir) if args.metrics_every else None
+    trainer = GANTrainer(gen, disc, NUM_EPOCHS,
+                         shared_optimizer=run["shared_optimizer"])
+    evaluator = quality_evaluator(args)
 
-    if resumed:
-        path, state, meta, arrays = resumed
-        ckpt.check_architecture(path, trainer.get_state(), state)
-        trainer.set_state(state)
-        ckpt.set_rng_state(arrays, meta["rng"])
-        benchmarkNoise = arrays["benchmark_noise"]
-        history = [tuple(row) for row in arrays["history"]]
+    if state.checkpoint:
+        state.restore(trainer)
+        trim_metrics(args.output, state.epoch)
         print("[INFO] resumed from {} (epoch {}, batch {})".format(
-            path, start_epoch + 1, start_batch))
+            state.checkpoint, state.epoch + 1, state.batch))
 
     # randomly generate some benchmark noise so we can consistently
     # visualize how the generative modeling is learning
     print("[INFO] starting training...")
-    if not resumed:
-        benchmarkNoise = sample_noise(256)
-        history = []
+    if state.benchmark_noise is None:
+        state.benchmark_noise = sample_noise(256)
 
-    def save_checkpoint(epoch, batch):
-        rng_arrays, rng_meta = ckpt.get_rng_state()
-        arrays = dict(rng_arrays, benchmark_noise=benchmarkNoise,
-                      history=np.asarray(history, dtype="float64").reshape(-1, 4))
-        meta = {"epoch": epoch, "batch": batch, "settings": run,
-                "rng": rng_meta, "keras_version": keras.__version__}
-        global_step = epoch * batchesPerEpoch + batch
-        return ckpt.save_checkpoint(args.output, global_step,
-                                    trainer.get_state(), meta, arrays,
-                                    keep=args.keep_checkpoints)
+    run_start, first_epoch = time.time(), state.epoch
+    status = train_epochs(args, trainer, trainImages, state, evaluator)
+    if status is not None:
+        return status
+    save_generator(gen, gen_path)
+    if state.epoch == first_epoch:
+        print(f"[INFO] generator saved to {gen_path} from the final "
+              "checkpoint")
+    else:
+        print("[INFO] training complete in {:.1f} min; generator saved to "
+              "{}".format((time.time() - run_start) / 60, gen_path))
+    return 0
 
-    stop = StopRequest()
+
+def load_data(args, state):
+    """The training images, checked against the run: the checkpoint's data
+    on resume, at least one batch, and the classifier if metrics are on."""
+    from pyimagesearch.data import fingerprint, load_training_images
+    run = state.settings
+    images, source = load_training_images(args.data_dir, run["limit"])
+    print("[INFO] {} images from {}".format(len(images), source))
+    data_sha1 = fingerprint(images)
+    state.check_data(len(images), data_sha1)
+    run.update(num_images=len(images), data_sha1=data_sha1)
+    if run["batch_size"] > len(images):
+        raise UserError(f"--batch-size {run['batch_size']} is larger than "
+                        f"the {len(images)} training images; lower it")
+    if args.metrics_every:
+        from pyimagesearch.quality import check_classifier
+        check_classifier()
+    return images
+
+
+def quality_evaluator(args):
+    """Built after the GAN: the classifier draws from Keras' seeded
+    initializers, which must give the same DCGAN with or without metrics."""
+    if not args.metrics_every:
+        return None
+    from pyimagesearch.quality import QualityEvaluator
+    return QualityEvaluator(args.data_dir)
+
+
+def train_epochs(args, trainer, trainImages, state, evaluator):
+    """The tutorial's training loop, from where `state` stands.  Returns
+    None once all epochs are trained, else the exit status to stop with
+    (paused, or stopped by a signal: a checkpoint is written first)."""
+    import numpy as np
+    from pyimagesearch.montage import build_montage, montage_name
+    from pyimagesearch.progress import EpochProgress
+
+    log = EpochProgress.log
+    NUM_EPOCHS = state.settings["epochs"]
+    BATCH_SIZE = state.settings["batch_size"]
     batchesPerEpoch = int(trainImages.shape[0] / BATCH_SIZE)
     last_epoch = NUM_EPOCHS if args.pause_after is None else \
-        min(NUM_EPOCHS, start_epoch + args.pause_after)
-    log = EpochProgress.log
-    run_start = time.time()
-    for epoch in range(start_epoch, last_epoch):
-        # show epoch information
-        log("[INFO] starting epoch {} of {}...".format(epoch + 1, NUM_EPOCHS))
-        first = start_batch if epoch == start_epoch else 0
-        progress = EpochProgress(epoch + 1, NUM_EPOCHS, batchesPerEpoch, first)
-        epoch_start = time.time()
-        for i in range(first, batchesPerEpoch):
-            imageBatch = trainImages[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]
-            discLoss, ganLoss = trainer.train_step(imageBatch)
-            if not (np.isfinite(discLoss) and np.isfinite(ganLoss)):
+        min(NUM_EPOCHS, state.epoch + args.pause_after)
+    try:
+        with StopRequest() as stop:
+            for epoch in range(state.epoch, last_epoch):
+                # show epoch information
+                log("[INFO] starting epoch {} of {}...".format(
+                    epoch + 1, NUM_EPOCHS))
+                progress = EpochProgress(epoch + 1, NUM_EPOCHS,
+                                         batchesPerEpoch, state.batch)
+                epoch_start, first = time.time(), state.batch
+                for i in range(first, batchesPerEpoch):
+                    imageBatch = trainImages[i * BATCH_SIZE:
+                                             (i + 1) * BATCH_SIZE]
+                    discLoss, ganLoss = trainer.train_step(imageBatch)
+                    if not (np.isfinite(discLoss) and np.isfinite(ganLoss)):
+                        progress.close()
+                        raise non_finite(args.output, epoch + 1, i,
+                                         discLoss, ganLoss)
+                    state.record(epoch + 1, i, discLoss, ganLoss)
+                    state.batch = i + 1
+                    progress.update(discLoss, ganLoss)
+
+                    # visualize the generator on the benchmark noise: often
+                    # early on, less often later, and at the end of an epoch
+                    name = montage_name(epoch + 1, i, batchesPerEpoch)
+                    if name is not None:
+                        log("[INFO] Step {}_{}: discriminator_loss={:.6f}, "
+                            "adversarial_loss={:.6f}".format(
+                                epoch + 1, i, discLoss, ganLoss))
+                        vis = build_montage(
+                            trainer.generate(state.benchmark_noise))
+                        write_montage(args.output, name, vis, progress)
+
+                    if stop.requested and i < batchesPerEpoch - 1:
+                        progress.close()
+                        path = save(args, trainer, state, batchesPerEpoch)
+                        log("[INFO] interrupted after step {}_{}; checkpoint "
+                            "saved to {}".format(epoch + 1, i, path))
+                        log(resume_hint(args.output))
+                        return stop.exit_code
                 progress.close()
-                print("[ERROR] non-finite loss at step {}_{}: "
-                      "discriminator_loss={}, adversarial_loss={}; training "
-                      "stopped; last good checkpoint: {}".format(
-                          epoch + 1, i, discLoss, ganLoss,
-                          ckpt.latest_checkpoint(args.output)),
-                      file=sys.stderr)
-                return EXIT_NON_FINITE
-            history.append((epoch + 1, i, discLoss, ganLoss))
-            progress.update(discLoss, ganLoss)
-
-            # visualize the generator on the benchmark noise: often early
-            # on, less often later, and at the end of every epoch
-            name = montage_name(epoch + 1, i, batchesPerEpoch)
-            if name is not None:
-                log("[INFO] Step {}_{}: discriminator_loss={:.6f}, "
-                    "adversarial_loss={:.6f}".format(epoch + 1, i,
-                                                     discLoss, ganLoss))
-                vis = build_montage(trainer.generate(benchmarkNoise))
-                try:
-                    write_image(os.path.join(args.output, name), vis)
-                except UserError as e:
-                    progress.close()
-                    last = ckpt.latest_checkpoint(args.output)
-                    raise UserError(f"{e}; then continue with --resume (from "
-                                    f"{last})" if last else f"{e}; then "
-                                    "train again") from None
-
-            if stop.signum is not None and i < batchesPerEpoch - 1:
-                progress.close()
-                path = save_checkpoint(epoch, i + 1)
-                log("[INFO] interrupted after step {}_{}; checkpoint saved "
-                    "to {}".format(epoch + 1, i, path))
-                log("[INFO] resume with: python {} --output {} --resume"
-                    .format(sys.argv[0], args.output))
-                return stop.exit_code
-        progress.close()
-        steps = batchesPerEpoch - first
-        took = time.time() - epoch_start
-        save_checkpoint(epoch + 1, 0)
-        log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
-            epoch + 1, took, 1000 * took / max(steps, 1)))
-        refresh_plots(args.output, history, batchesPerEpoch)
-        if evaluator and ((epoch + 1) % args.metrics_every == 0
-                          or epoch + 1 == NUM_EPOCHS):
-            log(log_metrics(evaluator, gen, epoch + 1, args.output))
-        if stop.signum is not None and epoch + 1 < NUM_EPOCHS:
-            log("[INFO] interrupted at the end of epoch {}; resume with: "
-                "python {} --output {} --resume".format(
-                    epoch + 1, sys.argv[0], args.output))
-            return stop.exit_code
-
+                state.epoch, state.batch = epoch + 1, 0
+                end_of_epoch(args, trainer, state, evaluator, batchesPerEpoch,
+                             time.time() - epoch_start, batchesPerEpoch - first)
+                if stop.requested and epoch + 1 < NUM_EPOCHS:
+                    log("[INFO] interrupted at the end of epoch {}; {}".format(
+                        epoch + 1, resume_hint(args.output)))
+                    return stop.exit_code
+    except StopNow as stopped:
+        return stopped_at_once(args.output, stopped.signum)
     if last_epoch < NUM_EPOCHS:
         print("[INFO] paused after epoch {} of {}; continue with: python {} "
               "--output {} --resume".format(last_epoch, NUM_EPOCHS,
                                             sys.argv[0], args.output))
         return 0
-    gen_path = os.path.join(args.output, "generator.keras")
-    ckpt.save_generator(gen, gen_path)
-    print("[INFO] training complete in {:.1f} min; generator saved to {}"
-          .format((time.time() - run_start) / 60, gen_path))
-    return 0
+    return None
+
+
+def save(args, trainer, state, batches_per_epoch):
+    return state.save(args.output, trainer, batches_per_epoch,
+                      keep=args.keep_checkpoints)
+
+
+def end_of_epoch(args, trainer, state, evaluator, batches_per_epoch,
+                 seconds, steps):
+    """Checkpoint first (so nothing below can lose the epoch), then the
+    timing line, the plots and, when due, the quality metrics."""
+    from pyimagesearch.plots import refresh_plots
+    from pyimagesearch.progress import EpochProgress
+    save(args, trainer, state, batches_per_epoch)
+    EpochProgress.log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
+        state.epoch, seconds, 1000 * seconds / max(steps, 1)))
+    refresh_plots(args.output, state.history, batches_per_epoch)
+    if evaluator and (state.epoch % args.metrics_every == 0
+                      or state.epoch == state.settings["epochs"]):
+        from pyimagesearch.quality import log_metrics
+        EpochProgress.log(log_metrics(evaluator, trainer.generator,
+                                      state.epoch, args.output))
+
+
+def write_montage(output, name, image, progress):
+    """Write one montage; if that fails, stop with a way to continue."""
+    from pyimagesearch.checkpoint import latest_checkpoint
+    from pyimagesearch.montage import write_image
+    try:
+        write_image(os.path.join(output, name), image)
+    except UserError as e:
+        progress.close()
+        last = latest_checkpoint(output)
+        raise UserError(f"{e}; then continue with --resume (from {last})"
+                        if last else f"{e}; then train again") from None
+
+
+def resume_hint(output):
+    return "resume with: python {} --output {} --resume".format(sys.argv[0],
+                                                                output)
+
+
+def non_finite(output, epoch, i, d_loss, g_loss):
+    from pyimagesearch.checkpoint import latest_checkpoint
+    return NonFiniteLoss(
+        "non-finite loss at step {}_{}: discriminator_loss={}, "
+        "adversarial_loss={}; training stopped; last good checkpoint: {}"
+        .format(epoch, i, d_loss, g_loss, latest_checkpoint(output)))
+
+
+def stopped_at_once(output, signum):
+    """A second Ctrl-C/SIGTERM: stop now, from wherever the run was."""
+    from pyimagesearch.checkpoint import latest_checkpoint
+    last = latest_checkpoint(output)
+    print("\n[INFO] stopped at once by a second signal; " + (
+        f"last good checkpoint: {last}; {resume_hint(output)}" if last else
+        "no checkpoint yet: nothing to resume from this run"))
+    return 128 + signum
 
 
 def main(argv=None):
     args = cli.build_parser().parse_args(argv)
-    sys.stdout.reconfigure(line_buffering=True)  # logs show up as they happen
+    if hasattr(sys.stdout, "reconfigure"):   # not in Jupyter or IDE streams
+        sys.stdout.reconfigure(line_buffering=True)  # logs as they happen
     try:
         return one_line_errors(train)(args)
     except KeyboardInterrupt:

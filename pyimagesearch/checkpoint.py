@@ -6,19 +6,22 @@ import json
 import os
 import random
 import re
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .errors import UserError
+from .files import atomic_write
 
 FORMAT = "dcgan-fashion-mnist-checkpoint"
-VERSION = 1
+# 2: state saved by stable variable names; 1: by list position (read and
+# converted, as it came from the same models in the same order)
+VERSION = 2
 SUBDIR = "checkpoints"
 NAME = "ckpt-{:08d}.npz"
 NAME_RE = re.compile(r"^ckpt-(\d{8})\.npz$")
-STATE_KEYS = ("generator", "discriminator", "disc_optimizer", "gan_optimizer")
+STATE_PREFIX = "state/"
+V1_KEYS = ("generator", "discriminator", "disc_optimizer", "gan_optimizer")
 
 
 def checkpoint_dir(output):
@@ -40,18 +43,31 @@ def latest_checkpoint(output):
     return paths[-1] if paths else None
 
 
+def _keras_seed_generator():
+    # what keras.random draws from when given no seed (dropout-like ops in
+    # user code); layers' own seed generators travel with their weights
+    from keras.src.random.seed_generator import global_seed_generator
+    return global_seed_generator()
+
+
 def get_rng_state():
-    """NumPy's and Python's global RNG state as arrays plus JSON-able bits."""
+    """Keras', NumPy's and Python's global RNG state as arrays plus
+    JSON-able bits.  Keras' generator is read first: creating it draws
+    from Python's generator."""
+    keras_state = np.asarray(_keras_seed_generator().state.numpy())
     name, keys, pos, has_gauss, cached = np.random.get_state()
     py_version, py_internal, py_gauss = random.getstate()
     arrays = {"rng/numpy_keys": np.asarray(keys, dtype=np.uint32),
-              "rng/python_internal": np.asarray(py_internal, dtype=np.int64)}
+              "rng/python_internal": np.asarray(py_internal, dtype=np.int64),
+              "rng/keras": keras_state}
     meta = {"numpy": [name, int(pos), int(has_gauss), float(cached)],
             "python": [py_version, py_gauss]}
     return arrays, meta
 
 
 def set_rng_state(arrays, meta):
+    if "rng/keras" in arrays:
+        _keras_seed_generator().state.assign(arrays["rng/keras"])
     name, pos, has_gauss, cached = meta["numpy"]
     np.random.set_state((name, arrays["rng/numpy_keys"], pos, has_gauss,
                          cached))
@@ -61,53 +77,17 @@ def set_rng_state(arrays, meta):
                      py_gauss))
 
 
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path, write):
-    """Call write(file_object) on a temporary file beside `path`, then
-    rename it over `path`: a crash leaves the old file or the new, never
-    half of one."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would, not 0600
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
-
-
 def save_checkpoint(output, global_step, state, meta, arrays, keep=3):
-    """Write checkpoint number `global_step` and prune to the newest `keep`
-    (keep=0 keeps all).  Returns its path."""
+    """Write checkpoint number `global_step` ({name: array} state) and prune
+    to the newest `keep` (keep=0 keeps all), never the one just written.
+    Returns its path."""
     folder = checkpoint_dir(output)
     path = os.path.join(folder, NAME.format(global_step))
     payload = dict(arrays)
-    for key in STATE_KEYS:
-        for index, value in enumerate(state[key]):
-            payload[f"{key}/{index:04d}"] = value
+    payload.update({STATE_PREFIX + name: value
+                    for name, value in state.items()})
     meta = dict(meta, format=FORMAT, version=VERSION,
-                global_step=global_step,
-                counts={key: len(state[key]) for key in STATE_KEYS})
+                global_step=global_step)
     payload["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -120,7 +100,8 @@ def save_checkpoint(output, global_step, state, meta, arrays, keep=3):
     for tmp in glob.glob(os.path.join(folder, ".tmp-*")):
         _remove_quietly(tmp)
     if keep:
-        for old in list_checkpoints(output)[:-keep]:
+        others = [p for p in list_checkpoints(output) if p != path]
+        for old in others[:max(0, len(others) - (keep - 1))]:
             _remove_quietly(old)
     return path
 
@@ -134,7 +115,8 @@ def _remove_quietly(path):
 
 def load_checkpoint(path):
     """(state, meta, arrays) from a checkpoint file, or a UserError that
-    names the file and what to do."""
+    names the file and what to do.  A version-1 file's state comes back as
+    {"generator/0000": array, ...}; fit_state converts it."""
     others = [p for p in list_checkpoints(os.path.dirname(os.path.dirname(path)))
               if p != path]
     hint = (f"delete it to resume from {others[-1]}" if others
@@ -145,12 +127,17 @@ def load_checkpoint(path):
         meta = json.loads(contents.pop("meta").tobytes().decode())
         if meta.get("format") != FORMAT:
             raise ValueError("not a checkpoint of this project")
-        if meta.get("version") != VERSION:
+        if meta.get("version") not in (1, VERSION):
             raise ValueError(f"format version {meta.get('version')}, "
-                             f"this code reads {VERSION}")
-        state = {key: [contents.pop(f"{key}/{index:04d}")
-                       for index in range(meta["counts"][key])]
-                 for key in STATE_KEYS}
+                             f"this code reads 1 and {VERSION}")
+        if meta["version"] == 1:
+            state = {f"{key}/{index:04d}": contents.pop(f"{key}/{index:04d}")
+                     for key in V1_KEYS
+                     for index in range(meta["counts"][key])}
+        else:
+            state = {key[len(STATE_PREFIX):]: contents.pop(key)
+                     for key in list(contents)
+                     if key.startswith(STATE_PREFIX)}
     except (OSError, EOFError, ValueError, KeyError, TypeError,
             zipfile.BadZipFile, UnicodeDecodeError) as e:
         raise UserError(f"checkpoint {path} is corrupt or truncated "
@@ -158,16 +145,59 @@ def load_checkpoint(path):
     return state, meta, contents
 
 
-def check_architecture(path, fresh_state, saved_state):
-    """Refuse a checkpoint whose weights do not fit the models built here."""
-    for key in fresh_state:
-        fresh = [w.shape for w in fresh_state[key]]
-        saved = [w.shape for w in saved_state[key]]
-        if fresh != saved:
-            raise UserError(f"checkpoint {path} holds a {key} with weight "
-                            f"shapes {saved}, but this code builds {fresh}: "
-                            "it comes from a different architecture; train "
-                            "afresh in another --output")
+def minor_version(version):
+    return ".".join(str(version).split(".")[:2])
+
+
+def check_keras_version(path, meta, keras_version):
+    """Layer and optimizer state is only read back by the Keras minor
+    release that wrote it: refuse another one, in one line."""
+    saved = meta.get("keras_version")
+    if saved is None or minor_version(saved) != minor_version(keras_version):
+        raise UserError(f"checkpoint {path} was written with Keras {saved} "
+                        f"and this is Keras {keras_version}; resume it with "
+                        f"that Keras (pip install \"keras=="
+                        f"{minor_version(saved)}.*\"), or train afresh in "
+                        "another --output")
+
+
+def _upgrade_v1(saved, fresh):
+    """Version-1 lists held each model's and optimizer's variables in the
+    order this code builds them: give them their names."""
+    upgraded = {}
+    for key in V1_KEYS:
+        names = [name for name in fresh if name.split("/")[0] == key]
+        values = [saved[name] for name in sorted(saved)
+                  if name.split("/")[0] == key]
+        if len(names) != len(values):
+            return saved        # fit_state names the difference
+        upgraded.update(zip(names, values))
+    return upgraded
+
+
+def fit_state(path, meta, saved, fresh):
+    """The checkpoint's state, checked name by name and shape by shape
+    against the state of the models built here; a UserError names the
+    first difference."""
+    if meta.get("version") == 1:
+        saved = _upgrade_v1(saved, fresh)
+    for name, value in fresh.items():
+        if name not in saved:
+            problem = f"has no {name}"
+        elif np.shape(saved[name]) != np.shape(value):
+            problem = (f"holds {name} with shape {np.shape(saved[name])}, "
+                       f"but this code builds {np.shape(value)}")
+        else:
+            continue
+        break
+    else:
+        extra = [name for name in saved if name not in fresh]
+        if not extra:
+            return saved
+        problem = f"holds {extra[0]}, which this code does not build"
+    raise UserError(f"checkpoint {path} {problem}: it comes from a different "
+                    "architecture or settings; train afresh in another "
+                    "--output")
 
 
 def save_generator(generator, path):
@@ -177,5 +207,9 @@ def save_generator(generator, path):
         generator.save(tmp)
         os.replace(tmp, path)
     except OSError as e:
+        _remove_quietly(tmp)
         raise UserError(f"could not save {path} ({e}); the last checkpoint "
                         "still holds the generator") from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise

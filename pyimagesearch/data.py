@@ -17,7 +17,7 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-KERAS_CACHE = os.path.join("~", ".keras", "datasets", "fashion-mnist")
+KERAS_SUBDIR = os.path.join("datasets", "fashion-mnist")
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 
 
@@ -48,10 +48,21 @@ def read_idx(path, expected_magic):
     return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
+def keras_home():
+    """Keras' own cache root, found as Keras finds it: $KERAS_HOME, else
+    ~/.keras, or /tmp/.keras where the home folder is not writable."""
+    if "KERAS_HOME" in os.environ:
+        return os.environ["KERAS_HOME"]
+    base = os.path.expanduser("~")
+    if not os.access(base, os.W_OK):
+        base = "/tmp"
+    return os.path.join(base, ".keras")
+
+
 def search_dirs(data_dir=None):
     """The folders tried in order: --data-dir, Keras' cache, Debian's."""
     dirs = [data_dir] if data_dir else []
-    return dirs + [os.path.expanduser(KERAS_CACHE), DEBIAN_DIR]
+    return dirs + [os.path.join(keras_home(), KERAS_SUBDIR), DEBIAN_DIR]
 
 
 def read_dir(folder):
@@ -119,6 +130,13 @@ def prepare_images(train_images, test_images, limit=None):
     if limit is not None:
         images = images[:limit]
     return scale_images(images)
+
+
+def load_training_images(data_dir=None, limit=None):
+    """(the tutorial's scaled training images, where they were read from)."""
+    ((train_images, _), (test_images, _)), source = \
+        load_fashion_mnist(data_dir)
+    return prepare_images(train_images, test_images, limit), source
 
 
 def fingerprint(images):

@@ -7,16 +7,18 @@ EXIT_USER_ERROR = 2
 
 class UserError(Exception):
     """Something the user can fix: the message says what is wrong and how."""
+    exit_code = EXIT_USER_ERROR
 
 
 def one_line_errors(main):
     """Decorate a script's main: a UserError becomes one [ERROR] line on
-    stderr and exit status 2, never a traceback."""
+    stderr and its exit status (2 unless it says otherwise), never a
+    traceback."""
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
         except UserError as e:
             print(f"[ERROR] {e}", file=sys.stderr)
-            return EXIT_USER_ERROR
+            return e.exit_code
     return wrapper

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .files import atomic_write
 
 NUM_CLASSES = 10
 

@@ -21,11 +21,17 @@ def load_generator(path):
         raise UserError(f"{path} does not exist; pass a generator.keras file "
                         "or a checkpoint from a training run's --output")
     if path.endswith(".npz"):
-        from .checkpoint import load_checkpoint
+        from .checkpoint import fit_state, load_checkpoint
         from .dcgan import DCGAN
+        from .training import model_variables
         state, meta, _ = load_checkpoint(path)
         generator = DCGAN.build_generator(7, 64, channels=1)
-        generator.set_weights(state["generator"])
+        named = model_variables(generator, "generator")
+        saved = {name: value for name, value in state.items()
+                 if name.startswith("generator/")}
+        fresh = {name: variable.numpy() for name, variable in named.items()}
+        for name, value in fit_state(path, meta, saved, fresh).items():
+            named[name].assign(value)
         return generator
     import keras
     try:

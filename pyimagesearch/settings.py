@@ -7,9 +7,10 @@ import tempfile
 from .errors import UserError
 
 DEFAULTS = {"epochs": 50, "batch_size": 128, "limit": None, "seed": None,
-            "mixed_precision": False}
+            "mixed_precision": False, "shared_optimizer": False}
 # settings a resumed run must share with its checkpoint (--epochs may rise)
-FIXED_ON_RESUME = ("batch_size", "limit", "seed", "mixed_precision")
+FIXED_ON_RESUME = ("batch_size", "limit", "seed", "mixed_precision",
+                   "shared_optimizer")
 
 
 def build_parser():
@@ -37,8 +38,18 @@ def build_parser():
                     help="every N epochs (and at the end) append FD, KID and "
                          "class coverage to OUTPUT/metrics.csv (off by "
                          "default; needs the shipped classifier)")
+    ap.add_argument("--shared-optimizer", action="store_true", default=None,
+                    help="reproduce the 2020 code literally: one Adam for the "
+                         "discriminator and the GAN, so its learning-rate "
+                         "decay runs twice as fast (default: an Adam each, "
+                         "as the tutorial's text says)")
     ap.add_argument("--resume", action="store_true",
                     help="continue from the newest checkpoint in --output")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="start afresh in an --output that holds another "
+                         "run: delete that run's montages, plots, "
+                         "checkpoints, generator.keras and metrics.csv first "
+                         "(nothing else)")
     ap.add_argument("--pause-after", type=int, default=None, metavar="N",
                     help="stop cleanly after N more epochs (resume later "
                          "with --resume)")
@@ -70,6 +81,9 @@ def check_args(args):
         raise UserError(f"--batch-size {args.batch_size} is larger than "
                         f"--limit {args.limit}: no full batch to train on; "
                         "lower --batch-size or raise --limit")
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues the run in --output and "
+                        "--overwrite deletes it: pass one of them")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UserError(f"--data-dir {args.data_dir} is not a folder")
     check_output_dir(args.output)

@@ -50,27 +50,63 @@ def frozen(model):
         model.trainable = True
 
 
+def model_variables(model, label):
+    """{stable name: variable} for every variable of a model's layers
+    (weights, BN statistics, dropout seed state), named by layer position:
+    "generator/01_Dense/kernel".  Keras' own paths carry per-process
+    counters (dense_3) and cannot name a variable across runs."""
+    return {f"{label}/{index:02d}_{type(layer).__name__}/{variable.name}":
+            variable
+            for index, layer in enumerate(model.layers)
+            for variable in layer.variables}
+
+
+def optimizer_variables(optimizer, label, named_model_variables):
+    """{stable name: variable} for an optimizer's variables, each slot named
+    after the model variable it belongs to:
+    "disc_optimizer/discriminator/00_Conv2D/kernel/momentum".  Keras names
+    a slot '<optimizer>/<variable path with _ for />_<slot>'."""
+    by_path = {variable.path.replace("/", "_"): name
+               for name, variable in named_model_variables.items()}
+    named = {}
+    for variable in optimizer.variables:
+        local = variable.path.split("/", 1)[-1]
+        reference, _, slot = local.rpartition("_")
+        name = (f"{by_path[reference]}/{slot}" if reference in by_path
+                else local)
+        named[f"{label}/{name}"] = variable
+    return named
+
+
 class GANTrainer:
     """Owns the generator, the discriminator and the combined GAN model."""
 
     def __init__(self, generator, discriminator, epochs,
-                 latent_dim=LATENT_DIM):
+                 latent_dim=LATENT_DIM, shared_optimizer=False):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
-        # one optimizer per model: Keras 3 optimizers cannot be shared
-        discriminator.compile(loss="binary_crossentropy",
-                              optimizer=make_optimizer(epochs))
+        self.shared_optimizer = shared_optimizer
+        disc_opt = make_optimizer(epochs)
+        if shared_optimizer:
+            # the 2020 code compiled the GAN with D's optimizer; Keras 3
+            # accepts that once the optimizer is built on both models'
+            # variables.  Its iteration counter then advances twice a step
+            gan_opt = disc_opt
+            disc_opt.build(discriminator.trainable_variables
+                           + generator.trainable_variables)
+        else:
+            # the text's intent: "an Adam with the same hyper-parameters"
+            gan_opt = make_optimizer(epochs)
+        discriminator.compile(loss="binary_crossentropy", optimizer=disc_opt)
         with frozen(discriminator):
             gan_input = Input(shape=(latent_dim,))
             gan_output = discriminator(generator(gan_input))
             self.gan = Model(gan_input, gan_output)
-            self.gan.compile(loss="binary_crossentropy",
-                             optimizer=make_optimizer(epochs))
+            self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
         self._generate = tf.function(
             lambda noise: generator(noise, training=False),
             reduce_retracing=True)
-
     def generate(self, noise):
         """Generator output in inference mode (BN uses moving statistics).
         A compiled call: `model.predict` per batch doubles the step time."""
@@ -110,25 +146,30 @@ class GANTrainer:
             if not self.gan.optimizer.built:
                 self.gan.optimizer.build(self.gan.trainable_variables)
 
-    def get_state(self):
-        """All weights and optimizer slots as named lists of numpy arrays."""
+    def variables(self):
+        """{stable name: variable} of both models and the optimizer(s):
+        everything a checkpoint must hold to continue exactly."""
         self.build_optimizers()
-        return {
-            "generator": self.generator.get_weights(),
-            "discriminator": self.discriminator.get_weights(),
-            "disc_optimizer": [v.numpy() for v in
-                               self.discriminator.optimizer.variables],
-            "gan_optimizer": [v.numpy() for v in
-                              self.gan.optimizer.variables],
-        }
+        named = model_variables(self.generator, "generator")
+        named.update(model_variables(self.discriminator, "discriminator"))
+        models = dict(named)
+        if self.shared_optimizer:
+            named.update(optimizer_variables(self.gan.optimizer, "optimizer",
+                                             models))
+        else:
+            named.update(optimizer_variables(self.discriminator.optimizer,
+                                             "disc_optimizer", models))
+            named.update(optimizer_variables(self.gan.optimizer,
+                                             "gan_optimizer", models))
+        return named
+
+    def get_state(self):
+        """All weights and optimizer slots as {stable name: numpy array}."""
+        return {name: variable.numpy()
+                for name, variable in self.variables().items()}
 
     def set_state(self, state):
-        """Inverse of get_state; shapes must match (checked by the caller)."""
-        self.build_optimizers()
-        self.generator.set_weights(state["generator"])
-        self.discriminator.set_weights(state["discriminator"])
-        for key, optimizer in (("disc_optimizer",
-                                self.discriminator.optimizer),
-                               ("gan_optimizer", self.gan.optimizer)):
-            for variable, value in zip(optimizer.variables, state[key]):
-                variable.assign(value)
+        """Inverse of get_state; names and shapes must match (checked by
+        the caller with checkpoint.fit_state)."""
+        for name, variable in self.variables().items():
+            variable.assign(state[name])

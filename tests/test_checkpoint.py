@@ -15,8 +15,9 @@ from pyimagesearch.errors import UserError
 
 
 def fake_state(value=1.0):
-    return {key: [np.full((3, 2), value, np.float32), np.arange(4.0)]
-            for key in ckpt.STATE_KEYS}
+    return {"generator/00_Dense/kernel": np.full((3, 2), value, np.float32),
+            "disc_optimizer/discriminator/00_Dense/kernel/momentum":
+                np.arange(4.0)}
 
 
 def save(output, step, value=1.0, keep=3):
@@ -32,10 +33,13 @@ def test_round_trip(tmp_path):
     assert path == os.path.join(out, "checkpoints", "ckpt-00000005.npz")
     state, meta, arrays = ckpt.load_checkpoint(path)
     assert meta["epoch"] == 5 and meta["global_step"] == 5
-    assert meta["format"] == ckpt.FORMAT
-    for key in ckpt.STATE_KEYS:
-        np.testing.assert_array_equal(state[key][0], np.full((3, 2), 2.5))
-        np.testing.assert_array_equal(state[key][1], np.arange(4.0))
+    assert meta["format"] == ckpt.FORMAT and meta["version"] == 2
+    assert sorted(state) == sorted(fake_state())
+    np.testing.assert_array_equal(state["generator/00_Dense/kernel"],
+                                  np.full((3, 2), 2.5))
+    np.testing.assert_array_equal(
+        state["disc_optimizer/discriminator/00_Dense/kernel/momentum"],
+        np.arange(4.0))
     np.testing.assert_array_equal(arrays["benchmark_noise"], np.ones((2, 100)))
 
 
@@ -52,17 +56,72 @@ def test_keeps_newest_and_orders_by_step(tmp_path):
     assert len(ckpt.list_checkpoints(out)) == 5
 
 
+def test_pruning_never_deletes_the_checkpoint_just_written(tmp_path):
+    # another run's later checkpoints in the folder (what --overwrite and
+    # the used-folder check now prevent) must not make the new one vanish
+    out = str(tmp_path)
+    for step in (26208, 26754, 27300):
+        save(out, step)
+    path = save(out, 546, keep=3)
+    assert os.path.isfile(path)
+    assert len(ckpt.list_checkpoints(out)) == 3
+    save(out, 1092, keep=1)
+    assert os.listdir(os.path.dirname(path)) == ["ckpt-00001092.npz"]
+
+
 def test_rng_state_round_trip():
-    np.random.seed(1)
+    import keras
+    keras.utils.set_random_seed(1)
     random.seed(2)
     arrays, meta = ckpt.get_rng_state()
-    expected = (np.random.uniform(size=5), np.random.normal(),
-                random.random())
-    np.random.seed(99)
-    random.seed(99)
+
+    def draw():
+        # keras.random without a seed draws from Keras' global generator,
+        # as user code (dropout-like ops, random labels) would
+        return (np.random.uniform(size=5), np.random.normal(),
+                random.random(), keras.random.uniform((4,)).numpy(),
+                keras.random.normal((3,)).numpy())
+    expected = draw()
+    keras.utils.set_random_seed(99)
+    draw()
     ckpt.set_rng_state(arrays, meta)
-    assert (np.random.uniform(size=5) == expected[0]).all()
-    assert np.random.normal() == expected[1] and random.random() == expected[2]
+    for a, b in zip(draw(), expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_state_names_the_first_difference():
+    fresh = {"generator/00_Dense/kernel": np.zeros((3, 2)),
+             "gan_optimizer/generator/00_Dense/kernel/momentum":
+                 np.zeros((3, 2))}
+    meta = {"version": 2}
+    assert ckpt.fit_state("c.npz", meta, dict(fresh), fresh) == fresh
+    renamed = {"generator/00_Dense/kernel": np.zeros((3, 2)),
+               "gan_optimizer/generator/00_Dense/kernel/velocity":
+                   np.zeros((3, 2))}
+    with pytest.raises(UserError, match="c.npz has no gan_optimizer/"
+                       "generator/00_Dense/kernel/momentum: it comes from"):
+        ckpt.fit_state("c.npz", meta, renamed, fresh)
+    reshaped = dict(fresh, **{"generator/00_Dense/kernel": np.zeros((4, 2))})
+    with pytest.raises(UserError, match=r"holds generator/00_Dense/kernel "
+                       r"with shape \(4, 2\), but this code builds \(3, 2\)"):
+        ckpt.fit_state("c.npz", meta, reshaped, fresh)
+    extra = dict(fresh, **{"discriminator/05_Dropout/seed": np.zeros(2)})
+    with pytest.raises(UserError, match="holds discriminator/05_Dropout/seed,"
+                       " which this code does not build"):
+        ckpt.fit_state("c.npz", meta, extra, fresh)
+
+
+@pytest.mark.parametrize("saved,ok", [("3.15.0", True), ("3.15.9", True),
+                                      ("3.14.2", False), ("4.0.0", False),
+                                      (None, False)])
+def test_other_keras_minor_versions_are_refused(saved, ok):
+    meta = {"keras_version": saved}
+    if ok:
+        ckpt.check_keras_version("c.npz", meta, "3.15.1")
+        return
+    with pytest.raises(UserError, match=f"c.npz was written with Keras "
+                       f"{saved} and this is Keras 3.15.1; resume it with"):
+        ckpt.check_keras_version("c.npz", meta, "3.15.1")
 
 
 def test_failed_write_leaves_previous_checkpoint(tmp_path):
@@ -111,7 +170,8 @@ KILLER = """
 import sys, numpy as np
 sys.path.insert(0, {root!r})
 from pyimagesearch import checkpoint as ckpt
-state = {{k: [np.random.rand(400, 400)] for k in ckpt.STATE_KEYS}}
+state = {{f"generator/{{i:02d}}/kernel": np.random.rand(400, 400)
+          for i in range(4)}}
 step = 0
 print("ready", flush=True)
 while True:

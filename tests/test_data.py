@@ -1,11 +1,13 @@
 """The offline-first loader: IDX parsing, corrupt files, search order."""
 import gzip
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import write_fashion_dir, write_idx
+from conftest import ROOT, write_fashion_dir, write_idx
 from pyimagesearch import data
 from pyimagesearch.errors import UserError
 
@@ -13,7 +15,7 @@ from pyimagesearch.errors import UserError
 @pytest.fixture
 def no_default_dirs(monkeypatch, tmp_path):
     """Point Keras' cache and Debian's folder at empty places."""
-    monkeypatch.setattr(data, "KERAS_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-cache"))
     monkeypatch.setattr(data, "DEBIAN_DIR", str(tmp_path / "no-debian"))
 
 
@@ -84,6 +86,7 @@ def test_search_order(monkeypatch, tmp_path):
     write_fashion_dir(str(cache), n_train=3)
     write_fashion_dir(str(debian), n_train=5)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setattr(data, "DEBIAN_DIR", str(debian))
     # Keras' cache comes before Debian's folder
     (train, _), source = data.load_fashion_mnist(download=False)
@@ -97,6 +100,36 @@ def test_search_order(monkeypatch, tmp_path):
     os.remove(cache / "t10k-labels-idx1-ubyte.gz")
     (train, _), source = data.load_fashion_mnist(download=False)
     assert source == str(debian) and len(train[0]) == 5
+
+
+def test_keras_home_is_honoured_as_keras_does(monkeypatch, tmp_path):
+    keras_home = tmp_path / "elsewhere"
+    write_fashion_dir(str(keras_home / "datasets" / "fashion-mnist"),
+                      n_train=7)
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    monkeypatch.setattr(data, "DEBIAN_DIR", str(tmp_path / "no-debian"))
+    (train, _), source = data.load_fashion_mnist(download=False)
+    assert source == str(keras_home / "datasets" / "fashion-mnist")
+    assert len(train[0]) == 7
+
+
+
+@pytest.mark.parametrize("keras_home", [None, "/some/where/else"])
+def test_keras_home_is_where_keras_looks(keras_home):
+    """The same folder Keras' own download would use, with and without
+    KERAS_HOME (Keras reads it once, at import: ask a fresh process)."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
+    if keras_home:
+        env["KERAS_HOME"] = keras_home
+    probe = ("import keras.src.backend.config as c; "
+             "from pyimagesearch import data; "
+             "print(c.keras_home()); print(data.keras_home())")
+    lines = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT,
+                           capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert lines[0] == lines[1]
+    if keras_home:
+        assert lines[0] == keras_home
 
 
 def test_incomplete_data_dir_names_missing_files(fashion_dir):

@@ -15,7 +15,8 @@ def test_defaults_are_the_tutorials(tmp_path):
     args = parse("--output", str(tmp_path))
     run = cli.resolve_settings(args)
     assert run == {"epochs": 50, "batch_size": 128, "limit": None,
-                   "seed": None, "mixed_precision": False}
+                   "seed": None, "mixed_precision": False,
+                   "shared_optimizer": False}
 
 
 def test_output_is_required():
@@ -66,7 +67,7 @@ def test_resume_takes_checkpoint_settings(tmp_path):
              "num_images": 640}
     run = cli.resolve_settings(parse("--output", "o"), saved)
     assert run == {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
-                   "mixed_precision": False}
+                   "mixed_precision": False, "shared_optimizer": False}
     # raising --epochs is how a finished run trains longer
     run = cli.resolve_settings(parse("--output", "o", "--epochs", "5"), saved)
     assert run["epochs"] == 5
@@ -76,9 +77,17 @@ def test_resume_takes_checkpoint_settings(tmp_path):
 
 @pytest.mark.parametrize("flag,value", [("--batch-size", "32"),
                                         ("--limit", "1280"),
-                                        ("--seed", "2")])
+                                        ("--seed", "2"),
+                                        ("--shared-optimizer", None)])
 def test_resume_refuses_a_different_run(flag, value):
     saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
              "num_images": 640}
     with pytest.raises(UserError, match=f"made with {flag} .*only --epochs"):
-        cli.resolve_settings(parse("--output", "o", flag, value), saved)
+        cli.resolve_settings(parse("--output", "o", flag,
+                                   *([value] if value else [])), saved)
+
+
+def test_resume_and_overwrite_contradict(tmp_path):
+    with pytest.raises(UserError, match="pass one of them"):
+        cli.check_args(parse("--output", str(tmp_path), "--resume",
+                             "--overwrite"))

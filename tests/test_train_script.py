@@ -200,7 +200,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(baseline,
     shutil.copytree(baseline[0], out)
     path = ckpt.latest_checkpoint(out)
     state, meta, arrays = ckpt.load_checkpoint(path)
-    state["generator"][-2][:] = np.nan     # last layer diverged: NaN images
+    # last layer diverged: NaN images
+    state["generator/10_Conv2DTranspose/kernel"][:] = np.nan
     poisoned = ckpt.save_checkpoint(out, 61, state, meta, arrays, keep=0)
     before = {name: open(os.path.join(root, name), "rb").read()
               for root, _, names in os.walk(out) for name in names}
@@ -240,10 +241,21 @@ def test_resume_errors_are_one_line(baseline, tmp_path):
     os.remove(latest)
 
     state, meta, arrays = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
-    state["generator"][0] = np.zeros((10, 512), np.float32)
+    state["generator/00_Dense/kernel"] = np.zeros((10, 512), np.float32)
     ckpt.save_checkpoint(out, 9999, state, meta, arrays, keep=0)
-    assert_one_line_error(run_script("--output", out, "--resume"),
+    assert_one_line_error(run_script("--output", out, "--resume", "--epochs",
+                                     "3"),
+                          "holds generator/00_Dense/kernel with shape "
+                          "(10, 512), but this code builds (100, 512)",
                           "different architecture")
+
+    state["generator/00_Dense/kernel"] = np.zeros((100, 512), np.float32)
+    meta["keras_version"] = "3.14.0"
+    ckpt.save_checkpoint(out, 9999, state, meta, arrays, keep=0)
+    result = run_script("--output", out, "--resume")
+    assert_one_line_error(result, "written with Keras 3.14.0",
+                          'pip install "keras==3.14.*"')
+    assert "[INFO] loading" not in result.stdout
 
 
 def test_resume_on_other_data_is_refused(baseline, tmp_path):
@@ -293,3 +305,124 @@ def test_missing_data_files_are_named(tmp_path):
     os.remove(os.path.join(tiny, "train-images-idx3-ubyte.gz"))
     result = run_script("--output", str(tmp_path / "out"), "--data-dir", tiny)
     assert_one_line_error(result, "lacks train-images-idx3-ubyte.gz")
+
+
+def tree(folder):
+    """Every file below `folder` with its bytes."""
+    return {os.path.relpath(os.path.join(root, name), folder):
+            open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names}
+
+
+def test_a_used_output_is_refused_then_overwritten(baseline, tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(baseline[0], out)
+    with open(os.path.join(out, "metrics.csv"), "w") as f:
+        f.write("epoch,fd\n1,80\n")
+    with open(os.path.join(out, "notes.txt"), "w") as f:
+        f.write("mine")
+    before = tree(out)
+    result = run_script("--output", out, "--limit", "1280", "--epochs", "1")
+    assert_one_line_error(result, f"--output {out} already holds another "
+                          "run's files (2 checkpoints, 6 montages, "
+                          "generator.keras, losses.png, metrics.csv, "
+                          "training.gif)", "--resume", "--overwrite")
+    assert "[INFO] loading" not in result.stdout
+    assert tree(out) == before, "a refused run must change nothing"
+
+    result = run_script("--output", out, "--limit", "1280", "--epochs", "1",
+                        "--seed", "1", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [
+        "ckpt-00000010.npz"]
+    assert set(os.listdir(out)) == {
+        "checkpoints", "notes.txt", "epoch_0001_step_00000.png",
+        "epoch_0001_output.png", "generator.keras", "losses.png",
+        "training.gif"}
+    assert open(os.path.join(out, "notes.txt")).read() == "mine"
+    from PIL import Image
+    with Image.open(os.path.join(out, "training.gif")) as gif:
+        assert gif.n_frames == 1, "the GIF holds this run's epochs only"
+
+
+def test_resuming_a_finished_run_does_nothing(baseline, tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(baseline[0], out)
+    before = tree(out)
+    mtime = os.stat(os.path.join(out, "generator.keras")).st_mtime_ns
+    result = run_script("--output", out, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert info_lines(result.stdout) == [
+        f"[INFO] {out} has already trained all 2 epochs; nothing to do (to "
+        "train longer: --resume --epochs N, with N above 2)"]
+    assert tree(out) == before
+    assert os.stat(os.path.join(out, "generator.keras")).st_mtime_ns == mtime
+    # killed after the last checkpoint but before generator.keras: resume
+    # writes it from that checkpoint, and trains nothing
+    os.remove(os.path.join(out, "generator.keras"))
+    result = run_script("--output", out, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "[INFO] starting epoch" not in result.stdout
+    assert "from the final checkpoint" in result.stdout
+    assert_same_run(out, baseline[0])
+
+
+def test_second_signal_in_end_of_epoch_work_stops_at_once(tmp_path,
+                                                          real_data):
+    out = str(tmp_path)
+    proc = start(out, "--limit", "1280", "--epochs", "3", "--seed", "1",
+                 "--metrics-every", "1")
+    read_until(proc, "[INFO] epoch 1 took")     # checkpoint 1 is written
+    proc.send_signal(signal.SIGINT)             # plots and metrics follow
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    good = os.path.join(out, "checkpoints", "ckpt-00000010.npz")
+    assert (f"[INFO] stopped at once by a second signal; last good "
+            f"checkpoint: {good}; resume with:") in stdout
+    assert "[INFO] metrics at epoch 1" not in stdout, "did not stop at once"
+    assert not os.path.exists(os.path.join(out, "metrics.csv"))
+    assert ckpt.list_checkpoints(out) == [good]
+    ckpt.load_checkpoint(good)
+    assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+
+
+def test_shared_optimizer_counts_twice_and_resumes_exactly(tmp_path,
+                                                           real_data):
+    args = ["--limit", "1280", "--epochs", "2", "--seed", "3",
+            "--shared-optimizer"]
+    whole = str(tmp_path / "whole")
+    assert run_script("--output", whole, *args).returncode == 0
+    state, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(whole))
+    assert meta["settings"]["shared_optimizer"] is True
+    assert int(state["optimizer/iteration"]) == 2 * 20     # 2 a step
+    assert not any(name.startswith(("disc_optimizer", "gan_optimizer"))
+                   for name in state)
+
+    paused = str(tmp_path / "paused")
+    first = run_script("--output", paused, *args, "--pause-after", "1")
+    assert first.returncode == 0, first.stderr
+    second = run_script("--output", paused, "--resume")
+    assert second.returncode == 0, second.stderr
+    assert_same_run(paused, whole)
+
+
+def test_main_can_be_called_from_another_program(tmp_path, monkeypatch):
+    """In-process, as from a notebook: stdout without reconfigure(), and
+    Ctrl-C handlers as they were once main() returns."""
+    import io
+    import runpy
+    script = runpy.run_path(SCRIPT)
+    data = str(tmp_path / "data")
+    write_fashion_dir(data, n_train=64, n_test=0)
+    stdout = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    status = script["main"](["--output", str(tmp_path / "out"), "--data-dir",
+                             data, "--epochs", "1", "--batch-size", "32"])
+    assert status == 0
+    assert "[INFO] training complete" in stdout.getvalue()
+    assert (signal.getsignal(signal.SIGINT),
+            signal.getsignal(signal.SIGTERM)) == before

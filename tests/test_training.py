@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from pyimagesearch import checkpoint as ckpt
 from pyimagesearch.dcgan import DCGAN
 from pyimagesearch.training import (INIT_LR, GANTrainer, frozen,
-                                    make_optimizer, sample_noise)
+                                    make_optimizer, model_variables,
+                                    sample_noise)
 
 
 def weights(model):
@@ -99,8 +101,40 @@ def test_optimizers_reproduce_2020_time_decay(trainer):
         for t in (0, 1, 546, 27300):
             expected = INIT_LR / (1 + (INIT_LR / 50) * t)
             assert float(schedule(t)) == pytest.approx(expected, rel=1e-6)
-    # one optimizer per model: Keras 3 cannot share one
+    # by default one optimizer per model, as the tutorial's text says
     assert trainer.discriminator.optimizer is not trainer.gan.optimizer
+
+
+def current_lr(optimizer):
+    return float(optimizer._learning_rate(optimizer.iterations))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_optimizer_counts_and_decay(shared):
+    """The 2020 code's one Adam for both models (--shared-optimizer) counts
+    two iterations a step, so its decay runs twice as fast."""
+    keras.utils.set_random_seed(0)
+    trainer = GANTrainer(DCGAN.build_generator(7, 64),
+                         DCGAN.build_discriminator(28, 28, 1), epochs=50,
+                         shared_optimizer=shared)
+    assert (trainer.discriminator.optimizer is trainer.gan.optimizer) == shared
+    k = 3
+    for _ in range(k):
+        trainer.train_step(real_batch(4))
+    for optimizer in (trainer.discriminator.optimizer, trainer.gan.optimizer):
+        t = 2 * k if shared else k
+        assert int(optimizer.iterations) == t
+        assert current_lr(optimizer) == pytest.approx(
+            2e-4 / (1 + (2e-4 / 50) * t), rel=1e-6)
+    # a shared optimizer holds slots for both models' variables, once
+    names = list(trainer.get_state())
+    prefixes = {name.split("/")[0] for name in names}
+    assert prefixes == ({"generator", "discriminator", "optimizer"} if shared
+                        else {"generator", "discriminator", "disc_optimizer",
+                              "gan_optimizer"})
+    if shared:
+        assert "optimizer/generator/00_Dense/kernel/momentum" in names
+        assert "optimizer/discriminator/00_Conv2D/kernel/velocity" in names
 
 
 def test_generate_is_inference_mode(trainer):
@@ -118,13 +152,29 @@ def test_noise_is_uniform_minus_one_to_one():
     assert -1 <= noise.min() < -0.99 and 0.99 < noise.max() <= 1
 
 
+def test_state_is_named_by_layer_position_not_by_keras_counters(trainer):
+    state = trainer.get_state()
+    gen_slots = [n for n in state if n.startswith("gan_optimizer/")]
+    disc_slots = [n for n in state if n.startswith("disc_optimizer/")]
+    assert len(gen_slots) == 1 + 2 * len(trainer.generator.trainable_weights)
+    assert len(disc_slots) == 1 + 2 * len(
+        trainer.discriminator.trainable_weights)
+    assert "gan_optimizer/iteration" in state
+    assert "gan_optimizer/generator/10_Conv2DTranspose/kernel/momentum" \
+        in state
+    assert "generator/05_BatchNormalization/moving_variance" in state
+    assert "disc_optimizer/discriminator/02_Conv2D/bias/velocity" in state
+    # a second pair of models in the same process gets other Keras paths
+    # (dense_5, adam_3...) but the same names
+    twin = GANTrainer(DCGAN.build_generator(7, 64),
+                      DCGAN.build_discriminator(28, 28, 1), epochs=50)
+    assert list(twin.get_state()) == list(state)
+    assert trainer.generator.weights[0].path != twin.generator.weights[0].path
+
+
 def test_state_round_trip_continues_identically(trainer):
     trainer.train_step(real_batch(8))
     state = trainer.get_state()
-    assert len(state["gan_optimizer"]) == 1 + 2 * len(
-        trainer.generator.trainable_weights)
-    assert len(state["disc_optimizer"]) == 1 + 2 * len(
-        trainer.discriminator.trainable_weights)
 
     keras.utils.set_random_seed(7)
     batch = real_batch(8)
@@ -139,3 +189,48 @@ def test_state_round_trip_continues_identically(trainer):
     twin.train_step(batch)
     for a, b in zip(expected, twin.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_version_1_checkpoints_are_converted(trainer, tmp_path):
+    """Format 1 saved each model's get_weights() and each optimizer's
+    variables as lists; they load into the named state unchanged."""
+    trainer.train_step(real_batch(8))
+    lists = {"generator": trainer.generator.get_weights(),
+             "discriminator": trainer.discriminator.get_weights(),
+             "disc_optimizer": [v.numpy() for v in
+                                trainer.discriminator.optimizer.variables],
+             "gan_optimizer": [v.numpy() for v in
+                               trainer.gan.optimizer.variables]}
+    payload = {f"{key}/{i:04d}": value for key, values in lists.items()
+               for i, value in enumerate(values)}
+    meta = {"format": ckpt.FORMAT, "version": 1, "epoch": 1, "batch": 0,
+            "counts": {key: len(values) for key, values in lists.items()}}
+    path = str(tmp_path / "ckpt-00000001.npz")
+    payload["meta"] = np.frombuffer(__import__("json").dumps(meta).encode(),
+                                    dtype=np.uint8)
+    np.savez(path, **payload)
+    saved, meta, _ = ckpt.load_checkpoint(path)
+    expected = trainer.get_state()
+    fitted = ckpt.fit_state(path, meta, saved, expected)
+    assert list(fitted) == list(expected)
+    for name in expected:
+        np.testing.assert_array_equal(fitted[name], expected[name])
+
+
+def test_dropout_seed_state_travels_with_the_weights():
+    """Layers that draw randomness (dropout) keep a seed generator whose
+    state is a variable: it is part of the named state, so a resumed
+    run draws the same masks."""
+    def model():
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(8),
+                                 keras.layers.Dropout(0.5)])
+    keras.utils.set_random_seed(0)
+    a = model()
+    a(np.ones((2, 8)), training=True)
+    named = model_variables(a, "d")
+    assert "d/01_Dropout/seed_generator_state" in named
+    b = model()
+    for name, variable in model_variables(b, "d").items():
+        variable.assign(named[name])
+    np.testing.assert_array_equal(a(np.ones((4, 8)), training=True),
+                                  b(np.ones((4, 8)), training=True))

@@ -1,0 +1,87 @@
+"""Where a run stands, besides its weights: settings, position, benchmark
+noise and loss history.  A fresh run starts one; --resume reads one back
+from the newest checkpoint; every checkpoint writes it out."""
+import dataclasses
+import importlib.metadata
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .errors import UserError
+
+
+def keras_version():
+    """Keras' version without importing it (a second, not ten)."""
+    return importlib.metadata.version("keras")
+
+
+@dataclasses.dataclass
+class RunState:
+    settings: dict
+    epoch: int = 0                 # epochs completed
+    batch: int = 0                 # batches done into epoch `epoch + 1`
+    benchmark_noise: np.ndarray = None
+    history: list = dataclasses.field(default_factory=list)
+    checkpoint: str = None         # the file this state was read from
+    _saved: tuple = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def resume(cls, output):
+        """The newest checkpoint's state, or a UserError saying why not.
+        Reads settings and position only: the weights are set by
+        restore() once the models exist."""
+        path = ckpt.latest_checkpoint(output)
+        if path is None:
+            raise UserError(f"--resume: no checkpoint in "
+                            f"{ckpt.checkpoint_dir(output)}; train without "
+                            "--resume first")
+        weights, meta, arrays = ckpt.load_checkpoint(path)
+        ckpt.check_keras_version(path, meta, keras_version())
+        return cls(settings=meta["settings"], epoch=meta["epoch"],
+                   batch=meta["batch"],
+                   benchmark_noise=arrays["benchmark_noise"],
+                   history=[tuple(row) for row in arrays["history"]],
+                   checkpoint=path, _saved=(weights, meta, arrays))
+
+    @property
+    def steps_started(self):
+        """Epochs begun: a checkpoint in mid-epoch has begun the next."""
+        return self.epoch + (self.batch > 0)
+
+    def finished(self, epochs):
+        return self.batch == 0 and self.epoch >= epochs
+
+    def check_data(self, num_images, data_sha1):
+        """Refuse to resume on other training images than the checkpoint's."""
+        saved = self.settings.get("data_sha1", data_sha1)
+        if saved != data_sha1:
+            raise UserError(
+                "the checkpoint was trained on other data ({} images, sha1 "
+                "{}) than these {} images (sha1 {}): resume with the same "
+                "data (--data-dir)".format(self.settings["num_images"],
+                                           saved[:12], num_images,
+                                           data_sha1[:12]))
+
+    def restore(self, trainer):
+        """Put the checkpoint's weights, optimizer slots and random state
+        back into a freshly built trainer."""
+        weights, meta, arrays = self._saved
+        trainer.set_state(ckpt.fit_state(self.checkpoint, meta, weights,
+                                         trainer.get_state()))
+        ckpt.set_rng_state(arrays, meta["rng"])
+
+    def record(self, epoch, batch, d_loss, g_loss):
+        self.history.append((epoch, batch, d_loss, g_loss))
+
+    def save(self, output, trainer, batches_per_epoch, keep):
+        """Write a checkpoint of this state and the trainer's weights."""
+        rng_arrays, rng_meta = ckpt.get_rng_state()
+        arrays = dict(rng_arrays, benchmark_noise=self.benchmark_noise,
+                      history=np.asarray(self.history,
+                                         dtype="float64").reshape(-1, 4))
+        meta = {"epoch": self.epoch, "batch": self.batch,
+                "settings": self.settings, "rng": rng_meta,
+                "keras_version": keras_version()}
+        global_step = self.epoch * batches_per_epoch + self.batch
+        return ckpt.save_checkpoint(output, global_step, trainer.get_state(),
+                                    meta, arrays, keep=keep)

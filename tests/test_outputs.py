@@ -1,0 +1,79 @@
+"""The output folder: which files are a run's, refusing a used folder,
+--overwrite deleting exactly a run's files, metrics trimmed on resume."""
+import os
+
+import pytest
+
+from pyimagesearch import outputs
+from pyimagesearch.errors import UserError
+
+RUN = ["epoch_0001_step_00000.png", "epoch_0001_output.png",
+       "epoch_0050_step_00500.png", "generator.keras", "metrics.csv",
+       "losses.png", "training.gif", "checkpoints/ckpt-00000546.npz",
+       "checkpoints/.tmp-abc123"]
+USERS = ["notes.txt", "epoch_1_output.png", "my_generator.keras",
+         "losses.png.bak", "checkpoints/README", "old/epoch_0001_output.png"]
+
+
+def make(folder, names):
+    for name in names:
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(name)
+
+
+def test_run_files_are_exactly_the_projects(tmp_path):
+    make(tmp_path, RUN + USERS)
+    found = [os.path.relpath(p, tmp_path) for p in outputs.run_files(tmp_path)]
+    assert sorted(found) == sorted(RUN)
+
+
+def test_empty_or_foreign_folder_is_fresh(tmp_path):
+    outputs.check_fresh(str(tmp_path))
+    make(tmp_path, USERS)
+    outputs.check_fresh(str(tmp_path))
+
+
+def test_used_folder_is_refused_and_left_alone(tmp_path):
+    make(tmp_path, RUN + USERS)
+    before = {p: open(p).read() for p in outputs.run_files(tmp_path)}
+    with pytest.raises(UserError) as info:
+        outputs.check_fresh(str(tmp_path))
+    message = str(info.value)
+    assert ("already holds another run's files (1 checkpoint, 3 montages, "
+            "generator.keras, losses.png, metrics.csv, training.gif)"
+            in message)
+    assert "--resume to continue that run" in message
+    assert "another --output" in message and "--overwrite" in message
+    assert {p: open(p).read() for p in outputs.run_files(tmp_path)} == before
+
+
+def test_without_a_checkpoint_resume_is_not_offered(tmp_path):
+    make(tmp_path, ["epoch_0001_step_00000.png"])
+    with pytest.raises(UserError) as info:
+        outputs.check_fresh(str(tmp_path))
+    assert "--resume" not in str(info.value)
+
+
+def test_overwrite_deletes_the_run_and_nothing_else(tmp_path):
+    make(tmp_path, RUN + USERS)
+    outputs.check_fresh(str(tmp_path), overwrite=True)
+    assert outputs.run_files(tmp_path) == []
+    for name in USERS:
+        assert open(os.path.join(tmp_path, name)).read() == name
+    # an emptied checkpoints/ folder goes too
+    make(tmp_path / "b", RUN)
+    outputs.check_fresh(str(tmp_path / "b"), overwrite=True)
+    assert os.listdir(tmp_path / "b") == []
+
+
+def test_trim_metrics_drops_rows_after_the_checkpoint(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(b"epoch,fd\r\nreal-data floor,0.05\r\n1,80\r\n2,55\r\n"
+                     b"3,40\r\n")
+    outputs.trim_metrics(str(tmp_path), 2)
+    assert path.read_bytes() == b"epoch,fd\r\nreal-data floor,0.05\r\n" \
+                                b"1,80\r\n2,55\r\n"
+    outputs.trim_metrics(str(tmp_path), 5)       # nothing to drop
+    assert path.read_bytes().count(b"\r\n") == 4

@@ -17,7 +17,8 @@ import tensorflow as tf  # noqa: E402
 from sklearn.utils import shuffle  # noqa: E402
 
 from pyimagesearch import precision  # noqa: E402
-from pyimagesearch.benchmark import (gemm_rate, numpy_gemm_rate,  # noqa: E402
+from pyimagesearch.benchmark import (cpu_model, gemm_rate,  # noqa: E402
+                                     numpy_gemm_rate,
                                      products_time, random_real_images,
                                      step_flops, step_gemms,
                                      time_round_robin)
@@ -92,7 +93,7 @@ def main():
     rate = gemm_rate("float32", repeats=repeats)
     floor = flops / rate
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-    print(f"[BENCH] {platform.processor() or platform.machine()}, "
+    print(f"[BENCH] {cpu_model() or platform.machine()}, "
           f"{os.cpu_count()} cores, {device}; TF {tf.__version__}, "
           f"Keras {keras.__version__}")
     timed = max(1, timed // rounds) * rounds

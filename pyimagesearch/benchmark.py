@@ -9,6 +9,23 @@ import tensorflow as tf
 from tensorflow.keras import layers
 
 
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """'AMD EPYC (family 25, model 1)': the name alone often hides the
+    generation, and timings differ threefold between generations."""
+    fields = {}
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return None
+    name = fields.get("model name")
+    if name and "cpu family" in fields:
+        name += f" (family {fields['cpu family']}, model {fields.get('model')})"
+    return name
+
+
 def layer_gemm(layer):
     """(rows per sample, K, N) of the matrix product a layer's forward pass
     comes down to (im2col for convolutions), or None for layers without a

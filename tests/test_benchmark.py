@@ -64,3 +64,13 @@ def test_products_time_is_zero_for_nothing_and_positive_for_work():
 def test_numpy_gemm_rate_is_a_rate():
     rate = numpy_gemm_rate(sizes=(256,), repeats=3)
     assert 1e8 < rate < 1e13
+
+
+def test_cpu_model_names_the_generation(tmp_path):
+    from pyimagesearch.benchmark import cpu_model
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+                    "cpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
+                    "processor\t: 1\ncpu family\t: 25\nmodel\t\t: 1\n")
+    assert cpu_model(str(info)) == "AMD EPYC (family 25, model 1)"
+    assert cpu_model(str(tmp_path / "missing")) is None

@@ -31,42 +31,40 @@ def test_reads_the_four_files(fashion_dir, no_default_dirs):
     assert train_x.dtype == np.uint8 and train_x.shape == (6, 28, 28)
 
 
-def test_wrong_magic_is_named(fashion_dir):
-    folder, arrays = fashion_dir
-    path = os.path.join(folder, "train-images-idx3-ubyte.gz")
+def labels_for_images(path, arrays):
     # a labels file where the images should be
     write_idx(path, arrays["train-labels-idx1-ubyte.gz"])
-    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz has IDX "
-                                        "magic number 2049, expected 2051"):
-        data.read_dir(folder)
 
 
-def test_truncated_gzip_is_named(fashion_dir):
-    folder, _ = fashion_dir
-    path = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
+def truncate_gzip(path, arrays):
     raw = open(path, "rb").read()
     open(path, "wb").write(raw[: len(raw) // 2])
-    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz is "
-                                        "corrupt or truncated"):
-        data.read_dir(folder)
 
 
-def test_not_gzip_at_all_is_named(fashion_dir):
-    folder, _ = fashion_dir
-    path = os.path.join(folder, "train-labels-idx1-ubyte.gz")
+def not_gzip(path, arrays):
     open(path, "wb").write(b"<html>proxy error</html>")
-    with pytest.raises(UserError, match="train-labels-idx1-ubyte.gz is "
-                                        "corrupt or truncated"):
-        data.read_dir(folder)
 
 
-def test_body_shorter_than_header_says(fashion_dir):
-    folder, arrays = fashion_dir
-    path = os.path.join(folder, "train-images-idx3-ubyte.gz")
+def idx_body_short(path, arrays):
     raw = gzip.open(path).read()
     with gzip.open(path, "wb") as f:
         f.write(raw[:-28])  # one image row short: a valid gzip, bad IDX
-    with pytest.raises(UserError, match="header says shape \\(6, 28, 28\\)"):
+
+
+@pytest.mark.parametrize("damage,name,message", [
+    (labels_for_images, "train-images-idx3-ubyte.gz",
+     "train-images-idx3-ubyte.gz has IDX magic number 2049, expected 2051"),
+    (truncate_gzip, "t10k-images-idx3-ubyte.gz",
+     "t10k-images-idx3-ubyte.gz is corrupt or truncated"),
+    (not_gzip, "train-labels-idx1-ubyte.gz",
+     "train-labels-idx1-ubyte.gz is corrupt or truncated"),
+    (idx_body_short, "train-images-idx3-ubyte.gz",
+     "header says shape \\(6, 28, 28\\)"),
+])
+def test_a_damaged_file_is_named(fashion_dir, damage, name, message):
+    folder, arrays = fashion_dir
+    damage(os.path.join(folder, name), arrays)
+    with pytest.raises(UserError, match=message):
         data.read_dir(folder)
 
 

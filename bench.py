@@ -3,6 +3,7 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
 
     python bench.py            # full: ~2-3 minutes on 2 CPU cores
     python bench.py --quick    # a few steps, for CI
+    python bench.py --image-size 64 --channels 3   # the step at other sizes
 """
 import argparse
 import os
@@ -28,9 +29,9 @@ from pyimagesearch.settings import check_positive  # noqa: E402
 from pyimagesearch.training import GANTrainer, frozen  # noqa: E402
 
 
-def build_trainer(epochs=50):
-    gen = DCGAN.build_generator(7, 64, channels=1)
-    disc = DCGAN.build_discriminator(28, 28, 1)
+def build_trainer(size=28, channels=1, epochs=50):
+    gen = DCGAN.build_generator(size // 4, 64, channels=channels)
+    disc = DCGAN.build_discriminator(size, size, channels)
     if keras.mixed_precision.global_policy().name != "float32":
         precision.float32_output(gen)
         precision.float32_output(disc)
@@ -62,14 +63,25 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="few steps: checks the benchmark runs, not speed")
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--image-size", type=int, default=28, metavar="S",
+                    help="time the models built for S x S images (default "
+                         "28, the tutorial's)")
+    ap.add_argument("--channels", type=int, default=1,
+                    help="1 (grey, default) or 3 (colour)")
     ap.add_argument("--no-mixed-precision", action="store_true",
                     help="skip the bf16 variant")
     args = ap.parse_args()
     check_positive("--batch-size", args.batch_size, allow_none=False)
+    if args.image_size < 8 or args.image_size % 4:
+        raise UserError(f"--image-size must be a multiple of 4 and at least "
+                        f"8, got {args.image_size}")
+    if args.channels not in (1, 3):
+        raise UserError(f"--channels must be 1 or 3, got {args.channels}")
+    size, channels = args.image_size, args.channels
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
 
-    real = random_real_images(args.batch_size)
-    fp32 = build_trainer()
+    real = random_real_images(args.batch_size, size, channels)
+    fp32 = build_trainer(size, channels)
     steps = {
         "2020 loop (gen.predict per step)":
             lambda: literal_2020_step(fp32, real),
@@ -80,7 +92,7 @@ def main():
     if not args.no_mixed_precision:
         try:
             policy = precision.enable_mixed_precision()
-            mixed = build_trainer()
+            mixed = build_trainer(size, channels)
             steps[f"project step, {policy}"] = lambda: mixed.train_step(real)
         except UserError as e:
             print(f"[BENCH] skipping mixed precision: {e}")
@@ -97,7 +109,8 @@ def main():
           f"{os.cpu_count()} cores, {device}; TF {tf.__version__}, "
           f"Keras {keras.__version__}")
     timed = max(1, timed // rounds) * rounds
-    print(f"[BENCH] batch {args.batch_size}; median of {timed} "
+    print(f"[BENCH] {size}x{size}x{channels} images, batch {args.batch_size}; "
+          f"median of {timed} "
           f"timed steps after {warmup} warm-up, {rounds} interleaved rounds"
           + (" (--quick: not a speed measurement)" if args.quick else ""))
     print(f"[BENCH] one step = {flops / 1e9:.2f} GFLOP (counted from the "

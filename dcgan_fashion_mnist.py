@@ -1,6 +1,7 @@
 """Train the PyImageSearch DCGAN on Fashion-MNIST (Keras 3 / TensorFlow 2.16+).
 
     python dcgan_fashion_mnist.py --output output
+    python dcgan_fashion_mnist.py --dataset path/to/images --output out
 
 The tutorial's steps in order: load the data, build the generator, the
 discriminator and the GAN, then train, writing montages of fixed benchmark
@@ -35,10 +36,12 @@ def start_or_resume(args):
     cli.check_args(args)
     if not args.resume:
         check_fresh(args.output, args.overwrite)
-        return RunState(cli.resolve_settings(args))
-    state = RunState.resume(args.output)
-    # the flags given, else the checkpoint's; its data fingerprint stays
-    state.settings.update(cli.resolve_settings(args, state.settings))
+        state = RunState(cli.resolve_settings(args))
+    else:
+        state = RunState.resume(args.output)
+        # the flags given, else the checkpoint's; its data fingerprint stays
+        state.settings.update(cli.resolve_settings(args, state.settings))
+    cli.check_metrics(args.metrics_every, state.settings)
     if state.settings["epochs"] < state.steps_started:
         raise UserError(f"the checkpoint has already trained {state.epoch} "
                         f"epochs; --epochs must be at least "
@@ -71,18 +74,19 @@ def train(args):
         from pyimagesearch.precision import enable_mixed_precision
         print("[INFO] mixed precision: {}".format(enable_mixed_precision()))
 
-    # load the Fashion MNIST dataset and stack the training and testing
-    # data points so we have additional training data
-    print("[INFO] loading MNIST dataset...")
+    # load the Fashion MNIST dataset (or the one asked for) and stack the
+    # training and testing data points so we have additional training data
+    print(loading_line(run["dataset"]))
     trainImages = load_data(args, state)
+    size, channels = run["image_size"], run["channels"]
 
-    # build the generator
+    # build the generator: two upsamplings from size/4 to size
     print("[INFO] building generator...")
-    gen = DCGAN.build_generator(7, 64, channels=1)
+    gen = DCGAN.build_generator(size // 4, 64, channels=channels)
 
     # build the discriminator
     print("[INFO] building discriminator...")
-    disc = DCGAN.build_discriminator(28, 28, 1)
+    disc = DCGAN.build_discriminator(size, size, channels)
     if run["mixed_precision"]:
         from pyimagesearch.precision import float32_output
         float32_output(gen)
@@ -121,15 +125,20 @@ def train(args):
 
 
 def load_data(args, state):
-    """The training images, checked against the run: the checkpoint's data
-    on resume, at least one batch, and the classifier if metrics are on."""
-    from pyimagesearch.data import fingerprint, load_training_images
+    """The training images as uint8, checked against the run: the
+    checkpoint's data on resume, at least one batch, and the classifier if
+    metrics are on.  Records their size and channels in the settings."""
+    from pyimagesearch.data import fingerprint
+    from pyimagesearch.datasets import load_dataset
     run = state.settings
-    images, source = load_training_images(args.data_dir, run["limit"])
+    images, source, channels = load_dataset(
+        run["dataset"], args.data_dir, run["limit"], run["image_size"],
+        run["channels"])
     print("[INFO] {} images from {}".format(len(images), source))
     data_sha1 = fingerprint(images)
     state.check_data(len(images), data_sha1)
-    run.update(num_images=len(images), data_sha1=data_sha1)
+    run.update(num_images=len(images), data_sha1=data_sha1,
+               image_size=images.shape[1], channels=channels)
     if run["batch_size"] > len(images):
         raise UserError(f"--batch-size {run['batch_size']} is larger than "
                         f"the {len(images)} training images; lower it")
@@ -137,6 +146,13 @@ def load_data(args, state):
         from pyimagesearch.quality import check_classifier
         check_classifier()
     return images
+
+
+def loading_line(dataset):
+    from pyimagesearch.datasets import title
+    if dataset == "fashion_mnist":
+        return "[INFO] loading MNIST dataset..."     # the tutorial's line
+    return "[INFO] loading {} dataset...".format(title(dataset))
 
 
 def quality_evaluator(args):
@@ -153,6 +169,7 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
     None once all epochs are trained, else the exit status to stop with
     (paused, or stopped by a signal: a checkpoint is written first)."""
     import numpy as np
+    from pyimagesearch.data import to_unit_range
     from pyimagesearch.montage import build_montage, montage_name
     from pyimagesearch.progress import EpochProgress
 
@@ -172,8 +189,8 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                                          batchesPerEpoch, state.batch)
                 epoch_start, first = time.time(), state.batch
                 for i in range(first, batchesPerEpoch):
-                    imageBatch = trainImages[i * BATCH_SIZE:
-                                             (i + 1) * BATCH_SIZE]
+                    imageBatch = to_unit_range(
+                        trainImages[i * BATCH_SIZE:(i + 1) * BATCH_SIZE])
                     discLoss, ganLoss = trainer.train_step(imageBatch)
                     if not (np.isfinite(discLoss) and np.isfinite(ganLoss)):
                         progress.close()
@@ -228,12 +245,15 @@ def end_of_epoch(args, trainer, state, evaluator, batches_per_epoch,
                  seconds, steps):
     """Checkpoint first (so nothing below can lose the epoch), then the
     timing line, the plots and, when due, the quality metrics."""
+    from pyimagesearch.datasets import title
     from pyimagesearch.plots import refresh_plots
     from pyimagesearch.progress import EpochProgress
     save(args, trainer, state, batches_per_epoch)
     EpochProgress.log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
         state.epoch, seconds, 1000 * seconds / max(steps, 1)))
-    refresh_plots(args.output, state.history, batches_per_epoch)
+    refresh_plots(args.output, state.history, batches_per_epoch,
+                  title(state.settings["dataset"]),
+                  grey=state.settings["channels"] == 1)
     if evaluator and (state.epoch % args.metrics_every == 0
                       or state.epoch == state.settings["epochs"]):
         from pyimagesearch.quality import log_metrics

@@ -35,15 +35,19 @@ def main(argv=None):
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")
     from pyimagesearch.quality import (QualityEvaluator, append_csv,
-                                       load_generator, row, summary)
+                                       check_measurable, load_generator, row,
+                                       summary)
+    generators = {path: load_generator(path) for path in args.models}
+    for path, generator in generators.items():
+        check_measurable(generator, path)
     evaluator = QualityEvaluator(args.data_dir, args.num, args.seed)
     print("[INFO] features: shipped Fashion-MNIST classifier, not "
           "Inception; compare with the floor, not with papers")
     floor = evaluator.floor()
     print("[INFO] " + summary("real-data floor (train vs test)", floor))
     rows = [row("real-data floor", floor)]
-    for path in args.models:
-        result = evaluator.evaluate(load_generator(path))
+    for path, generator in generators.items():
+        result = evaluator.evaluate(generator, name=path)
         print("[INFO] " + summary(path, result))
         rows.append(row(path, result))
     if args.csv:

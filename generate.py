@@ -32,7 +32,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=10,
                     help="images in the interpolation strip (default 10)")
     ap.add_argument("--scale", type=int, default=2,
-                    help="enlarge each 28x28 image this many times (default 2)")
+                    help="enlarge each image this many times (default 2)")
     args = ap.parse_args(argv)
     check_positive("--num", args.num, allow_none=False)
     check_positive("--scale", args.scale, allow_none=False)
@@ -43,7 +43,8 @@ def main(argv=None):
         raise UserError(f"{args.model} does not exist; train first with "
                         "python dcgan_fashion_mnist.py --output output")
     import cv2
-    from pyimagesearch.montage import build_montage, to_uint8, write_image
+    from pyimagesearch.montage import (build_montage, for_imwrite, to_uint8,
+                                       write_image)
     from pyimagesearch.quality import load_generator
     from pyimagesearch.training import seeded_noise
     gen = load_generator(args.model)
@@ -77,7 +78,7 @@ def main(argv=None):
         for index, image in enumerate(to_uint8(images)):
             write_image(os.path.join(
                 args.output, f"sample_seed{args.seed}_{index:04d}.png"),
-                enlarge(image[..., 0]))
+                enlarge(for_imwrite(image)))
         print(f"[INFO] and one PNG each in {args.output}")
     return 0
 

@@ -169,6 +169,7 @@ def time_round_robin(steps, warmup, timed, rounds):
             for name, values in samples.items()}
 
 
-def random_real_images(batch_size, seed=0):
+def random_real_images(batch_size, size=28, channels=1, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.uniform(-1, 1, (batch_size, 28, 28, 1)).astype("float32")
+    return rng.uniform(-1, 1, (batch_size, size, size, channels)
+                       ).astype("float32")

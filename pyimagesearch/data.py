@@ -1,8 +1,12 @@
-"""Offline-first Fashion-MNIST loading from the IDX files Keras itself uses."""
+"""Offline-first loading of the named datasets from plain-data files:
+Fashion-MNIST and MNIST from IDX files (or MNIST's .npz), CIFAR-10 from its
+binary version.  Nothing is ever unpickled."""
 import gzip
 import hashlib
 import os
 import struct
+import tarfile
+import zipfile
 import zlib
 
 import numpy as np
@@ -117,28 +121,158 @@ def load_fashion_mnist(data_dir=None, download=True):
                     "--data-dir DIR holding the four IDX .gz files")
 
 
+def to_unit_range(images):
+    """uint8 -> float32 in [-1, 1], tanh's range: (x - 127.5) / 127.5."""
+    return (np.asarray(images).astype("float32") - 127.5) / 127.5
+
+
 def scale_images(images):
-    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [-1, 1], tanh's range."""
-    images = np.expand_dims(images, axis=-1)
-    return (images.astype("float32") - 127.5) / 127.5
+    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [-1, 1]."""
+    return to_unit_range(np.expand_dims(images, axis=-1))
 
 
-def prepare_images(train_images, test_images, limit=None):
-    """The tutorial's training set: train and test images stacked (there is
-    no test set for a GAN), optionally only the first `limit`, scaled."""
-    images = np.concatenate([train_images, test_images])
-    if limit is not None:
-        images = images[:limit]
-    return scale_images(images)
+def fingerprint(images, chunk=4096):
+    """sha1 of the training images as the model sees them (float32 in
+    [-1, 1], scaled a chunk at a time): a resumed run must see the same
+    data."""
+    digest = hashlib.sha1()
+    for start in range(0, len(images), chunk):
+        digest.update(np.ascontiguousarray(
+            to_unit_range(images[start:start + chunk])).tobytes())
+    return digest.hexdigest()
 
 
-def load_training_images(data_dir=None, limit=None):
-    """(the tutorial's scaled training images, where they were read from)."""
-    ((train_images, _), (test_images, _)), source = \
-        load_fashion_mnist(data_dir)
-    return prepare_images(train_images, test_images, limit), source
+def download(fname, origin, file_hash):
+    """Keras' own download into its cache; one line if it fails."""
+    try:
+        from keras.utils import get_file
+        return get_file(fname, origin=origin, file_hash=file_hash,
+                        cache_subdir="datasets")
+    except Exception as e:  # any network or file failure ends the same way
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f"{fname} not found locally and the Keras download "
+                        f"failed ({reason}); download {origin} yourself and "
+                        "pass --data-dir FOLDER holding it") from None
 
 
-def fingerprint(images):
-    """sha1 of the training images: a resumed run must see the same data."""
-    return hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()
+MNIST_NPZ = "mnist.npz"
+MNIST_URL = ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+             "mnist.npz")
+MNIST_SHA256 = \
+    "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
+def read_mnist_npz(path):
+    """Keras' mnist.npz, read as plain arrays (allow_pickle=False)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = ((f["x_train"], f["y_train"]), (f["x_test"], f["y_test"]))
+    except (OSError, ValueError, KeyError, EOFError,
+            zipfile.BadZipFile) as e:
+        raise UserError(f"{path} is corrupt or not Keras' mnist.npz "
+                        f"({type(e).__name__}: {e}); delete it and fetch "
+                        "it again") from None
+    for images in (data[0][0], data[1][0]):
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise UserError(f"{path} holds images of shape {images.shape} "
+                            f"and type {images.dtype}, not MNIST's")
+    return data
+
+
+def load_mnist(data_dir=None, download_missing=True):
+    """MNIST from --data-dir (mnist.npz or the four IDX .gz files), then
+    Keras' cache, then Keras' download."""
+    folders = [data_dir or os.path.join(keras_home(), "datasets")]
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, MNIST_NPZ)):
+            path = os.path.join(folder, MNIST_NPZ)
+            return read_mnist_npz(path), path
+        if has_all_files(folder):
+            return read_dir(folder), folder
+    if data_dir:
+        raise UserError(f"--data-dir {data_dir} holds neither {MNIST_NPZ} "
+                        "nor the four MNIST IDX .gz files ("
+                        + ", ".join(FILES.values()) + ")")
+    if not download_missing:
+        raise UserError(f"MNIST not found in {', '.join(folders)}; pass "
+                        f"--data-dir FOLDER holding {MNIST_NPZ}")
+    path = download(MNIST_NPZ, MNIST_URL, MNIST_SHA256)
+    return read_mnist_npz(path), path
+
+
+CIFAR_DIR = "cifar-10-batches-bin"
+CIFAR_TAR = "cifar-10-binary.tar.gz"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+CIFAR_TRAIN = [f"data_batch_{index}.bin" for index in range(1, 6)]
+CIFAR_TEST = ["test_batch.bin"]
+CIFAR_RECORD = 1 + 32 * 32 * 3        # label, then R, G and B planes
+
+
+def parse_cifar_batch(raw, name):
+    """One CIFAR-10 binary batch: (images (N, 32, 32, 3) RGB, labels)."""
+    if len(raw) == 0 or len(raw) % CIFAR_RECORD:
+        raise UserError(f"{name} holds {len(raw)} bytes, not a whole number "
+                        f"of {CIFAR_RECORD}-byte CIFAR-10 records: it is "
+                        "truncated or not the binary version; fetch it "
+                        "again")
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, CIFAR_RECORD)
+    images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), records[:, 0].copy()
+
+
+def read_cifar(read, where):
+    """((train images, labels), (test images, labels)) through read(name)."""
+    def stack(names):
+        batches = [parse_cifar_batch(read(name), f"{where}/{name}")
+                   for name in names]
+        return (np.concatenate([images for images, _ in batches]),
+                np.concatenate([labels for _, labels in batches]))
+    return stack(CIFAR_TRAIN), stack(CIFAR_TEST)
+
+
+def read_cifar_dir(folder):
+    def read(name):
+        with open(os.path.join(folder, name), "rb") as f:
+            return f.read()
+    return read_cifar(read, folder)
+
+
+def read_cifar_tar(path):
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            def read(name):
+                member = tar.extractfile(f"{CIFAR_DIR}/{name}")
+                if member is None:
+                    raise KeyError(name)
+                return member.read()
+            return read_cifar(read, path)
+    except (OSError, EOFError, KeyError, tarfile.TarError, zlib.error) as e:
+        raise UserError(f"{path} is corrupt or not CIFAR-10's binary "
+                        f"version ({type(e).__name__}: {e}); delete it and "
+                        "fetch it again") from None
+
+
+def load_cifar10(data_dir=None, download_missing=True):
+    """CIFAR-10's binary version (plain bytes; the Python version is
+    pickled and is never read here) from --data-dir, then Keras' cache,
+    then a download into that cache."""
+    folders = [data_dir or os.path.join(keras_home(), "datasets")]
+    for folder in folders:
+        for candidate in (folder, os.path.join(folder, CIFAR_DIR)):
+            if all(os.path.isfile(os.path.join(candidate, name))
+                   for name in CIFAR_TRAIN + CIFAR_TEST):
+                return read_cifar_dir(candidate), candidate
+        if os.path.isfile(os.path.join(folder, CIFAR_TAR)):
+            path = os.path.join(folder, CIFAR_TAR)
+            return read_cifar_tar(path), path
+    if data_dir:
+        raise UserError(f"--data-dir {data_dir} holds neither {CIFAR_TAR} "
+                        f"nor the six .bin files of CIFAR-10's binary "
+                        f"version (the Python version is pickled and not "
+                        f"read); get {CIFAR_URL}")
+    if not download_missing:
+        raise UserError(f"CIFAR-10 not found in {', '.join(folders)}; pass "
+                        f"--data-dir FOLDER holding {CIFAR_TAR}")
+    path = download(CIFAR_TAR, CIFAR_URL, CIFAR_MD5)
+    return read_cifar_tar(path), path

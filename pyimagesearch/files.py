@@ -4,6 +4,13 @@ import os
 import tempfile
 
 
+def cache_dir():
+    """Where derived data is cached (real-data statistics, decoded image
+    folders): $DCGAN_CACHE_DIR, else ~/.cache/dcgan-fashion-mnist."""
+    return os.environ.get("DCGAN_CACHE_DIR", os.path.join(
+        os.path.expanduser("~"), ".cache", "dcgan-fashion-mnist"))
+
+
 def _fsync_dir(folder):
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, cache_dir
 
 NUM_CLASSES = 10
 
@@ -79,11 +79,6 @@ def compare(features, classes, real):
     return {"fd": frechet_distance(mu, cov, real["mu"], real["cov"]),
             "kid": kid, "kid_std": kid_std, "entropy": coverage["entropy"],
             "min_share": coverage["min_share"], "shares": coverage["shares"]}
-
-
-def cache_dir():
-    return os.environ.get("DCGAN_CACHE_DIR", os.path.join(
-        os.path.expanduser("~"), ".cache", "dcgan-fashion-mnist"))
 
 
 def real_statistics(extractor, test_images, weights_path):

@@ -15,11 +15,20 @@ def to_uint8(images):
     return ((np.asarray(images) * 127.5) + 127.5).astype("uint8")
 
 
+def for_imwrite(image):
+    """One uint8 image (H, W, C) as cv2.imwrite wants it: grey as (H, W),
+    RGB as BGR."""
+    return image[..., 0] if image.shape[-1] == 1 else image[..., ::-1]
+
+
 def build_montage(images, grid=GRID):
-    """One BGR montage image of `images` (N, H, W, C) in [-1, 1]."""
+    """One BGR montage image (for cv2.imwrite) of `images` (N, H, W, C) in
+    [-1, 1]: grey repeated to 3 channels, RGB turned to OpenCV's BGR."""
     images = to_uint8(images)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
+    else:
+        images = images[..., ::-1]
     height, width = images.shape[1:3]
     return build_montages(images, (width, height), grid)[0]
 

@@ -17,7 +17,7 @@ LOSS_PLOT = "losses.png"
 ANIMATION = "training.gif"
 
 
-def plot_losses(history, batches_per_epoch, path):
+def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
     """D and G loss per step (faint) and their running mean over an epoch
     (bold), against training time in epochs."""
     history = np.asarray(history, dtype=np.float64).reshape(-1, 4)
@@ -39,7 +39,7 @@ def plot_losses(history, batches_per_epoch, path):
     ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
-    ax.set_title("DCGAN on Fashion-MNIST: losses")
+    ax.set_title(f"DCGAN on {title}: losses")
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
@@ -49,12 +49,13 @@ def epoch_montages(output):
     return sorted(glob.glob(os.path.join(output, "epoch_*_output.png")))
 
 
-def write_animation(frames, path, seconds_per_frame=0.4, size=None):
+def write_animation(frames, path, seconds_per_frame=0.4, size=None,
+                    grey=True):
     """An endlessly looping GIF of the montage files in `frames`."""
     images = []
     for frame in frames:
         with Image.open(frame) as image:
-            image = image.convert("L")
+            image = image.convert("L" if grey else "RGB")
             if size:
                 image = image.resize((size, size), Image.LANCZOS)
             images.append(image)
@@ -67,11 +68,14 @@ def write_animation(frames, path, seconds_per_frame=0.4, size=None):
         duration=durations, loop=0, optimize=True))
 
 
-def refresh_plots(output, history, batches_per_epoch):
+def refresh_plots(output, history, batches_per_epoch, title="Fashion-MNIST",
+                  grey=True):
     """Rewrite OUTPUT/losses.png and OUTPUT/training.gif after an epoch."""
     try:
-        plot_losses(history, batches_per_epoch, os.path.join(output, LOSS_PLOT))
-        write_animation(epoch_montages(output), os.path.join(output, ANIMATION))
+        plot_losses(history, batches_per_epoch, os.path.join(output, LOSS_PLOT),
+                    title)
+        write_animation(epoch_montages(output), os.path.join(output, ANIMATION),
+                        grey=grey)
     except OSError as e:
         raise UserError(f"could not write the plots in {output} ({e}); make "
                         "it writable, then continue with --resume") from None

@@ -25,7 +25,10 @@ def load_generator(path):
         from .dcgan import DCGAN
         from .training import model_variables
         state, meta, _ = load_checkpoint(path)
-        generator = DCGAN.build_generator(7, 64, channels=1)
+        settings = meta.get("settings", {})
+        size, channels = (settings.get("image_size") or 28,
+                          settings.get("channels") or 1)
+        generator = DCGAN.build_generator(size // 4, 64, channels=channels)
         named = model_variables(generator, "generator")
         saved = {name: value for name, value in state.items()
                  if name.startswith("generator/")}
@@ -39,6 +42,17 @@ def load_generator(path):
     except Exception as e:   # Keras raises many types for a bad file
         raise UserError(f"{path} is not a loadable Keras model "
                         f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def check_measurable(generator, name="the generator"):
+    """Only Fashion-MNIST generators can be measured: the classifier
+    behind the metrics knows 28x28 grey garments, nothing else."""
+    shape = tuple(generator.output_shape[1:])
+    if shape != (28, 28, 1):
+        raise UserError(
+            f"{name} makes {'x'.join(map(str, shape))} images; the quality "
+            "metrics need a classifier for the data, and one exists for "
+            "Fashion-MNIST (28x28x1) only")
 
 
 def check_classifier():
@@ -73,9 +87,10 @@ class QualityEvaluator:
                                           self.real)
         return self._floor
 
-    def evaluate(self, generator, batch_size=1000):
+    def evaluate(self, generator, batch_size=1000, name="the generator"):
         """Numbers for num_samples images from fixed noise (its own RNG, so
         a training run's random stream is left untouched)."""
+        check_measurable(generator, name)
         noise = seeded_noise(self.seed, self.num_samples,
                              generator.input_shape[-1])
         images = np.concatenate([

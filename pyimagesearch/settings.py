@@ -7,17 +7,32 @@ import tempfile
 from .errors import UserError
 
 DEFAULTS = {"epochs": 50, "batch_size": 128, "limit": None, "seed": None,
-            "mixed_precision": False, "shared_optimizer": False}
+            "mixed_precision": False, "shared_optimizer": False,
+            "dataset": "fashion_mnist", "image_size": None, "channels": None}
 # settings a resumed run must share with its checkpoint (--epochs may rise)
 FIXED_ON_RESUME = ("batch_size", "limit", "seed", "mixed_precision",
-                   "shared_optimizer")
+                   "shared_optimizer", "dataset", "image_size", "channels")
+# what a checkpoint written before a setting existed was made with
+LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1}
 
 
 def build_parser():
     ap = argparse.ArgumentParser(
-        description="Train the PyImageSearch DCGAN on Fashion-MNIST.")
+        description="Train the PyImageSearch DCGAN on Fashion-MNIST, MNIST, "
+                    "CIFAR-10 or a folder of your own images.")
     ap.add_argument("-o", "--output", required=True,
                     help="path to output directory")
+    ap.add_argument("-d", "--dataset", default=None,
+                    help="fashion_mnist (default), mnist, cifar10, or a "
+                         "folder of images (.jpg .jpeg .png .bmp .tif .tiff, "
+                         "searched recursively)")
+    ap.add_argument("--image-size", type=int, default=None, metavar="S",
+                    help="train at S x S pixels, a multiple of 4, at least 8 "
+                         "(default: the dataset's own, 28 for the MNISTs, 32 "
+                         "for CIFAR-10, 32 for a folder)")
+    ap.add_argument("--channels", type=int, default=None, metavar="C",
+                    help="1 (grey) or 3 (colour) (default: the dataset's; "
+                         "for a folder 3, or 1 if every image is grey)")
     ap.add_argument("-e", "--epochs", type=int, default=None,
                     help="# epochs to train for (default 50)")
     ap.add_argument("-b", "--batch-size", type=int, default=None,
@@ -28,9 +43,11 @@ def build_parser():
     ap.add_argument("--limit", type=int, default=None,
                     help="train on the first N of the 70,000 images only")
     ap.add_argument("--data-dir", default=None,
-                    help="folder with the four Fashion-MNIST IDX .gz files "
-                         "(default: Keras' cache, then "
-                         "/usr/share/datasets/fashion-mnist)")
+                    help="folder holding a named dataset's files: the four "
+                         "IDX .gz files (Fashion-MNIST, MNIST), mnist.npz, "
+                         "or cifar-10-binary.tar.gz (default: Keras' cache, "
+                         "then /usr/share/datasets/fashion-mnist, then "
+                         "Keras' download)")
     ap.add_argument("--mixed-precision", action="store_true", default=None,
                     help="compute in bf16 (fp16 on pre-Ampere GPUs), keep "
                          "float32 weights; needs a CPU with bf16 or a GPU")
@@ -86,7 +103,35 @@ def check_args(args):
                         "--overwrite deletes it: pass one of them")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UserError(f"--data-dir {args.data_dir} is not a folder")
+    check_data_args(args)
     check_output_dir(args.output)
+
+
+def check_data_args(args):
+    """--dataset, --image-size and --channels, before anything loads."""
+    from .datasets import check_dataset, is_folder
+    if args.dataset is not None:
+        check_dataset(args.dataset)
+        if is_folder(args.dataset) and args.data_dir is not None:
+            raise UserError("--data-dir is for the named datasets; a folder "
+                            "of images is given as --dataset FOLDER alone")
+    size = args.image_size
+    if size is not None and (size < 8 or size % 4):
+        raise UserError(f"--image-size must be a multiple of 4 and at least "
+                        f"8 (the generator upsamples S/4 twice), got {size}")
+    if args.channels not in (None, 1, 3):
+        raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
+                        f"{args.channels}")
+
+
+def check_metrics(metrics_every, settings):
+    """--metrics-every needs the shipped classifier to fit the data."""
+    if metrics_every and (settings["dataset"] != "fashion_mnist"
+                          or settings["image_size"] not in (None, 28)
+                          or settings["channels"] not in (None, 1)):
+        raise UserError("--metrics-every: the quality metrics need a "
+                        "classifier for the data, and one exists for "
+                        "fashion_mnist at 28x28x1 only; train without it")
 
 
 def check_output_dir(output):
@@ -108,12 +153,16 @@ def resolve_settings(args, checkpoint_settings=None):
     tutorial's defaults.  On resume, refuse changes that would make the
     continued run a different run."""
     given = {key: getattr(args, key) for key in DEFAULTS}
+    if given["dataset"] is not None:
+        from .datasets import is_folder
+        if is_folder(given["dataset"]):   # the same folder from anywhere
+            given["dataset"] = os.path.abspath(given["dataset"])
     if checkpoint_settings is None:
         return {key: DEFAULTS[key] if value is None else value
                 for key, value in given.items()}
     settings = {}
     for key, value in given.items():
-        saved = checkpoint_settings.get(key, DEFAULTS[key])
+        saved = checkpoint_settings.get(key, LEGACY.get(key, DEFAULTS[key]))
         if value is not None and value != saved and key in FIXED_ON_RESUME:
             flag = "--" + key.replace("_", "-")
             raise UserError(f"the checkpoint was made with {flag} {saved}, "

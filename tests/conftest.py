@@ -82,3 +82,38 @@ def assert_one_line_error(result, *fragments, code=2):
     for fragment in fragments:
         assert fragment in errors[0], (fragment, errors[0])
     return errors[0]
+
+
+def write_photo_folder(folder, count=40, seed=0):
+    """Crops of the two photographs scikit-learn ships, in mixed formats
+    (PNG, JPEG, BMP, TIFF; colour, grey, RGBA, 16-bit; any aspect ratio)
+    in nested folders, beside a text file and one corrupt JPEG.  Returns
+    how many image files there are and how many can be read."""
+    import cv2
+    from sklearn.datasets import load_sample_images
+    photos = [image[..., ::-1] for image in load_sample_images().images]  # BGR
+    rng = np.random.default_rng(seed)
+    kinds = ["png", "jpg", "grey.png", "rgba.png", "16bit.png", "bmp", "tif"]
+    for index in range(count):
+        photo = photos[index % 2]
+        height, width = rng.integers(40, 160, size=2)
+        top = rng.integers(0, photo.shape[0] - height)
+        left = rng.integers(0, photo.shape[1] - width)
+        crop = np.ascontiguousarray(photo[top:top + height, left:left + width])
+        kind = kinds[index % len(kinds)]
+        if kind == "grey.png":
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        elif kind == "rgba.png":
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2BGRA)
+        elif kind == "16bit.png":
+            crop = crop.astype(np.uint16) * 257
+        sub = ["", "nested", os.path.join("nested", "deeper")][index % 3]
+        name = f"{['china', 'flower'][index % 2]}_{index}.{kind.split('.')[-1]}"
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+        assert cv2.imwrite(os.path.join(folder, sub, name), crop)
+    with open(os.path.join(folder, "nested", "notes.txt"), "w") as f:
+        f.write("not an image")
+    with open(os.path.join(folder, "nested", "deeper", "corrupt.jpg"),
+              "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0 this JPEG stops here")
+    return {"image_files": count + 1, "readable": count}

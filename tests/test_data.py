@@ -169,14 +169,24 @@ def test_nothing_found_says_where_and_how_to_fix(no_default_dirs, monkeypatch,
     assert "\n" not in message
 
 
-def test_prepare_images_scales_to_tanh_range():
-    train = np.array([[[0, 255]]], dtype=np.uint8).repeat(3, axis=0)
-    test = np.array([[[128, 127]]], dtype=np.uint8)
-    images = data.prepare_images(train, test)
-    assert images.shape == (4, 1, 2, 1) and images.dtype == np.float32
-    assert images.min() == -1.0 and images.max() == 1.0
-    np.testing.assert_allclose(images[3, 0, :, 0], [0.5 / 127.5, -0.5 / 127.5])
-    assert len(data.prepare_images(train, test, limit=2)) == 2
+def test_scaling_to_tanh_range():
+    images = np.array([[[0, 255], [128, 127]]], dtype=np.uint8)
+    scaled = data.to_unit_range(images)
+    assert scaled.dtype == np.float32 and scaled.shape == (1, 2, 2)
+    assert scaled.min() == -1.0 and scaled.max() == 1.0
+    np.testing.assert_allclose(scaled[0, 1], [0.5 / 127.5, -0.5 / 127.5])
+    assert data.scale_images(images).shape == (1, 2, 2, 1)
+
+
+def test_fingerprint_is_the_hash_of_the_scaled_images():
+    """Chunked, but the same sha1 as hashing the whole float32 array at
+    once, as checkpoints written before uint8 storage recorded it."""
+    import hashlib
+    images = np.random.default_rng(0).integers(0, 256, (10, 28, 28, 1),
+                                               dtype=np.uint8)
+    whole = hashlib.sha1(data.to_unit_range(images).tobytes()).hexdigest()
+    assert data.fingerprint(images, chunk=3) == whole
+    assert data.fingerprint(images[:9]) != whole
 
 
 def test_real_data_is_the_full_set(real_data):

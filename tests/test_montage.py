@@ -57,3 +57,18 @@ def test_full_run_writes_the_tutorials_510_montages():
     names.discard(None)
     assert len(names) == 510
     assert "epoch_0050_step_00500.png" in names
+
+
+def test_colour_montages_keep_their_colours(tmp_path):
+    """Generators make RGB; OpenCV writes BGR: a red image set must give a
+    red montage, not a blue one."""
+    red = np.full((256, 32, 32, 3), -1.0, dtype=np.float32)
+    red[..., 0] = 1.0                            # R channel of RGB
+    path = str(tmp_path / "red.png")
+    write_image(path, build_montage(red))
+    written = cv2.imread(path)                   # BGR
+    assert written.shape == (512, 512, 3)
+    assert (written[..., 2] == 255).all() and (written[..., :2] == 0).all()
+    from PIL import Image
+    with Image.open(path) as image:              # and as any viewer sees it
+        assert image.convert("RGB").getpixel((5, 5)) == (255, 0, 0)

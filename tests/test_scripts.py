@@ -112,15 +112,23 @@ def test_generate_errors(tmp_path):
                                      "--num", "0"), "--num must be a positive")
 
 
-def test_bench_rejects_a_bad_batch_size():
-    assert_one_line_error(run_python("bench.py", "--quick", "--batch-size",
-                                     "0"), "--batch-size must be a positive")
+@pytest.mark.parametrize("flags,fragment", [
+    (["--batch-size", "0"], "--batch-size must be a positive"),
+    (["--image-size", "30"], "--image-size must be a multiple of 4"),
+    (["--channels", "2"], "--channels must be 1 or 3"),
+])
+def test_bench_rejects_bad_flags(flags, fragment):
+    assert_one_line_error(run_python("bench.py", "--quick", *flags),
+                          fragment)
 
 
 def test_bench_quick_prints_ratios():
-    result = run_python("bench.py", "--quick", timeout=600)
+    # at another size than the tutorial's: the same code, other shapes
+    result = run_python("bench.py", "--quick", "--image-size", "32",
+                        "--channels", "3", timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    assert any("32x32x3 images, batch 128" in line for line in lines)
     assert any("GFLOP (counted from the layers)" in line for line in lines)
     assert any(line.startswith("[BENCH] NumPy's matmul") for line in lines)
     products = [line for line in lines if "matrix products alone" in line]

@@ -16,7 +16,8 @@ def test_defaults_are_the_tutorials(tmp_path):
     run = cli.resolve_settings(args)
     assert run == {"epochs": 50, "batch_size": 128, "limit": None,
                    "seed": None, "mixed_precision": False,
-                   "shared_optimizer": False}
+                   "shared_optimizer": False, "dataset": "fashion_mnist",
+                   "image_size": None, "channels": None}
 
 
 def test_output_is_required():
@@ -67,7 +68,9 @@ def test_resume_takes_checkpoint_settings(tmp_path):
              "num_images": 640}
     run = cli.resolve_settings(parse("--output", "o"), saved)
     assert run == {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
-                   "mixed_precision": False, "shared_optimizer": False}
+                   "mixed_precision": False, "shared_optimizer": False,
+                   "dataset": "fashion_mnist", "image_size": 28,
+                   "channels": 1}
     # raising --epochs is how a finished run trains longer
     run = cli.resolve_settings(parse("--output", "o", "--epochs", "5"), saved)
     assert run["epochs"] == 5
@@ -91,3 +94,22 @@ def test_resume_and_overwrite_contradict(tmp_path):
     with pytest.raises(UserError, match="pass one of them"):
         cli.check_args(parse("--output", str(tmp_path), "--resume",
                              "--overwrite"))
+
+
+def test_checkpoints_from_before_datasets_are_fashion_mnist_28x28x1():
+    saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1}
+    run = cli.resolve_settings(parse("--output", "o", "--image-size", "28",
+                                     "--channels", "1"), saved)
+    assert (run["dataset"], run["image_size"], run["channels"]) == \
+        ("fashion_mnist", 28, 1)
+    with pytest.raises(UserError, match="made with --image-size 28, not 32"):
+        cli.resolve_settings(parse("--output", "o", "--image-size", "32"),
+                             saved)
+
+
+def test_a_folder_dataset_is_recorded_as_an_absolute_path(tmp_path,
+                                                          monkeypatch):
+    (tmp_path / "pics").mkdir()
+    monkeypatch.chdir(tmp_path)
+    run = cli.resolve_settings(parse("--output", "o", "--dataset", "pics"))
+    assert run["dataset"] == str(tmp_path / "pics")

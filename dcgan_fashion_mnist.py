@@ -19,33 +19,42 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from pyimagesearch import settings as cli  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.interrupts import StopNow, StopRequest  # noqa: E402
-from pyimagesearch.outputs import check_fresh, trim_metrics  # noqa: E402
+from pyimagesearch.outputs import (GENERATOR, check_fresh,  # noqa: E402
+                                   clear_run, lock, trim_metrics)
 from pyimagesearch.runstate import RunState  # noqa: E402
-
-GENERATOR_FILE = "generator.keras"
 
 
 class NonFiniteLoss(UserError):
     exit_code = 3
 
 
-def start_or_resume(args):
-    """Everything that needs neither data nor TensorFlow, so that a bad
-    flag, a used --output or a bad checkpoint fails in a second: the run's
-    state, fresh or read from the newest checkpoint."""
+def run(args):
+    """The flags first, then the output folder, held for this run alone."""
     cli.check_args(args)
+    folder_lock = lock(args.output)
+    try:
+        return train(args)
+    finally:
+        folder_lock.close()
+
+
+def start_or_resume(args):
+    """Everything that needs neither data nor TensorFlow, so that a used
+    --output or a bad checkpoint fails in a second: the run's state, fresh
+    or read from the newest checkpoint."""
     if not args.resume:
-        check_fresh(args.output, args.overwrite)
+        if not args.overwrite:     # which deletes them, once all checks pass
+            check_fresh(args.output)
         state = RunState(cli.resolve_settings(args))
     else:
         state = RunState.resume(args.output)
         # the flags given, else the checkpoint's; its data fingerprint stays
         state.settings.update(cli.resolve_settings(args, state.settings))
-    cli.check_metrics(args.metrics_every, state.settings)
-    if state.settings["epochs"] < state.steps_started:
+    cli.check_settings(state.settings, args.metrics_every)
+    if state.settings["epochs"] < state.epochs_begun:
         raise UserError(f"the checkpoint has already trained {state.epoch} "
                         f"epochs; --epochs must be at least "
-                        f"{state.steps_started}")
+                        f"{state.epochs_begun}")
     return state
 
 
@@ -53,7 +62,7 @@ def train(args):
     state = start_or_resume(args)
     run = state.settings
     NUM_EPOCHS = run["epochs"]
-    gen_path = os.path.join(args.output, GENERATOR_FILE)
+    gen_path = os.path.join(args.output, GENERATOR)
     if state.finished(NUM_EPOCHS) and os.path.isfile(gen_path):
         print(f"[INFO] {args.output} has already trained all {NUM_EPOCHS} "
               "epochs; nothing to do (to train longer: --resume --epochs N, "
@@ -103,6 +112,8 @@ def train(args):
         trim_metrics(args.output, state.epoch)
         print("[INFO] resumed from {} (epoch {}, batch {})".format(
             state.checkpoint, state.epoch + 1, state.batch))
+    if args.overwrite:
+        clear_run(args.output)
 
     # randomly generate some benchmark noise so we can consistently
     # visualize how the generative modeling is learning
@@ -216,7 +227,7 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                         path = save(args, trainer, state, batchesPerEpoch)
                         log("[INFO] interrupted after step {}_{}; checkpoint "
                             "saved to {}".format(epoch + 1, i, path))
-                        log(resume_hint(args.output))
+                        log("[INFO] " + resume_hint(args.output))
                         return stop.exit_code
                 progress.close()
                 state.epoch, state.batch = epoch + 1, 0
@@ -226,6 +237,9 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                     log("[INFO] interrupted at the end of epoch {}; {}".format(
                         epoch + 1, resume_hint(args.output)))
                     return stop.exit_code
+            if stop.requested:     # in the last step: nothing left to stop
+                log("[INFO] interrupted in the last step of the last epoch; "
+                    "the run is complete")
     except StopNow as stopped:
         return stopped_at_once(args.output, stopped.signum)
     if last_epoch < NUM_EPOCHS:
@@ -297,15 +311,19 @@ def stopped_at_once(output, signum):
     return 128 + signum
 
 
+@one_line_errors
 def main(argv=None):
     args = cli.build_parser().parse_args(argv)
     if hasattr(sys.stdout, "reconfigure"):   # not in Jupyter or IDE streams
         sys.stdout.reconfigure(line_buffering=True)  # logs as they happen
     try:
-        return one_line_errors(train)(args)
-    except KeyboardInterrupt:
-        print("[ERROR] interrupted before training started; nothing to "
-              "resume from this run", file=sys.stderr)
+        return run(args)
+    except KeyboardInterrupt:   # outside the training loop's own handling
+        from pyimagesearch.checkpoint import latest_checkpoint
+        last = latest_checkpoint(args.output)
+        print("\n[INFO] interrupted; " + (
+            f"the newest checkpoint is {last}; {resume_hint(args.output)}"
+            if last else "nothing to resume from this run"))
         return 130
 
 

@@ -153,7 +153,10 @@ def check_keras_version(path, meta, keras_version):
     """Layer and optimizer state is only read back by the Keras minor
     release that wrote it: refuse another one, in one line."""
     saved = meta.get("keras_version")
-    if saved is None or minor_version(saved) != minor_version(keras_version):
+    if saved is None:
+        raise UserError(f"checkpoint {path} does not say which Keras wrote "
+                        "it; train afresh in another --output")
+    if minor_version(saved) != minor_version(keras_version):
         raise UserError(f"checkpoint {path} was written with Keras {saved} "
                         f"and this is Keras {keras_version}; resume it with "
                         f"that Keras (pip install \"keras=="
@@ -175,23 +178,23 @@ def _upgrade_v1(saved, fresh):
     return upgraded
 
 
-def fit_state(path, meta, saved, fresh):
+def fit_state(path, meta, saved, shapes):
     """The checkpoint's state, checked name by name and shape by shape
-    against the state of the models built here; a UserError names the
+    against {name: shape} of the models built here; a UserError names the
     first difference."""
     if meta.get("version") == 1:
-        saved = _upgrade_v1(saved, fresh)
-    for name, value in fresh.items():
+        saved = _upgrade_v1(saved, shapes)
+    for name, shape in shapes.items():
         if name not in saved:
             problem = f"has no {name}"
-        elif np.shape(saved[name]) != np.shape(value):
+        elif np.shape(saved[name]) != tuple(shape):
             problem = (f"holds {name} with shape {np.shape(saved[name])}, "
-                       f"but this code builds {np.shape(value)}")
+                       f"but this code builds {tuple(shape)}")
         else:
             continue
         break
     else:
-        extra = [name for name in saved if name not in fresh]
+        extra = [name for name in saved if name not in shapes]
         if not extra:
             return saved
         problem = f"holds {extra[0]}, which this code does not build"

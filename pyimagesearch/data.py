@@ -56,7 +56,7 @@ def keras_home():
     """Keras' own cache root, found as Keras finds it: $KERAS_HOME, else
     ~/.keras, or /tmp/.keras where the home folder is not writable."""
     if "KERAS_HOME" in os.environ:
-        return os.environ["KERAS_HOME"]
+        return os.path.expanduser(os.environ["KERAS_HOME"])
     base = os.path.expanduser("~")
     if not os.access(base, os.W_OK):
         base = "/tmp"

@@ -1,6 +1,5 @@
 """What a person looks at after a run: the loss curves and an animation of
 the end-of-epoch montages."""
-import glob
 import os
 
 import matplotlib
@@ -10,11 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from .files import atomic_write  # noqa: E402
 from .errors import UserError  # noqa: E402
-
-LOSS_PLOT = "losses.png"
-ANIMATION = "training.gif"
+from .files import atomic_write  # noqa: E402
+from .outputs import ANIMATION, LOSS_PLOT, epoch_montages  # noqa: E402
 
 
 def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
@@ -43,10 +40,6 @@ def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
-
-
-def epoch_montages(output):
-    return sorted(glob.glob(os.path.join(output, "epoch_*_output.png")))
 
 
 def write_animation(frames, path, seconds_per_frame=0.4, size=None,

@@ -9,6 +9,7 @@ from . import metrics
 from .classifier import WEIGHTS, FeatureExtractor
 from .data import load_fashion_mnist, scale_images
 from .errors import UserError
+from .outputs import METRICS
 from .training import seeded_noise
 
 FIELDS = ["epoch", "fd", "kid", "kid_std", "class_entropy_bits",
@@ -32,8 +33,9 @@ def load_generator(path):
         named = model_variables(generator, "generator")
         saved = {name: value for name, value in state.items()
                  if name.startswith("generator/")}
-        fresh = {name: variable.numpy() for name, variable in named.items()}
-        for name, value in fit_state(path, meta, saved, fresh).items():
+        shapes = {name: tuple(variable.shape)
+                  for name, variable in named.items()}
+        for name, value in fit_state(path, meta, saved, shapes).items():
             named[name].assign(value)
         return generator
     import keras
@@ -131,7 +133,7 @@ def summary(label, result):
 def log_metrics(evaluator, generator, epoch, output):
     """Append this epoch's numbers (first of all the real-data floor) to
     OUTPUT/metrics.csv; returns the line to log."""
-    path = os.path.join(output, "metrics.csv")
+    path = os.path.join(output, METRICS)
     rows = [] if os.path.isfile(path) else [
         row("real-data floor", evaluator.floor())]
     result = evaluator.evaluate(generator)

@@ -11,8 +11,13 @@ from .errors import UserError
 
 
 def keras_version():
-    """Keras' version without importing it (a second, not ten)."""
-    return importlib.metadata.version("keras")
+    """Keras' version, without importing it where its package metadata
+    says it (a second, not ten)."""
+    try:
+        return importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:   # keras-nightly, ...
+        import keras
+        return keras.__version__
 
 
 @dataclasses.dataclass
@@ -37,15 +42,21 @@ class RunState:
                             "--resume first")
         weights, meta, arrays = ckpt.load_checkpoint(path)
         ckpt.check_keras_version(path, meta, keras_version())
-        return cls(settings=meta["settings"], epoch=meta["epoch"],
-                   batch=meta["batch"],
-                   benchmark_noise=arrays["benchmark_noise"],
-                   history=[tuple(row) for row in arrays["history"]],
-                   checkpoint=path, _saved=(weights, meta, arrays))
+        try:
+            return cls(settings=meta["settings"], epoch=meta["epoch"],
+                       batch=meta["batch"],
+                       benchmark_noise=arrays["benchmark_noise"],
+                       history=[tuple(row) for row in arrays["history"]],
+                       checkpoint=path, _saved=(weights, meta, arrays))
+        except KeyError as e:
+            raise UserError(f"checkpoint {path} lacks its {e.args[0]}: it "
+                            "was not written by a training run of this "
+                            "project; move it away, or train afresh in "
+                            "another --output") from None
 
     @property
-    def steps_started(self):
-        """Epochs begun: a checkpoint in mid-epoch has begun the next."""
+    def epochs_begun(self):
+        """A checkpoint in mid-epoch has begun the next epoch."""
         return self.epoch + (self.batch > 0)
 
     def finished(self, epochs):
@@ -66,8 +77,10 @@ class RunState:
         """Put the checkpoint's weights, optimizer slots and random state
         back into a freshly built trainer."""
         weights, meta, arrays = self._saved
+        shapes = {name: tuple(variable.shape)
+                  for name, variable in trainer.variables().items()}
         trainer.set_state(ckpt.fit_state(self.checkpoint, meta, weights,
-                                         trainer.get_state()))
+                                         shapes))
         ckpt.set_rng_state(arrays, meta["rng"])
 
     def record(self, epoch, batch, d_loss, g_loss):

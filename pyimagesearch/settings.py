@@ -16,8 +16,16 @@ FIXED_ON_RESUME = ("batch_size", "limit", "seed", "mixed_precision",
 LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1}
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors (a missing value, `--epochs abc`) are one
+    [ERROR] line like every other bad input, not a usage block."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see --help)")
+
+
 def build_parser():
-    ap = argparse.ArgumentParser(
+    ap = ArgumentParser(
         description="Train the PyImageSearch DCGAN on Fashion-MNIST, MNIST, "
                     "CIFAR-10 or a folder of your own images.")
     ap.add_argument("-o", "--output", required=True,
@@ -93,17 +101,15 @@ def check_args(args):
     check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
-    if (args.limit is not None and args.batch_size is not None
-            and args.batch_size > args.limit):
-        raise UserError(f"--batch-size {args.batch_size} is larger than "
-                        f"--limit {args.limit}: no full batch to train on; "
-                        "lower --batch-size or raise --limit")
     if args.resume and args.overwrite:
         raise UserError("--resume continues the run in --output and "
                         "--overwrite deletes it: pass one of them")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UserError(f"--data-dir {args.data_dir} is not a folder")
     check_data_args(args)
+    if args.resume and not os.path.isdir(args.output):
+        raise UserError(f"--resume: there is no folder {args.output}; train "
+                        "without --resume first")
     check_output_dir(args.output)
 
 
@@ -124,8 +130,14 @@ def check_data_args(args):
                         f"{args.channels}")
 
 
-def check_metrics(metrics_every, settings):
-    """--metrics-every needs the shipped classifier to fit the data."""
+def check_settings(settings, metrics_every=None):
+    """Checks of the run's settings once flags and checkpoint are merged:
+    a full batch within --limit, and a classifier for --metrics-every."""
+    limit, batch_size = settings["limit"], settings["batch_size"]
+    if limit is not None and batch_size > limit:
+        raise UserError(f"--batch-size {batch_size} is larger than --limit "
+                        f"{limit}: no full batch to train on; lower "
+                        "--batch-size or raise --limit")
     if metrics_every and (settings["dataset"] != "fashion_mnist"
                           or settings["image_size"] not in (None, 28)
                           or settings["channels"] not in (None, 1)):
@@ -164,10 +176,19 @@ def resolve_settings(args, checkpoint_settings=None):
     for key, value in given.items():
         saved = checkpoint_settings.get(key, LEGACY.get(key, DEFAULTS[key]))
         if value is not None and value != saved and key in FIXED_ON_RESUME:
-            flag = "--" + key.replace("_", "-")
-            raise UserError(f"the checkpoint was made with {flag} {saved}, "
-                            f"not {value}: resume with {flag} {saved} (or "
-                            f"leave it out); only --epochs may change, to "
-                            "train longer")
+            raise UserError(
+                f"the checkpoint was made {as_flag(key, saved)}, and this "
+                f"resume asks for it {as_flag(key, value)}: leave the flag "
+                "out to continue the run as it was; the data and training "
+                "settings of a run stay fixed (--epochs may rise, to train "
+                "longer)")
         settings[key] = saved if value is None else value
     return settings
+
+
+def as_flag(key, value):
+    """'with --seed 1', 'with --shared-optimizer', 'without --seed'."""
+    flag = "--" + key.replace("_", "-")
+    if value is None or value is False:
+        return f"without {flag}"
+    return f"with {flag}" if value is True else f"with {flag} {value}"

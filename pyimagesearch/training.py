@@ -107,6 +107,7 @@ class GANTrainer:
         self._generate = tf.function(
             lambda noise: generator(noise, training=False),
             reduce_retracing=True)
+
     def generate(self, noise):
         """Generator output in inference mode (BN uses moving statistics).
         A compiled call: `model.predict` per batch doubles the step time."""

@@ -9,10 +9,11 @@ from pyimagesearch.errors import UserError
 
 RUN = ["epoch_0001_step_00000.png", "epoch_0001_output.png",
        "epoch_0050_step_00500.png", "generator.keras", "metrics.csv",
-       "losses.png", "training.gif", "checkpoints/ckpt-00000546.npz",
-       "checkpoints/.tmp-abc123"]
-USERS = ["notes.txt", "epoch_1_output.png", "my_generator.keras",
-         "losses.png.bak", "checkpoints/README", "old/epoch_0001_output.png"]
+       "losses.png", "training.gif", "checkpoints/ckpt-00000546.npz"]
+LEFTOVERS = ["checkpoints/.tmp-abc123", ".tmp-x1", "generator.keras.tmp.keras"]
+USERS = ["notes.txt", "epoch_1_output.png", "epoch_best_output.png",
+         "my_generator.keras", "losses.png.bak", "checkpoints/README",
+         "old/epoch_0001_output.png"]
 
 
 def make(folder, names):
@@ -23,16 +24,35 @@ def make(folder, names):
             f.write(name)
 
 
+def relative(paths, folder):
+    return sorted(os.path.relpath(p, folder) for p in paths)
+
+
 def test_run_files_are_exactly_the_projects(tmp_path):
-    make(tmp_path, RUN + USERS)
-    found = [os.path.relpath(p, tmp_path) for p in outputs.run_files(tmp_path)]
-    assert sorted(found) == sorted(RUN)
+    make(tmp_path, RUN + LEFTOVERS + USERS)
+    found = outputs.run_files(tmp_path)
+    assert relative(found, tmp_path) == sorted(RUN)
+    assert found[-1].endswith("ckpt-00000546.npz"), "checkpoints go last"
+    assert relative(outputs.leftovers(tmp_path), tmp_path) == \
+        sorted(LEFTOVERS)
+    # the animation's frames are the run's end-of-epoch montages only
+    assert relative(outputs.epoch_montages(tmp_path), tmp_path) == [
+        "epoch_0001_output.png"]
 
 
 def test_empty_or_foreign_folder_is_fresh(tmp_path):
     outputs.check_fresh(str(tmp_path))
-    make(tmp_path, USERS)
+    make(tmp_path, USERS + LEFTOVERS)
     outputs.check_fresh(str(tmp_path))
+
+
+def test_links_named_like_run_files_count(tmp_path):
+    """A run would write through them, so they make the folder used."""
+    os.symlink(tmp_path / "nowhere.png", tmp_path / "epoch_0001_output.png")
+    with pytest.raises(UserError, match=r"\(1 montage\)"):
+        outputs.check_fresh(str(tmp_path))
+    outputs.clear_run(str(tmp_path))
+    assert os.listdir(tmp_path) == []
 
 
 def test_used_folder_is_refused_and_left_alone(tmp_path):
@@ -57,15 +77,27 @@ def test_without_a_checkpoint_resume_is_not_offered(tmp_path):
 
 
 def test_overwrite_deletes_the_run_and_nothing_else(tmp_path):
-    make(tmp_path, RUN + USERS)
-    outputs.check_fresh(str(tmp_path), overwrite=True)
+    make(tmp_path, RUN + LEFTOVERS + USERS)
+    outputs.clear_run(str(tmp_path))
     assert outputs.run_files(tmp_path) == []
+    assert outputs.leftovers(tmp_path) == []
     for name in USERS:
         assert open(os.path.join(tmp_path, name)).read() == name
     # an emptied checkpoints/ folder goes too
     make(tmp_path / "b", RUN)
-    outputs.check_fresh(str(tmp_path / "b"), overwrite=True)
+    outputs.clear_run(str(tmp_path / "b"))
     assert os.listdir(tmp_path / "b") == []
+
+
+def test_one_run_at_a_time_in_a_folder(tmp_path):
+    held = outputs.lock(str(tmp_path))
+    with pytest.raises(UserError, match=f"--output {tmp_path} is in use by "
+                       f"another training run \\(pid {os.getpid()}\\)"):
+        outputs.lock(str(tmp_path))
+    held.close()                     # as when the process ends
+    outputs.lock(str(tmp_path)).close()
+    assert outputs.run_files(tmp_path) == []      # the lock is no run file
+    outputs.check_fresh(str(tmp_path))
 
 
 def test_trim_metrics_drops_rows_after_the_checkpoint(tmp_path):

@@ -69,4 +69,5 @@ def test_mixed_precision_run_and_resume_rules(tmp_path, real_data):
                "--pause-after", "1")
     assert_one_line_error(run_script("--output", fp32, "--resume",
                                      "--mixed-precision"),
-                          "made with --mixed-precision False")
+                          "made without --mixed-precision, and this resume asks for it "
+                          "with --mixed-precision")

@@ -21,7 +21,8 @@ def test_defaults_are_the_tutorials(tmp_path):
 
 
 def test_output_is_required():
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="the following arguments are "
+                                        "required: -o/--output"):
         parse()
 
 
@@ -38,10 +39,12 @@ def test_non_positive_values(tmp_path, flag, value, fragment):
 
 
 def test_batch_larger_than_limit(tmp_path):
-    with pytest.raises(UserError, match="--batch-size 64 is larger than "
-                                        "--limit 10"):
-        cli.check_args(parse("--output", str(tmp_path), "--limit", "10",
-                             "--batch-size", "64"))
+    # the default batch of 128 counts too, and the checkpoint's on resume
+    for flags in (["--limit", "10", "--batch-size", "64"], ["--limit", "10"]):
+        run = cli.resolve_settings(parse("--output", str(tmp_path), *flags))
+        with pytest.raises(UserError, match="--batch-size (64|128) is larger "
+                                            "than --limit 10"):
+            cli.check_settings(run)
 
 
 def test_output_is_created(tmp_path):
@@ -78,16 +81,35 @@ def test_resume_takes_checkpoint_settings(tmp_path):
     cli.resolve_settings(parse("--output", "o", "--batch-size", "64"), saved)
 
 
-@pytest.mark.parametrize("flag,value", [("--batch-size", "32"),
-                                        ("--limit", "1280"),
-                                        ("--seed", "2"),
-                                        ("--shared-optimizer", None)])
-def test_resume_refuses_a_different_run(flag, value):
+@pytest.mark.parametrize("flags,saved_as,asked_as", [
+    (["--batch-size", "32"], "with --batch-size 64", "with --batch-size 32"),
+    (["--limit", "1280"], "with --limit 640", "with --limit 1280"),
+    (["--seed", "2"], "with --seed 1", "with --seed 2"),
+    (["--shared-optimizer"], "without --shared-optimizer",
+     "with --shared-optimizer"),
+])
+def test_resume_refuses_a_different_run(flags, saved_as, asked_as):
     saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
              "num_images": 640}
-    with pytest.raises(UserError, match=f"made with {flag} .*only --epochs"):
-        cli.resolve_settings(parse("--output", "o", flag,
-                                   *([value] if value else [])), saved)
+    with pytest.raises(UserError) as info:
+        cli.resolve_settings(parse("--output", "o", *flags), saved)
+    assert str(info.value).startswith(
+        f"the checkpoint was made {saved_as}, and this resume asks for it "
+        f"{asked_as}: leave the flag out")
+    assert "--epochs may rise" in str(info.value)
+
+
+def test_unseeded_checkpoint_says_without():
+    saved = {"epochs": 2, "batch_size": 64, "limit": None, "seed": None}
+    with pytest.raises(UserError, match="made without --seed, and this "
+                       "resume asks for it with --seed 5"):
+        cli.resolve_settings(parse("--output", "o", "--seed", "5"), saved)
+
+
+def test_argparse_errors_are_one_user_error():
+    with pytest.raises(UserError, match="argument -e/--epochs: invalid int "
+                       "value: 'abc' \\(see --help\\)"):
+        parse("--output", "o", "--epochs", "abc")
 
 
 def test_resume_and_overwrite_contradict(tmp_path):
@@ -102,7 +124,8 @@ def test_checkpoints_from_before_datasets_are_fashion_mnist_28x28x1():
                                      "--channels", "1"), saved)
     assert (run["dataset"], run["image_size"], run["channels"]) == \
         ("fashion_mnist", 28, 1)
-    with pytest.raises(UserError, match="made with --image-size 28, not 32"):
+    with pytest.raises(UserError, match="made with --image-size 28, and this "
+                       "resume asks for it with --image-size 32"):
         cli.resolve_settings(parse("--output", "o", "--image-size", "32"),
                              saved)
 

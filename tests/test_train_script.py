@@ -78,7 +78,8 @@ def read_until(proc, marker, timeout=240):
 def test_writes_exactly_the_tutorials_files_and_lines(baseline):
     out, result = baseline
     assert set(os.listdir(out)) == MONTAGES | {
-        "generator.keras", "checkpoints", "losses.png", "training.gif"}
+        "generator.keras", "checkpoints", "losses.png", "training.gif",
+        ".dcgan-run.lock"}
     assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [
         "ckpt-00000030.npz", "ckpt-00000060.npz"]
     for name in MONTAGES:
@@ -149,7 +150,8 @@ def test_signal_mid_epoch_checkpoints_and_resumes_exactly(
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     assert "[INFO] interrupted after step" in stdout
-    assert f"--output {out} --resume" in stdout
+    assert f"[INFO] resume with: python {SCRIPT} --output {out} --resume" \
+        in stdout.splitlines()
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     assert meta["batch"] > 0, "checkpoint must be at the interrupted batch"
     assert meta["epoch"] == (0 if signum == signal.SIGINT else 1)
@@ -164,7 +166,10 @@ def test_kill_9_loses_at_most_the_epoch_in_progress(baseline, tmp_path):
     out = str(tmp_path)
     proc = start(out, *SMALL)
     read_until(proc, "[INFO] starting epoch 2 of 2")
-    time.sleep(0.5)
+    # meanwhile no second run may use the folder
+    assert_one_line_error(run_script("--output", out, "--resume"),
+                          f"--output {out} is in use by another training run "
+                          f"(pid {proc.pid})")
     proc.kill()
     proc.wait()
     latest = ckpt.latest_checkpoint(out)
@@ -203,25 +208,27 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(baseline,
     # last layer diverged: NaN images
     state["generator/10_Conv2DTranspose/kernel"][:] = np.nan
     poisoned = ckpt.save_checkpoint(out, 61, state, meta, arrays, keep=0)
-    before = {name: open(os.path.join(root, name), "rb").read()
-              for root, _, names in os.walk(out) for name in names}
+    before = tree(out)
     result = run_script("--output", out, "--resume", "--epochs", "3")
     assert_one_line_error(result, "non-finite loss at step 3_0",
                           "last good checkpoint", poisoned, code=3)
-    after = {name: open(os.path.join(root, name), "rb").read()
-             for root, _, names in os.walk(out) for name in names}
-    assert after == before
+    assert tree(out) == before
 
 
 def test_resume_errors_are_one_line(baseline, tmp_path):
     out = str(tmp_path / "out")
     shutil.copytree(baseline[0], out)
+    assert_one_line_error(run_script("--output", str(tmp_path / "none"),
+                                     "--resume"), "there is no folder")
+    assert not os.path.exists(tmp_path / "none")
+    (tmp_path / "empty").mkdir()
     assert_one_line_error(run_script("--output", str(tmp_path / "empty"),
                                      "--resume"), "no checkpoint in")
     assert_one_line_error(run_script("--output", out, "--resume",
                                      "--batch-size", "64"),
-                          "made with --batch-size 128, not 64",
-                          "only --epochs may change")
+                          "made with --batch-size 128, and this resume asks "
+                          "for it with --batch-size 64",
+                          "leave the flag out", "--epochs may rise")
     assert_one_line_error(run_script("--output", out, "--resume",
                                      "--epochs", "1"),
                           "already trained 2 epochs")
@@ -308,10 +315,12 @@ def test_missing_data_files_are_named(tmp_path):
 
 
 def tree(folder):
-    """Every file below `folder` with its bytes."""
+    """Every file below `folder` with its bytes (but the lock, which says
+    which process last ran there)."""
     return {os.path.relpath(os.path.join(root, name), folder):
             open(os.path.join(root, name), "rb").read()
-            for root, _, names in os.walk(folder) for name in names}
+            for root, _, names in os.walk(folder) for name in names
+            if name != ".dcgan-run.lock"}
 
 
 def test_a_used_output_is_refused_then_overwritten(baseline, tmp_path):
@@ -330,6 +339,15 @@ def test_a_used_output_is_refused_then_overwritten(baseline, tmp_path):
     assert "[INFO] loading" not in result.stdout
     assert tree(out) == before, "a refused run must change nothing"
 
+    # --overwrite deletes only once every check has passed: a run that
+    # fails on its data leaves the old run as it was
+    tiny = str(tmp_path / "tiny")
+    write_fashion_dir(tiny, n_train=6, n_test=4)
+    assert_one_line_error(run_script("--output", out, "--overwrite",
+                                     "--data-dir", tiny),
+                          "--batch-size 128 is larger than the 10 training")
+    assert tree(out) == before
+
     result = run_script("--output", out, "--limit", "1280", "--epochs", "1",
                         "--seed", "1", "--overwrite")
     assert result.returncode == 0, result.stderr
@@ -338,7 +356,7 @@ def test_a_used_output_is_refused_then_overwritten(baseline, tmp_path):
     assert set(os.listdir(out)) == {
         "checkpoints", "notes.txt", "epoch_0001_step_00000.png",
         "epoch_0001_output.png", "generator.keras", "losses.png",
-        "training.gif"}
+        "training.gif", ".dcgan-run.lock"}
     assert open(os.path.join(out, "notes.txt")).read() == "mine"
     from PIL import Image
     with Image.open(os.path.join(out, "training.gif")) as gif:
@@ -420,9 +438,23 @@ def test_main_can_be_called_from_another_program(tmp_path, monkeypatch):
     stdout = io.StringIO()
     monkeypatch.setattr(sys, "stdout", stdout)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    status = script["main"](["--output", str(tmp_path / "out"), "--data-dir",
-                             data, "--epochs", "1", "--batch-size", "32"])
+    out = str(tmp_path / "out")
+    status = script["main"](["--output", out, "--data-dir", data, "--epochs",
+                             "1", "--batch-size", "32"])
     assert status == 0
     assert "[INFO] training complete" in stdout.getvalue()
     assert (signal.getsignal(signal.SIGINT),
             signal.getsignal(signal.SIGTERM)) == before
+    # a bad flag is a status, not a SystemExit that ends the notebook
+    assert script["main"](["--output", out, "--epochs", "abc"]) == 2
+
+    # Ctrl-C outside the training loop (building models, say) points at
+    # the checkpoint there is
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    script["run"].__globals__["train"] = interrupted
+    assert script["main"](["--output", out, "--resume"]) == 130
+    last = ckpt.latest_checkpoint(out)
+    assert (f"[INFO] interrupted; the newest checkpoint is {last}; resume "
+            "with:") in stdout.getvalue()

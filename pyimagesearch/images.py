@@ -44,10 +44,19 @@ def to_uint8(image):
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def drop_alpha(image):
+    """Lay the image over white, then drop the alpha channel: what a
+    transparent pixel holds underneath (often black, sometimes white, in
+    one icon set) is not part of the picture."""
+    colour = image[..., :-1].astype(np.float32)
+    alpha = image[..., -1:].astype(np.float32) / 255.0
+    return np.rint(colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+
+
 def decode(path, size):
     """(size x size x 3 RGB uint8, whether the file is grayscale), or None
-    for a file OpenCV cannot read.  Alpha is dropped; palette images come
-    out of OpenCV as colour already."""
+    for a file OpenCV cannot read.  Transparency is laid over white;
+    palette images come out of OpenCV as colour already."""
     try:
         raw = np.fromfile(path, dtype=np.uint8)   # any path, any locale
         image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
@@ -56,7 +65,9 @@ def decode(path, size):
     if image is None or image.size == 0:
         return None
     image = to_uint8(image)
-    if image.ndim == 3 and image.shape[2] in (1, 2):   # grey (+ alpha)
+    if image.ndim == 3 and image.shape[2] in (2, 4):   # grey or BGR + alpha
+        image = drop_alpha(image)
+    if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     grey = image.ndim == 2
     if grey:

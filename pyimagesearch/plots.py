@@ -42,16 +42,31 @@ def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
     plt.close(fig)
 
 
+# colour frames already reduced to a GIF palette, by (path, mtime, size):
+# the animation is rewritten every epoch, and reducing a 512x512 colour
+# montage takes 0.2 s, so redoing all of them would grow with the square
+# of the epochs
+_palette_frames = {}
+
+
+def gif_frame(path, size=None, grey=True):
+    with Image.open(path) as image:
+        if grey:
+            image = image.convert("L")
+            return image.resize((size, size), Image.LANCZOS) if size else image
+        key = (path, os.stat(path).st_mtime_ns, size)
+        if key not in _palette_frames:
+            image = image.convert("RGB")
+            if size:
+                image = image.resize((size, size), Image.LANCZOS)
+            _palette_frames[key] = image.quantize(256)
+        return _palette_frames[key]
+
+
 def write_animation(frames, path, seconds_per_frame=0.4, size=None,
                     grey=True):
     """An endlessly looping GIF of the montage files in `frames`."""
-    images = []
-    for frame in frames:
-        with Image.open(frame) as image:
-            image = image.convert("L" if grey else "RGB")
-            if size:
-                image = image.resize((size, size), Image.LANCZOS)
-            images.append(image)
+    images = [gif_frame(frame, size, grey) for frame in frames]
     if not images:
         return
     durations = [int(1000 * seconds_per_frame)] * len(images)

@@ -38,14 +38,19 @@ def test_colours_come_out_as_rgb(tmp_path, cache):
 def test_formats_alpha_sixteen_bit_grey(tmp_path):
     rgba = np.zeros((10, 10, 4), np.uint8)
     rgba[..., 0] = 200                          # blue, half transparent
-    rgba[..., 3] = 128
+    rgba[..., 3] = 255
+    rgba[:5, :, 3] = 0                          # top half: transparent
     write(tmp_path / "a.png", rgba)
     deep = np.full((10, 10, 3), 65535, np.uint16)
     deep[..., 1] = 0                            # 16-bit magenta
     write(tmp_path / "b.png", deep)
     write(tmp_path / "c.png", np.full((10, 10), 77, np.uint8))   # grey
     blue, _ = imgs.decode(str(tmp_path / "a.png"), 10)
-    assert (blue[..., 2] == 200).all() and (blue[..., :2] == 0).all()
+    assert (blue[5:, :, 2] == 200).all() and (blue[5:, :, :2] == 0).all()
+    assert (blue[:5] == 255).all(), "transparency is laid over white"
+    half = np.dstack([np.zeros((2, 2, 3), np.uint8),
+                      np.full((2, 2, 1), 128, np.uint8)])
+    assert (imgs.drop_alpha(half) == 127).all()    # black, half covering
     magenta, _ = imgs.decode(str(tmp_path / "b.png"), 10)
     assert (magenta[..., [0, 2]] == 255).all() and (magenta[..., 1] == 0).all()
     grey, is_grey = imgs.decode(str(tmp_path / "c.png"), 10)

@@ -36,3 +36,29 @@ def test_animation_has_a_frame_per_epoch_montage(tmp_path):
         assert gif.info.get("loop") == 0
         gif.seek(2)
         assert np.asarray(gif.convert("L")).mean() > 250
+
+
+def test_colour_animation_keeps_colours_and_sees_rewritten_frames(tmp_path):
+    import os
+    paths = []
+    for epoch, bgr in ((1, (0, 0, 255)), (2, (0, 255, 0))):
+        path = str(tmp_path / f"epoch_{epoch:04d}_output.png")
+        cv2.imwrite(path, np.full((64, 64, 3), bgr, np.uint8))
+        paths.append(path)
+    gif_path = str(tmp_path / "training.gif")
+
+    def frame_colours():
+        colours = []
+        with Image.open(gif_path) as gif:
+            for index in range(gif.n_frames):
+                gif.seek(index)
+                colours.append(gif.convert("RGB").getpixel((3, 3)))
+        return colours
+
+    write_animation(paths, gif_path, grey=False)
+    assert frame_colours() == [(255, 0, 0), (0, 255, 0)]
+    # a resumed run rewrites a montage: the animation must show the new one
+    cv2.imwrite(paths[1], np.full((64, 64, 3), (255, 0, 0), np.uint8))
+    os.utime(paths[1], ns=(1, 1))
+    write_animation(paths, gif_path, grey=False)
+    assert frame_colours() == [(255, 0, 0), (0, 0, 255)]

@@ -16,9 +16,10 @@ from conftest import (ROOT, SCRIPT, assert_one_line_error, info_lines,
                       run_script, write_fashion_dir)
 from pyimagesearch import checkpoint as ckpt
 
-# 3840 images / batch 128 = 30 steps an epoch: montages at steps 0 and 25
+# 1920 images / batch 64 = 30 steps an epoch: montages at steps 0 and 25
 # and at the end of each epoch, as the tutorial's schedule says
-SMALL = ["--limit", "3840", "--epochs", "2", "--seed", "1"]
+SMALL = ["--limit", "1920", "--batch-size", "64", "--epochs", "2",
+         "--seed", "1"]
 MONTAGES = {
     "epoch_0001_step_00000.png", "epoch_0001_step_00025.png",
     "epoch_0001_output.png",
@@ -87,7 +88,7 @@ def test_writes_exactly_the_tutorials_files_and_lines(baseline):
         assert image.shape == (448, 448, 3)
     lines = info_lines(result.stdout)
     tutorial = [line for line in lines
-                if not line.startswith(("[INFO] 3840 images", "[INFO] epoch",
+                if not line.startswith(("[INFO] 1920 images", "[INFO] epoch",
                                         "[INFO] training complete"))]
     steps = [line.split(":")[0] for line in tutorial if "Step" in line]
     assert [line for line in tutorial if "Step" not in line] == [
@@ -107,7 +108,7 @@ def test_writes_exactly_the_tutorials_files_and_lines(baseline):
             d_loss = float(line.split("discriminator_loss=")[1].split(",")[0])
             g_loss = float(line.split("adversarial_loss=")[1])
             assert 0 < d_loss < 5 and 0 < g_loss < 20
-    assert "[INFO] 3840 images from /usr/share/datasets/fashion-mnist" in lines
+    assert "[INFO] 1920 images from /usr/share/datasets/fashion-mnist" in lines
     assert any(line.startswith("[INFO] training complete") for line in lines)
     # a log that is not a terminal holds no progress-bar frames
     assert "\r" not in result.stdout + result.stderr
@@ -225,9 +226,9 @@ def test_resume_errors_are_one_line(baseline, tmp_path):
     assert_one_line_error(run_script("--output", str(tmp_path / "empty"),
                                      "--resume"), "no checkpoint in")
     assert_one_line_error(run_script("--output", out, "--resume",
-                                     "--batch-size", "64"),
-                          "made with --batch-size 128, and this resume asks "
-                          "for it with --batch-size 64",
+                                     "--batch-size", "32"),
+                          "made with --batch-size 64, and this resume asks "
+                          "for it with --batch-size 32",
                           "leave the flag out", "--epochs may rise")
     assert_one_line_error(run_script("--output", out, "--resume",
                                      "--epochs", "1"),
@@ -269,11 +270,11 @@ def test_resume_on_other_data_is_refused(baseline, tmp_path):
     out = str(tmp_path / "out")
     shutil.copytree(baseline[0], out)
     tiny = str(tmp_path / "tiny")
-    write_fashion_dir(tiny, n_train=3000, n_test=1000)
+    write_fashion_dir(tiny, n_train=1500, n_test=420)
     assert_one_line_error(run_script("--output", out, "--resume", "--epochs",
                                      "3", "--data-dir", tiny),
-                          "trained on other data (3840 images",
-                          "than these 3840 images")
+                          "trained on other data (1920 images",
+                          "than these 1920 images")
 
 
 @pytest.mark.parametrize("args,fragment", [

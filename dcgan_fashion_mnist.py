@@ -17,6 +17,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pyimagesearch import settings as cli  # noqa: E402
+from pyimagesearch.datasets import is_folder  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.interrupts import StopNow, StopRequest  # noqa: E402
 from pyimagesearch.outputs import (GENERATOR, check_fresh,  # noqa: E402
@@ -51,6 +52,10 @@ def start_or_resume(args):
         # the flags given, else the checkpoint's; its data fingerprint stays
         state.settings.update(cli.resolve_settings(args, state.settings))
     cli.check_settings(state.settings, args.metrics_every)
+    dataset = state.settings["dataset"]
+    if args.resume and is_folder(dataset) and not os.path.isdir(dataset):
+        raise UserError(f"the checkpoint's images were in {dataset}, which is "
+                        "no longer a folder; put them back there to resume")
     if state.settings["epochs"] < state.epochs_begun:
         raise UserError(f"the checkpoint has already trained {state.epoch} "
                         f"epochs; --epochs must be at least "
@@ -60,8 +65,8 @@ def start_or_resume(args):
 
 def train(args):
     state = start_or_resume(args)
-    run = state.settings
-    NUM_EPOCHS = run["epochs"]
+    settings = state.settings
+    NUM_EPOCHS = settings["epochs"]
     gen_path = os.path.join(args.output, GENERATOR)
     if state.finished(NUM_EPOCHS) and os.path.isfile(gen_path):
         print(f"[INFO] {args.output} has already trained all {NUM_EPOCHS} "
@@ -76,18 +81,18 @@ def train(args):
     from pyimagesearch.dcgan import DCGAN
     from pyimagesearch.training import GANTrainer, sample_noise
 
-    if run["seed"] is not None:
-        keras.utils.set_random_seed(run["seed"])
+    if settings["seed"] is not None:
+        keras.utils.set_random_seed(settings["seed"])
         tf.config.experimental.enable_op_determinism()
-    if run["mixed_precision"]:
+    if settings["mixed_precision"]:
         from pyimagesearch.precision import enable_mixed_precision
         print("[INFO] mixed precision: {}".format(enable_mixed_precision()))
 
     # load the Fashion MNIST dataset (or the one asked for) and stack the
     # training and testing data points so we have additional training data
-    print(loading_line(run["dataset"]))
+    print(loading_line(settings["dataset"]))
     trainImages = load_data(args, state)
-    size, channels = run["image_size"], run["channels"]
+    size, channels = settings["image_size"], settings["channels"]
 
     # build the generator: two upsamplings from size/4 to size
     print("[INFO] building generator...")
@@ -96,7 +101,7 @@ def train(args):
     # build the discriminator
     print("[INFO] building discriminator...")
     disc = DCGAN.build_discriminator(size, size, channels)
-    if run["mixed_precision"]:
+    if settings["mixed_precision"]:
         from pyimagesearch.precision import float32_output
         float32_output(gen)
         float32_output(disc)
@@ -104,7 +109,7 @@ def train(args):
     # build the adversarial model: D is frozen inside the GAN step only
     print("[INFO] building GAN...")
     trainer = GANTrainer(gen, disc, NUM_EPOCHS,
-                         shared_optimizer=run["shared_optimizer"])
+                         shared_optimizer=settings["shared_optimizer"])
     evaluator = quality_evaluator(args)
 
     if state.checkpoint:
@@ -141,18 +146,18 @@ def load_data(args, state):
     metrics are on.  Records their size and channels in the settings."""
     from pyimagesearch.data import fingerprint
     from pyimagesearch.datasets import load_dataset
-    run = state.settings
+    settings = state.settings
     images, source, channels = load_dataset(
-        run["dataset"], args.data_dir, run["limit"], run["image_size"],
-        run["channels"])
+        settings["dataset"], args.data_dir, settings["limit"],
+        settings["image_size"], settings["channels"])
     print("[INFO] {} images from {}".format(len(images), source))
     data_sha1 = fingerprint(images)
     state.check_data(len(images), data_sha1)
-    run.update(num_images=len(images), data_sha1=data_sha1,
-               image_size=images.shape[1], channels=channels)
-    if run["batch_size"] > len(images):
-        raise UserError(f"--batch-size {run['batch_size']} is larger than "
-                        f"the {len(images)} training images; lower it")
+    settings.update(num_images=len(images), data_sha1=data_sha1,
+                    image_size=images.shape[1], channels=channels)
+    if settings["batch_size"] > len(images):
+        raise UserError(f"--batch-size {settings['batch_size']} is larger "
+                        f"than the {len(images)} training images; lower it")
     if args.metrics_every:
         from pyimagesearch.quality import check_classifier
         check_classifier()
@@ -231,8 +236,9 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                         return stop.exit_code
                 progress.close()
                 state.epoch, state.batch = epoch + 1, 0
-                end_of_epoch(args, trainer, state, evaluator, batchesPerEpoch,
-                             time.time() - epoch_start, batchesPerEpoch - first)
+                end_of_epoch(args, trainer, state, evaluator,
+                             batchesPerEpoch, time.time() - epoch_start,
+                             batchesPerEpoch - first)
                 if stop.requested and epoch + 1 < NUM_EPOCHS:
                     log("[INFO] interrupted at the end of epoch {}; {}".format(
                         epoch + 1, resume_hint(args.output)))

@@ -22,7 +22,8 @@ def cpu_model(cpuinfo="/proc/cpuinfo"):
         return None
     name = fields.get("model name")
     if name and "cpu family" in fields:
-        name += f" (family {fields['cpu family']}, model {fields.get('model')})"
+        name += (f" (family {fields['cpu family']}, "
+                 f"model {fields.get('model')})")
     return name
 
 

@@ -52,7 +52,8 @@ def load_dataset(dataset, data_dir=None, limit=None, size=None,
     first `limit` images, resized and converted as asked; channels=None
     keeps the data's own (for a folder: 3, or 1 if every file is grey)."""
     if is_folder(dataset):
-        images, all_grey = load_folder(dataset, size or FOLDER_SIZE, log=log)
+        images, all_grey = load_folder(dataset, size or FOLDER_SIZE, limit,
+                                       log=log)
         source = dataset
         native = 1 if all_grey else 3
     else:

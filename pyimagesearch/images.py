@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 import time
+import zipfile
 
 import cv2
 import numpy as np
@@ -15,17 +16,23 @@ from tqdm import tqdm
 from .errors import UserError
 from .files import atomic_write, cache_dir
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2     # 2: transparency over white, EXIF orientation
 SHOW_SKIPPED = 5
+
+
+def crop_square(image):
+    """The centred square of an image (a view, no copy)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[top:top + side, left:left + side]
 
 
 def square(image, size):
     """Centre-crop to a square and resize to size x size: area
     interpolation when shrinking (no aliasing), cubic when enlarging."""
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    image = image[top:top + side, left:left + side]
+    image = crop_square(image)
+    side = image.shape[0]
     if side == size:
         return image
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
@@ -38,7 +45,7 @@ def to_uint8(image):
         return image
     if image.dtype == np.uint16:
         return (image >> 8).astype(np.uint8)
-    image = image.astype(np.float64)
+    image = image.astype(np.float32)
     if image.max(initial=0) <= 1.0:
         image = image * 255.0
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -53,28 +60,40 @@ def drop_alpha(image):
     return np.rint(colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
 
 
+def may_hold_alpha(raw):
+    """PNG and TIFF can carry transparency; other formats (JPEG above all)
+    are read with their EXIF orientation applied, as a viewer shows them:
+    OpenCV ignores it when asked for the file unchanged."""
+    head = raw[:4].tobytes()
+    return head in (b"\x89PNG", b"II*\x00", b"MM\x00*")
+
+
 def decode(path, size):
-    """(size x size x 3 RGB uint8, whether the file is grayscale), or None
-    for a file OpenCV cannot read.  Transparency is laid over white;
-    palette images come out of OpenCV as colour already."""
+    """(size x size x 3 RGB uint8, whether the image is grey), or None for
+    a file OpenCV cannot read.  Transparency is laid over white; palette
+    images come out of OpenCV as colour already."""
     try:
         raw = np.fromfile(path, dtype=np.uint8)   # any path, any locale
-        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+        flags = (cv2.IMREAD_UNCHANGED if may_hold_alpha(raw)
+                 else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+        image = cv2.imdecode(raw, flags)
     except (OSError, cv2.error):
         return None
     if image is None or image.size == 0:
         return None
-    image = to_uint8(image)
+    # crop before anything that copies: a 4000x4000 photo stays one copy
+    image = to_uint8(crop_square(image))
     if image.ndim == 3 and image.shape[2] in (2, 4):   # grey or BGR + alpha
         image = drop_alpha(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
-    grey = image.ndim == 2
-    if grey:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    else:
-        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)  # OpenCV is BGR
-    return square(image, size), grey
+    image = square(image, size)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), True
+    # grey+alpha and grey-palette PNGs come out of OpenCV as three channels
+    grey = bool((image[..., 0] == image[..., 1]).all()
+                and (image[..., 1] == image[..., 2]).all())
+    return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB), grey
 
 
 def to_channels(images, channels):
@@ -87,14 +106,43 @@ def to_channels(images, channels):
     return grey
 
 
+def readable_name(path):
+    """A path for a log line, whatever bytes its name holds."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def unique_files(folder, limit=None):
+    """(image files below `folder`, sorted, each real file once: links to a
+    file already listed are dropped; at most `limit`), and those that
+    vanished or are dangling links."""
+    files, gone, seen = [], [], set()
+    for path in sorted(list_images(folder)):
+        try:
+            real = os.path.realpath(path)
+            os.stat(real)
+        except OSError:
+            gone.append(path)
+            continue
+        if real not in seen:
+            seen.add(real)
+            files.append(path)
+            if limit is not None and len(files) >= limit:
+                break
+    return files, gone
+
+
 def cache_key(paths, size):
     """Changes when any file is added, removed, rewritten or touched, or
     the size changes."""
     digest = hashlib.sha1(f"v{CACHE_VERSION} size {size}\n".encode())
     for path in paths:
-        stat = os.stat(path)
-        digest.update(f"{os.path.abspath(path)}\0{stat.st_size}\0"
-                      f"{stat.st_mtime_ns}\n".encode())
+        try:
+            stat = os.stat(path)
+            stamp = f"{stat.st_size}\0{stat.st_mtime_ns}"
+        except OSError:
+            stamp = "gone"
+        digest.update(os.fsencode(os.path.abspath(path)) + b"\0"
+                      + stamp.encode() + b"\n")
     return digest.hexdigest()[:20]
 
 
@@ -103,7 +151,7 @@ def read_cache(path):
         with np.load(path, allow_pickle=False) as cached:
             return (cached["images"], cached["grey"],
                     [str(name) for name in cached["skipped"]])
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None          # missing or damaged: decode again
 
 
@@ -123,7 +171,9 @@ def decode_all(paths, size, show_progress):
     grey = np.zeros(len(paths), dtype=bool)
     used = np.zeros(len(paths), dtype=bool)
     skipped = []
-    workers = min(32, (os.cpu_count() or 1) + 2)
+    # OpenCV decodes outside the GIL; more threads than cores only adds
+    # full-size images in memory at once
+    workers = min(8, os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(paths), desc="decoding", unit="image",
                  disable=not show_progress, leave=False) as bar:
@@ -138,14 +188,14 @@ def decode_all(paths, size, show_progress):
     return images[used], grey[used], skipped
 
 
-def load_folder(folder, size, show_progress=None, log=print):
-    """(uint8 RGB images (N, size, size, 3), all grayscale?) from every
-    image file below `folder`; unreadable files are skipped with one
-    warning line."""
+def load_folder(folder, size, limit=None, show_progress=None, log=print):
+    """(uint8 RGB images (N, size, size, 3), all grey?) from the image
+    files below `folder` (the first `limit`, in sorted order); unreadable
+    files are skipped with one warning line."""
     if not os.path.isdir(folder):
         raise UserError(f"--dataset {folder} is not a folder")
-    paths = sorted(list_images(folder))
-    if not paths:
+    paths, gone = unique_files(folder, limit)
+    if not paths and not gone:
         raise UserError(f"no images ({', '.join(image_types)}) found in "
                         f"{folder} or its subfolders; point --dataset at a "
                         "folder of images")
@@ -157,6 +207,8 @@ def load_folder(folder, size, show_progress=None, log=print):
     cached = read_cache(cache)
     if cached is None:
         images, grey, skipped = decode_all(paths, size, show_progress)
+        skipped = [readable_name(os.path.relpath(path, folder))
+                   for path in skipped]
         write_cache(cache, images, grey, skipped)
         seconds = time.time() - start
         how = "decoded in {:.1f} s ({:.0f} images/s)".format(
@@ -164,16 +216,18 @@ def load_folder(folder, size, show_progress=None, log=print):
     else:
         images, grey, skipped = cached
         how = "read from the cache in {:.1f} s".format(time.time() - start)
-    log(f"[INFO] {len(paths)} images found in {folder}: {len(images)} used, "
+    skipped = [readable_name(os.path.relpath(path, folder))
+               for path in gone] + skipped
+    found = len(paths) + len(gone)
+    log(f"[INFO] {found} images found in {folder}: {len(images)} used, "
         f"{len(skipped)} skipped; {how}")
     if skipped:
-        names = [os.path.relpath(path, folder)
-                 for path in skipped[:SHOW_SKIPPED]]
-        more = len(skipped) - len(names)
+        more = len(skipped) - SHOW_SKIPPED
         log(f"[WARNING] skipped {len(skipped)} unreadable or corrupt image "
-            f"file{'s' if len(skipped) > 1 else ''}: {', '.join(names)}"
-            + (f" and {more} more" if more else ""))
+            f"file{'s' if len(skipped) > 1 else ''}: "
+            f"{', '.join(skipped[:SHOW_SKIPPED])}"
+            + (f" and {more} more" if more > 0 else ""))
     if not len(images):
-        raise UserError(f"none of the {len(paths)} image files in {folder} "
+        raise UserError(f"none of the {found} image files in {folder} "
                         "could be read; check that they are images")
     return images, bool(grey.all())

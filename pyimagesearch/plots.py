@@ -67,6 +67,11 @@ def write_animation(frames, path, seconds_per_frame=0.4, size=None,
                     grey=True):
     """An endlessly looping GIF of the montage files in `frames`."""
     images = [gif_frame(frame, size, grey) for frame in frames]
+    if not grey:          # forget frames no longer in the GIF, or rewritten
+        current = {(frame, os.stat(frame).st_mtime_ns, size)
+                   for frame in frames}
+        for key in set(_palette_frames) - current:
+            del _palette_frames[key]
     if not images:
         return
     durations = [int(1000 * seconds_per_frame)] * len(images)
@@ -80,10 +85,10 @@ def refresh_plots(output, history, batches_per_epoch, title="Fashion-MNIST",
                   grey=True):
     """Rewrite OUTPUT/losses.png and OUTPUT/training.gif after an epoch."""
     try:
-        plot_losses(history, batches_per_epoch, os.path.join(output, LOSS_PLOT),
-                    title)
-        write_animation(epoch_montages(output), os.path.join(output, ANIMATION),
-                        grey=grey)
+        plot_losses(history, batches_per_epoch,
+                    os.path.join(output, LOSS_PLOT), title)
+        write_animation(epoch_montages(output),
+                        os.path.join(output, ANIMATION), grey=grey)
     except OSError as e:
         raise UserError(f"could not write the plots in {output} ({e}); make "
                         "it writable, then continue with --resume") from None

@@ -69,7 +69,8 @@ class RunState:
             raise UserError(
                 "the checkpoint was trained on other data ({} images, sha1 "
                 "{}) than these {} images (sha1 {}): resume with the same "
-                "data (--data-dir)".format(self.settings["num_images"],
+                "images (the same --data-dir, or the same files in the "
+                "folder)".format(self.settings["num_images"],
                                            saved[:12], num_images,
                                            data_sha1[:12]))
 

@@ -49,7 +49,8 @@ def build_parser():
                     help="seed Python, NumPy and Keras and make ops "
                          "deterministic (default: unseeded, as the tutorial)")
     ap.add_argument("--limit", type=int, default=None,
-                    help="train on the first N of the 70,000 images only")
+                    help="train on the first N images only (of a folder: "
+                         "the first N files in sorted order)")
     ap.add_argument("--data-dir", default=None,
                     help="folder holding a named dataset's files: the four "
                          "IDX .gz files (Fashion-MNIST, MNIST), mnist.npz, "

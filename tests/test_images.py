@@ -96,12 +96,17 @@ def test_a_real_photo_folder(tmp_path, cache):
     assert "decoded in" in lines[0]
 
 
-def test_a_damaged_cache_is_decoded_again(tmp_path, cache):
+@pytest.mark.parametrize("damage", [
+    lambda raw: b"garbage",
+    lambda raw: raw[:len(raw) // 2],            # a truncated zip
+])
+def test_a_damaged_cache_is_decoded_again(tmp_path, cache, damage):
     folder = str(tmp_path / "photos")
-    write_photo_folder(folder)
+    write_photo_folder(folder, count=7)
     first, _ = imgs.load_folder(folder, 8, log=lambda _: None)
     [entry] = os.listdir(cache / "images")
-    (cache / "images" / entry).write_bytes(b"garbage")
+    path = cache / "images" / entry
+    path.write_bytes(damage(path.read_bytes()))
     lines = []
     second, _ = imgs.load_folder(folder, 8, log=lines.append)
     assert "decoded in" in lines[0]
@@ -141,3 +146,61 @@ def test_channel_conversion_keeps_luminance():
     rgb[..., 1] = 255                           # pure green
     grey = imgs.to_channels(rgb, 1)
     assert grey.shape == (1, 4, 4, 1) and (grey == 150).all()  # 0.587*255
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    """Phone photos store pixels sideways and say so in EXIF; the crop must
+    take the picture as it is shown."""
+    from PIL import Image
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = (255, 0, 0)                 # stored: left half red
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[274] = 6                                # shown rotated 90 degrees
+    image.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    decoded, _ = imgs.decode(str(tmp_path / "phone.jpg"), 40)
+    # shown 40 wide and 80 tall: the centre square straddles red and black
+    top, bottom = decoded[:5].mean(axis=(0, 1)), decoded[-5:].mean(axis=(0, 1))
+    assert abs(top[0] - bottom[0]) > 150, "orientation was ignored"
+
+
+def test_grey_with_alpha_counts_as_grey(tmp_path):
+    from PIL import Image
+    la = np.zeros((8, 8, 2), np.uint8)
+    la[..., 0], la[..., 1] = 90, 255
+    Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
+    image, grey = imgs.decode(str(tmp_path / "la.png"), 8)
+    assert grey and (image == 90).all()
+
+
+def test_links_dangling_or_doubled_and_limit(tmp_path, cache):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for index in range(5):
+        write(folder / f"i{index}.png", np.full((9, 9, 3), index, np.uint8))
+    os.symlink(folder / "i0.png", folder / "same_as_i0.png")
+    os.symlink(tmp_path / "nowhere.png", folder / "broken.png")
+    lines = []
+    images, _ = imgs.load_folder(str(folder), 8, log=lines.append)
+    assert len(images) == 5                        # the link to i0 once only
+    assert lines[0].startswith(f"[INFO] 6 images found in {folder}: 5 used, "
+                               "1 skipped")
+    assert lines[1] == ("[WARNING] skipped 1 unreadable or corrupt image "
+                        "file: broken.png")
+    # --limit decodes only the first files, in sorted order
+    lines.clear()
+    images, _ = imgs.load_folder(str(folder), 8, limit=2, log=lines.append)
+    assert [int(image[0, 0, 0]) for image in images] == [0, 1]
+    assert "2 used" in lines[0]
+
+
+def test_odd_file_names(tmp_path, cache):
+    name = os.fsdecode(b"bad\xff.png")              # not valid UTF-8
+    write(tmp_path / "ok.png", np.zeros((8, 8, 3), np.uint8))
+    with open(os.path.join(str(tmp_path), name), "wb") as f:
+        f.write(b"not a png")
+    lines = []
+    images, _ = imgs.load_folder(str(tmp_path), 8, log=lines.append)
+    assert len(images) == 1
+    assert lines[1] == ("[WARNING] skipped 1 unreadable or corrupt image "
+                        "file: bad\\xff.png")

@@ -74,8 +74,9 @@ def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
     out = str(tmp_path / "out")
     shutil.copytree(colour_run[0], out)
     for flags, fragment in [
-            (["--image-size", "16"], "made with --image-size 32, and this "
-                                     "resume asks for it with --image-size 16"),
+            (["--image-size", "16"],
+             "made with --image-size 32, and this resume asks for it with "
+             "--image-size 16"),
             (["--channels", "1"], "made with --channels 3, and this resume "
                                   "asks for it with --channels 1"),
             (["--dataset", "mnist"],
@@ -91,6 +92,14 @@ def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
     assert any("images found in" in line and "read from the cache" in line
                for line in info_lines(result.stdout))
     assert "[INFO] starting epoch 3 of 3..." in result.stdout
+    # images moved away since: said at once, before anything loads
+    state, meta, arrays = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    meta["settings"]["dataset"] = str(tmp_path / "moved")
+    ckpt.save_checkpoint(out, 10 ** 6, state, meta, arrays)
+    result = run_script("--output", out, "--resume", env=cache_env)
+    assert_one_line_error(result, f"images were in {tmp_path / 'moved'}, "
+                          "which is no longer a folder; put them back")
+    assert "[INFO] loading" not in result.stdout
 
 
 @pytest.mark.parametrize("flags,fragment", [

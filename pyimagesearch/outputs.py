@@ -19,6 +19,11 @@ LOCK = ".dcgan-run.lock"
 EPOCH_MONTAGE = re.compile(r"^epoch_\d{4,}_output\.png$")
 MONTAGE = re.compile(r"^epoch_\d{4,}_(?:output|step_\d{5,})\.png$")
 CHECKPOINT = re.compile(r"^ckpt-\d{8,}\.npz$")
+# the run's files at the top of --output: montages and the named files
+RUN_FILE = re.compile("^(?:" + "|".join(
+    [MONTAGE.pattern[1:-1]] + [re.escape(name) for name in
+                               (GENERATOR, METRICS, LOSS_PLOT, ANIMATION)])
+    + ")$")
 # half-written files a killed run can leave behind (atomic writes)
 LEFTOVER = re.compile(r"^\.tmp-.*|.*\.tmp\.keras$")
 
@@ -42,12 +47,8 @@ def epoch_montages(output):
 def run_files(output):
     """This project's files in `output`, checkpoints last; files of the
     user's own are never listed."""
-    named = re.compile("^(?:" + "|".join(
-        [MONTAGE.pattern[1:-1]] + [re.escape(name) for name in
-                                   (GENERATOR, METRICS, LOSS_PLOT,
-                                    ANIMATION)]) + ")$")
-    return _entries(output, named) + _entries(checkpoint_dir(output),
-                                              CHECKPOINT)
+    return _entries(output, RUN_FILE) + _entries(checkpoint_dir(output),
+                                                 CHECKPOINT)
 
 
 def leftovers(output):

@@ -20,8 +20,9 @@ from pyimagesearch import settings as cli  # noqa: E402
 from pyimagesearch.datasets import is_folder  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.interrupts import StopNow, StopRequest  # noqa: E402
-from pyimagesearch.outputs import (GENERATOR, check_fresh,  # noqa: E402
-                                   clear_run, lock, trim_metrics)
+from pyimagesearch.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
+                                   check_fresh, clear_run, lock,
+                                   trim_metrics)
 from pyimagesearch.runstate import RunState  # noqa: E402
 
 
@@ -68,7 +69,9 @@ def train(args):
     settings = state.settings
     NUM_EPOCHS = settings["epochs"]
     gen_path = os.path.join(args.output, GENERATOR)
-    if state.finished(NUM_EPOCHS) and os.path.isfile(gen_path):
+    ema_path = os.path.join(args.output, GENERATOR_EMA)
+    if state.finished(NUM_EPOCHS) and os.path.isfile(gen_path) and (
+            settings["ema"] is None or os.path.isfile(ema_path)):
         print(f"[INFO] {args.output} has already trained all {NUM_EPOCHS} "
               "epochs; nothing to do (to train longer: --resume --epochs N, "
               f"with N above {NUM_EPOCHS})")
@@ -79,7 +82,7 @@ def train(args):
     import tensorflow as tf
     from pyimagesearch.checkpoint import save_generator
     from pyimagesearch.dcgan import DCGAN
-    from pyimagesearch.training import GANTrainer, sample_noise
+    from pyimagesearch.training import GANTrainer
 
     if settings["seed"] is not None:
         keras.utils.set_random_seed(settings["seed"])
@@ -100,7 +103,8 @@ def train(args):
 
     # build the discriminator
     print("[INFO] building discriminator...")
-    disc = DCGAN.build_discriminator(size, size, channels)
+    disc = DCGAN.build_discriminator(size, size, channels,
+                                     dropout=settings["disc_dropout"])
     if settings["mixed_precision"]:
         from pyimagesearch.precision import float32_output
         float32_output(gen)
@@ -109,7 +113,11 @@ def train(args):
     # build the adversarial model: D is frozen inside the GAN step only
     print("[INFO] building GAN...")
     trainer = GANTrainer(gen, disc, NUM_EPOCHS,
-                         shared_optimizer=settings["shared_optimizer"])
+                         shared_optimizer=settings["shared_optimizer"],
+                         **{key: settings[key] for key in cli.TIPS
+                            if key != "disc_dropout"})
+    if cli.tip_flags(settings):
+        print("[INFO] GAN tips on: " + cli.tip_flags(settings))
     evaluator = quality_evaluator(args)
 
     if state.checkpoint:
@@ -124,13 +132,21 @@ def train(args):
     # visualize how the generative modeling is learning
     print("[INFO] starting training...")
     if state.benchmark_noise is None:
-        state.benchmark_noise = sample_noise(256)
+        state.benchmark_noise = trainer.sample_noise(256)
 
     run_start, first_epoch = time.time(), state.epoch
-    status = train_epochs(args, trainer, trainImages, state, evaluator)
+    board = tensorboard(args)
+    try:
+        status = train_epochs(args, trainer, trainImages, state, evaluator,
+                              board)
+    finally:
+        if board:
+            board.close()
     if status is not None:
         return status
     save_generator(gen, gen_path)
+    if trainer.generator_ema is not None:
+        save_generator(trainer.generator_ema, ema_path)
     if state.epoch == first_epoch:
         print(f"[INFO] generator saved to {gen_path} from the final "
               "checkpoint")
@@ -180,13 +196,21 @@ def quality_evaluator(args):
     return QualityEvaluator(args.data_dir)
 
 
-def train_epochs(args, trainer, trainImages, state, evaluator):
+def tensorboard(args):
+    if not args.tensorboard:
+        return None
+    from pyimagesearch.board import Board
+    return Board(args.output)
+
+
+def train_epochs(args, trainer, trainImages, state, evaluator, board=None):
     """The tutorial's training loop, from where `state` stands.  Returns
     None once all epochs are trained, else the exit status to stop with
     (paused, or stopped by a signal: a checkpoint is written first)."""
     import numpy as np
     from pyimagesearch.data import to_unit_range
     from pyimagesearch.montage import build_montage, montage_name
+    from pyimagesearch.outputs import EMA_PREFIX
     from pyimagesearch.progress import EpochProgress
 
     log = EpochProgress.log
@@ -215,6 +239,9 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                     state.record(epoch + 1, i, discLoss, ganLoss)
                     state.batch = i + 1
                     progress.update(discLoss, ganLoss)
+                    step = epoch * batchesPerEpoch + i + 1
+                    if board:
+                        board.losses(step, discLoss, ganLoss)
 
                     # visualize the generator on the benchmark noise: often
                     # early on, less often later, and at the end of an epoch
@@ -226,6 +253,15 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                         vis = build_montage(
                             trainer.generate(state.benchmark_noise))
                         write_montage(args.output, name, vis, progress)
+                        if trainer.generator_ema is not None:
+                            ema_vis = build_montage(trainer.generate(
+                                state.benchmark_noise, ema=True))
+                            write_montage(args.output, EMA_PREFIX + name,
+                                          ema_vis, progress)
+                        if board:
+                            board.montage(step, vis)
+                            if trainer.generator_ema is not None:
+                                board.montage(step, ema_vis, "ema_montage")
 
                     if stop.requested and i < batchesPerEpoch - 1:
                         progress.close()
@@ -236,7 +272,7 @@ def train_epochs(args, trainer, trainImages, state, evaluator):
                         return stop.exit_code
                 progress.close()
                 state.epoch, state.batch = epoch + 1, 0
-                end_of_epoch(args, trainer, state, evaluator,
+                end_of_epoch(args, trainer, state, evaluator, board,
                              batchesPerEpoch, time.time() - epoch_start,
                              batchesPerEpoch - first)
                 if stop.requested and epoch + 1 < NUM_EPOCHS:
@@ -261,7 +297,7 @@ def save(args, trainer, state, batches_per_epoch):
                       keep=args.keep_checkpoints)
 
 
-def end_of_epoch(args, trainer, state, evaluator, batches_per_epoch,
+def end_of_epoch(args, trainer, state, evaluator, board, batches_per_epoch,
                  seconds, steps):
     """Checkpoint first (so nothing below can lose the epoch), then the
     timing line, the plots and, when due, the quality metrics."""
@@ -277,8 +313,18 @@ def end_of_epoch(args, trainer, state, evaluator, batches_per_epoch,
     if evaluator and (state.epoch % args.metrics_every == 0
                       or state.epoch == state.settings["epochs"]):
         from pyimagesearch.quality import log_metrics
-        EpochProgress.log(log_metrics(evaluator, trainer.generator,
-                                      state.epoch, args.output))
+        generators = [(trainer.generator, False)]
+        if trainer.generator_ema is not None:
+            generators.append((trainer.generator_ema, True))
+        for generator, ema in generators:
+            line, result = log_metrics(evaluator, generator, state.epoch,
+                                       args.output, trainer.noise, ema)
+            EpochProgress.log(line)
+            if board:
+                board.quality(state.epoch * batches_per_epoch, result,
+                              "ema_quality" if ema else "quality")
+    if board:
+        board.flush()
 
 
 def write_montage(output, name, image, progress):

@@ -2,24 +2,25 @@
 
     python evaluate.py output/generator.keras
     python evaluate.py output/checkpoints/ckpt-00000546.npz ... --csv m.csv
+    python evaluate.py output/generator.keras output/generator_ema.keras
 
 FD and KID use the features of this project's own Fashion-MNIST classifier
 (pyimagesearch/weights/): they are NOT Inception-FID and cannot be compared
 with numbers in papers; compare them with the real-data floor printed
 beside them, and with other runs of this project.
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.settings import NOISES, ArgumentParser  # noqa: E402
 
 
 @one_line_errors
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+",
                     help="generator .keras files or training checkpoints")
     ap.add_argument("--num", type=int, default=10000,
@@ -28,6 +29,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--csv", default=None, help="also append rows to this CSV")
+    ap.add_argument("--ema", action="store_true",
+                    help="for checkpoints of an --ema run: measure their "
+                         "moving average of the generator")
+    ap.add_argument("--noise", choices=NOISES, default=None,
+                    help="the noise to feed (default: what each generator "
+                         "was trained on, read from its run's checkpoint)")
     args = ap.parse_args(argv)
     if args.num < 2:
         raise UserError(f"--num must be at least 2, got {args.num}")
@@ -36,8 +43,9 @@ def main(argv=None):
             raise UserError(f"{path} does not exist")
     from pyimagesearch.quality import (QualityEvaluator, append_csv,
                                        check_measurable, load_generator, row,
-                                       summary)
-    generators = {path: load_generator(path) for path in args.models}
+                                       summary, trained_noise)
+    generators = {path: load_generator(path, ema=args.ema)
+                  for path in args.models}
     for path, generator in generators.items():
         check_measurable(generator, path)
     evaluator = QualityEvaluator(args.data_dir, args.num, args.seed)
@@ -47,7 +55,8 @@ def main(argv=None):
     print("[INFO] " + summary("real-data floor (train vs test)", floor))
     rows = [row("real-data floor", floor)]
     for path, generator in generators.items():
-        result = evaluator.evaluate(generator, name=path)
+        result = evaluator.evaluate(generator, name=path,
+                                    noise=args.noise or trained_noise(path))
         print("[INFO] " + summary(path, result))
         rows.append(row(path, result))
     if args.csv:

@@ -4,7 +4,6 @@ latent space between two seeds.
     python generate.py output/generator.keras --output samples --num 64 --seed 1
     python generate.py output/generator.keras --output samples --interpolate 3 7
 """
-import argparse
 import math
 import os
 import sys
@@ -14,13 +13,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
-from pyimagesearch.settings import check_output_dir, check_positive  # noqa: E402
+from pyimagesearch.settings import (NOISES, ArgumentParser,  # noqa: E402
+                                    check_output_dir, check_positive)
 
 
 @one_line_errors
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", help="generator.keras (or a checkpoint .npz)")
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="generator.keras, generator_ema.keras, or "
+                                  "a checkpoint .npz")
     ap.add_argument("-o", "--output", required=True, help="folder to write to")
     ap.add_argument("--num", type=int, default=64, help="samples (default 64)")
     ap.add_argument("--seed", type=int, default=0)
@@ -33,6 +34,13 @@ def main(argv=None):
                     help="images in the interpolation strip (default 10)")
     ap.add_argument("--scale", type=int, default=2,
                     help="enlarge each image this many times (default 2)")
+    ap.add_argument("--ema", action="store_true",
+                    help="with a checkpoint of an --ema run: sample its "
+                         "moving average of the generator")
+    ap.add_argument("--noise", choices=NOISES, default=None,
+                    help="the noise to feed (default: what the generator "
+                         "was trained on, read from its run's checkpoint; "
+                         "uniform if there is none)")
     args = ap.parse_args(argv)
     check_positive("--num", args.num, allow_none=False)
     check_positive("--scale", args.scale, allow_none=False)
@@ -45,10 +53,11 @@ def main(argv=None):
     import cv2
     from pyimagesearch.montage import (build_montage, for_imwrite, to_uint8,
                                        write_image)
-    from pyimagesearch.quality import load_generator
+    from pyimagesearch.quality import load_generator, trained_noise
     from pyimagesearch.training import seeded_noise
-    gen = load_generator(args.model)
+    gen = load_generator(args.model, ema=args.ema)
     latent_dim = gen.input_shape[-1]
+    noise = args.noise or trained_noise(args.model)
 
     def render(noise):
         return np.asarray(gen.predict_on_batch(noise.astype("float32")))
@@ -58,7 +67,8 @@ def main(argv=None):
                           interpolation=cv2.INTER_NEAREST)
 
     if args.interpolate:
-        a, b = (seeded_noise(seed, 1, latent_dim)[0] for seed in args.interpolate)
+        a, b = (seeded_noise(seed, 1, latent_dim, noise)[0]
+                for seed in args.interpolate)
         weights = np.linspace(0, 1, args.steps)[:, None]
         images = render((1 - weights) * a + weights * b)
         strip = build_montage(images, (args.steps, 1))
@@ -68,7 +78,7 @@ def main(argv=None):
         print(f"[INFO] {args.steps}-step interpolation written to {path}")
         return 0
 
-    images = render(seeded_noise(args.seed, args.num, latent_dim))
+    images = render(seeded_noise(args.seed, args.num, latent_dim, noise))
     columns = math.ceil(math.sqrt(args.num))
     rows = math.ceil(args.num / columns)
     path = os.path.join(args.output, f"samples_seed{args.seed}.png")

@@ -145,6 +145,17 @@ def load_checkpoint(path):
     return state, meta, contents
 
 
+def load_meta(path):
+    """A checkpoint's settings and position only, without its arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as bundle:
+            return json.loads(bundle["meta"].tobytes().decode())
+    except (OSError, EOFError, ValueError, KeyError, TypeError,
+            zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise UserError(f"checkpoint {path} is corrupt or truncated "
+                        f"({type(e).__name__}: {e})") from None
+
+
 def minor_version(version):
     return ".".join(str(version).split(".")[:2])
 

@@ -8,7 +8,15 @@ from tensorflow.keras.layers import LeakyReLU
 from tensorflow.keras.layers import Activation
 from tensorflow.keras.layers import Flatten
 from tensorflow.keras.layers import Dense
+from tensorflow.keras.layers import Dropout
 from tensorflow.keras.layers import Reshape
+
+
+def add_dropout(model, rate):
+	# not in the tutorial's network: Chollet's tip of dropout in the
+	# discriminator after each LeakyReLU (off unless asked for)
+	if rate > 0:
+		model.add(Dropout(rate))
 
 
 class DCGAN:
@@ -52,7 +60,7 @@ class DCGAN:
 		return model
 
 	@staticmethod
-	def build_discriminator(width, height, depth, alpha=0.2):
+	def build_discriminator(width, height, depth, alpha=0.2, dropout=0.0):
 		# initialize the model along with the input shape to be
 		# "channels last"
 		model = Sequential()
@@ -63,16 +71,19 @@ class DCGAN:
 		model.add(Conv2D(32, (5, 5), padding="same",
 			strides=(2, 2)))  # 28x28xdepth -> 14x14x32
 		model.add(LeakyReLU(negative_slope=alpha))
+		add_dropout(model, dropout)
 
 		# second set of CONV => RELU layers
 		model.add(Conv2D(64, (5, 5), padding="same",
 			strides=(2, 2)))  # 14x14x32 -> 7x7x64
 		model.add(LeakyReLU(negative_slope=alpha))
+		add_dropout(model, dropout)
 
 		# first (and only) set of FC => RELU layers
 		model.add(Flatten())  # 7x7x64 -> 3136
 		model.add(Dense(512))
 		model.add(LeakyReLU(negative_slope=alpha))
+		add_dropout(model, dropout)
 
 		# sigmoid layer outputting a single value
 		model.add(Dense(1))

@@ -12,17 +12,23 @@ from .errors import UserError
 from .files import atomic_write
 
 GENERATOR = "generator.keras"
+GENERATOR_EMA = "generator_ema.keras"   # with --ema
 METRICS = "metrics.csv"
+EMA_METRICS = "ema_metrics.csv"
+EMA_PREFIX = "ema_"                     # the averaged generator's montages
+TENSORBOARD = "tensorboard"             # with --tensorboard
 LOSS_PLOT = "losses.png"
 ANIMATION = "training.gif"
 LOCK = ".dcgan-run.lock"
 EPOCH_MONTAGE = re.compile(r"^epoch_\d{4,}_output\.png$")
-MONTAGE = re.compile(r"^epoch_\d{4,}_(?:output|step_\d{5,})\.png$")
+MONTAGE = re.compile(r"^(?:ema_)?epoch_\d{4,}_(?:output|step_\d{5,})\.png$")
 CHECKPOINT = re.compile(r"^ckpt-\d{8,}\.npz$")
+EVENTS = re.compile(r"^events\.out\.tfevents\..+$")
 # the run's files at the top of --output: montages and the named files
 RUN_FILE = re.compile("^(?:" + "|".join(
     [MONTAGE.pattern[1:-1]] + [re.escape(name) for name in
-                               (GENERATOR, METRICS, LOSS_PLOT, ANIMATION)])
+                               (GENERATOR, GENERATOR_EMA, METRICS,
+                                EMA_METRICS, LOSS_PLOT, ANIMATION)])
     + ")$")
 # half-written files a killed run can leave behind (atomic writes)
 LEFTOVER = re.compile(r"^\.tmp-.*|.*\.tmp\.keras$")
@@ -47,8 +53,9 @@ def epoch_montages(output):
 def run_files(output):
     """This project's files in `output`, checkpoints last; files of the
     user's own are never listed."""
-    return _entries(output, RUN_FILE) + _entries(checkpoint_dir(output),
-                                                 CHECKPOINT)
+    return (_entries(output, RUN_FILE)
+            + _entries(os.path.join(output, TENSORBOARD), EVENTS)
+            + _entries(checkpoint_dir(output), CHECKPOINT))
 
 
 def leftovers(output):
@@ -60,12 +67,14 @@ def describe(paths):
     """'3 checkpoints, 510 montages, generator.keras' for a list of paths."""
     names = [os.path.basename(path) for path in paths]
     parts = []
-    for label, pattern in (("checkpoint", CHECKPOINT), ("montage", MONTAGE)):
+    for label, pattern in (("checkpoint", CHECKPOINT), ("montage", MONTAGE),
+                           ("TensorBoard event file", EVENTS)):
         count = sum(bool(pattern.match(name)) for name in names)
         if count:
             parts.append(f"{count} {label}{'s' if count > 1 else ''}")
     parts += sorted(name for name in names
-                    if not (CHECKPOINT.match(name) or MONTAGE.match(name)))
+                    if not (CHECKPOINT.match(name) or MONTAGE.match(name)
+                            or EVENTS.match(name)))
     return ", ".join(parts)
 
 
@@ -95,9 +104,9 @@ def clear_run(output):
         except OSError as e:
             raise UserError(f"--overwrite: could not delete {path} "
                             f"({e.strerror}); delete it by hand") from None
-    folder = checkpoint_dir(output)
-    if os.path.isdir(folder) and not os.listdir(folder):
-        os.rmdir(folder)
+    for folder in (os.path.join(output, TENSORBOARD), checkpoint_dir(output)):
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
 
 
 def lock(output):
@@ -130,9 +139,13 @@ def trim_metrics(output, last_epoch):
     """On resume, drop metrics rows of epochs after the checkpoint's (left
     by a run that went on past it before it was killed, or when resuming
     from an older checkpoint): the resumed run measures them again."""
-    path = os.path.join(output, METRICS)
-    if not os.path.isfile(path):
-        return
+    for name in (METRICS, EMA_METRICS):
+        path = os.path.join(output, name)
+        if os.path.isfile(path):
+            _trim_csv(path, last_epoch)
+
+
+def _trim_csv(path, last_epoch):
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     kept = rows[:1] + [row for row in rows[1:]

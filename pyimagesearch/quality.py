@@ -9,15 +9,16 @@ from . import metrics
 from .classifier import WEIGHTS, FeatureExtractor
 from .data import load_fashion_mnist, scale_images
 from .errors import UserError
-from .outputs import METRICS
+from .outputs import EMA_METRICS, METRICS
 from .training import seeded_noise
 
 FIELDS = ["epoch", "fd", "kid", "kid_std", "class_entropy_bits",
           "min_class_share"] + [f"share_{c}" for c in range(10)]
 
 
-def load_generator(path):
-    """A generator from a .keras file or from a training checkpoint."""
+def load_generator(path, ema=False):
+    """A generator from a .keras file or from a training checkpoint (with
+    ema=True, the checkpoint's moving average of the generator)."""
     if not os.path.isfile(path):
         raise UserError(f"{path} does not exist; pass a generator.keras file "
                         "or a checkpoint from a training run's --output")
@@ -29,21 +30,45 @@ def load_generator(path):
         settings = meta.get("settings", {})
         size, channels = (settings.get("image_size") or 28,
                           settings.get("channels") or 1)
+        label = "generator_ema" if ema else "generator"
+        if ema and settings.get("ema") is None:
+            raise UserError(f"{path} is from a run without --ema: it holds "
+                            "no averaged generator; leave out --ema")
         generator = DCGAN.build_generator(size // 4, 64, channels=channels)
-        named = model_variables(generator, "generator")
+        named = model_variables(generator, label)
         saved = {name: value for name, value in state.items()
-                 if name.startswith("generator/")}
+                 if name.startswith(label + "/")}
         shapes = {name: tuple(variable.shape)
                   for name, variable in named.items()}
         for name, value in fit_state(path, meta, saved, shapes).items():
             named[name].assign(value)
         return generator
+    if ema:
+        raise UserError(f"--ema picks the averaged weights out of a "
+                        f"checkpoint; {path} is a saved model: pass the "
+                        "run's generator_ema.keras itself instead")
     import keras
     try:
         return keras.models.load_model(path)
     except Exception as e:   # Keras raises many types for a bad file
         raise UserError(f"{path} is not a loadable Keras model "
                         f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def trained_noise(path):
+    """The noise a generator was trained on ("uniform" or "normal"): from
+    the checkpoint itself, or for a .keras file from its run's newest
+    checkpoint beside it; "uniform" (the tutorial's) when there is none."""
+    from .checkpoint import checkpoint_dir, latest_checkpoint, load_meta
+    if path.endswith(".npz"):
+        checkpoint = path
+    else:
+        folder = os.path.dirname(os.path.abspath(path))
+        checkpoint = (latest_checkpoint(folder)
+                      if os.path.isdir(checkpoint_dir(folder)) else None)
+    if checkpoint is None:
+        return "uniform"
+    return load_meta(checkpoint).get("settings", {}).get("noise", "uniform")
 
 
 def check_measurable(generator, name="the generator"):
@@ -89,12 +114,14 @@ class QualityEvaluator:
                                           self.real)
         return self._floor
 
-    def evaluate(self, generator, batch_size=1000, name="the generator"):
-        """Numbers for num_samples images from fixed noise (its own RNG, so
-        a training run's random stream is left untouched)."""
+    def evaluate(self, generator, batch_size=1000, name="the generator",
+                 noise="uniform"):
+        """Numbers for num_samples images from fixed noise of the kind the
+        generator was trained on (its own RNG, so a training run's random
+        stream is left untouched)."""
         check_measurable(generator, name)
         noise = seeded_noise(self.seed, self.num_samples,
-                             generator.input_shape[-1])
+                             generator.input_shape[-1], noise)
         images = np.concatenate([
             np.asarray(generator.predict_on_batch(
                 noise[start:start + batch_size].astype("float32")))
@@ -130,16 +157,19 @@ def summary(label, result):
                 result["entropy"], result["min_share"]))
 
 
-def log_metrics(evaluator, generator, epoch, output):
+def log_metrics(evaluator, generator, epoch, output, noise="uniform",
+                ema=False):
     """Append this epoch's numbers (first of all the real-data floor) to
-    OUTPUT/metrics.csv; returns the line to log."""
-    path = os.path.join(output, METRICS)
+    OUTPUT/metrics.csv (ema_metrics.csv for the averaged generator);
+    returns the line to log and the numbers."""
+    path = os.path.join(output, EMA_METRICS if ema else METRICS)
     rows = [] if os.path.isfile(path) else [
         row("real-data floor", evaluator.floor())]
-    result = evaluator.evaluate(generator)
+    result = evaluator.evaluate(generator, noise=noise)
     try:
         append_csv(path, rows + [row(epoch, result)])
     except OSError as e:
         raise UserError(f"could not write {path} ({e}); make it writable, "
                         "then continue with --resume") from None
-    return "[INFO] " + summary(f"metrics at epoch {epoch}", result)
+    label = "EMA metrics" if ema else "metrics"
+    return "[INFO] " + summary(f"{label} at epoch {epoch}", result), result

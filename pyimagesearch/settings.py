@@ -1,6 +1,7 @@
 """Command-line settings: parsing, checks that need no data, and the rules
 for what a resumed run may change."""
 import argparse
+import math
 import os
 import tempfile
 
@@ -8,10 +9,17 @@ from .errors import UserError
 
 DEFAULTS = {"epochs": 50, "batch_size": 128, "limit": None, "seed": None,
             "mixed_precision": False, "shared_optimizer": False,
-            "dataset": "fashion_mnist", "image_size": None, "channels": None}
+            "dataset": "fashion_mnist", "image_size": None, "channels": None,
+            # the GAN tips, all off: the tutorial's training
+            "noise": "uniform", "disc_dropout": 0.0, "label_smoothing": 0.0,
+            "label_noise": 0.0, "disc_lr": 2e-4, "gan_lr": 2e-4, "ema": None}
+NOISES = ("uniform", "normal")
+TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
+        "gan_lr", "ema")
 # settings a resumed run must share with its checkpoint (--epochs may rise)
 FIXED_ON_RESUME = ("batch_size", "limit", "seed", "mixed_precision",
-                   "shared_optimizer", "dataset", "image_size", "channels")
+                   "shared_optimizer", "dataset", "image_size",
+                   "channels") + TIPS
 # what a checkpoint written before a setting existed was made with
 LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1}
 
@@ -69,6 +77,33 @@ def build_parser():
                          "discriminator and the GAN, so its learning-rate "
                          "decay runs twice as fast (default: an Adam each, "
                          "as the tutorial's text says)")
+    tips = ap.add_argument_group(
+        "GAN tips", "opt-in changes from the tutorial's recipe (Radford et "
+        "al., Chollet), off by default; fixed for the life of a run")
+    tips.add_argument("--noise", choices=NOISES, default=None,
+                      help="the generator's input distribution (default: "
+                           "uniform in [-1, 1], as the tutorial)")
+    tips.add_argument("--disc-dropout", type=float, default=None,
+                      metavar="P", help="dropout rate after each of the "
+                      "discriminator's LeakyReLUs (default 0: none)")
+    tips.add_argument("--label-smoothing", type=float, default=None,
+                      metavar="X", help="train the discriminator on real "
+                      "labels of 1 - X (default 0)")
+    tips.add_argument("--label-noise", type=float, default=None, metavar="P",
+                      help="flip a fraction P of the discriminator's labels "
+                           "(default 0)")
+    tips.add_argument("--disc-lr", type=float, default=None, metavar="LR",
+                      help="the discriminator's learning rate (default 2e-4)")
+    tips.add_argument("--gan-lr", type=float, default=None, metavar="LR",
+                      help="the generator's (GAN model's) learning rate "
+                           "(default 2e-4)")
+    tips.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                      help="also keep an exponential moving average of the "
+                           "generator's weights with this decay (e.g. "
+                           "0.999): ema_ montages, generator_ema.keras")
+    ap.add_argument("--tensorboard", action="store_true",
+                    help="also write losses, quality numbers and montages "
+                         "to OUTPUT/tensorboard/ for TensorBoard")
     ap.add_argument("--resume", action="store_true",
                     help="continue from the newest checkpoint in --output")
     ap.add_argument("--overwrite", action="store_true",
@@ -102,6 +137,7 @@ def check_args(args):
     check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
+    check_tips(args)
     if args.resume and args.overwrite:
         raise UserError("--resume continues the run in --output and "
                         "--overwrite deletes it: pass one of them")
@@ -139,12 +175,51 @@ def check_settings(settings, metrics_every=None):
         raise UserError(f"--batch-size {batch_size} is larger than --limit "
                         f"{limit}: no full batch to train on; lower "
                         "--batch-size or raise --limit")
+    if settings["shared_optimizer"] and (settings["disc_lr"]
+                                         != settings["gan_lr"]):
+        raise UserError("--shared-optimizer trains both models with one "
+                        "Adam, so one learning rate: leave out --disc-lr "
+                        "and --gan-lr, or give them the same value")
     if metrics_every and (settings["dataset"] != "fashion_mnist"
                           or settings["image_size"] not in (None, 28)
                           or settings["channels"] not in (None, 1)):
         raise UserError("--metrics-every: the quality metrics need a "
                         "classifier for the data, and one exists for "
                         "fashion_mnist at 28x28x1 only; train without it")
+
+
+def check_tips(args):
+    """The GAN tips' values: probabilities in [0, 1), a decay in (0, 1),
+    positive learning rates (--noise is checked by argparse)."""
+    for flag, value in (("--disc-dropout", args.disc_dropout),
+                        ("--label-smoothing", args.label_smoothing),
+                        ("--label-noise", args.label_noise)):
+        if value is not None and not 0 <= value < 1:
+            raise UserError(f"{flag} must be at least 0 and below 1, got "
+                            f"{value}")
+    if args.ema is not None and not 0 < args.ema < 1:
+        raise UserError(f"--ema must be a decay above 0 and below 1 (e.g. "
+                        f"0.999), got {args.ema}")
+    for flag, value in (("--disc-lr", args.disc_lr),
+                        ("--gan-lr", args.gan_lr)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UserError(f"{flag} must be a positive learning rate (the "
+                            f"tutorial's is 2e-4), got {value}")
+
+
+def tip_flags(settings):
+    """The tips a run uses, as flags: '--noise normal --ema 0.999', or ''
+    for the tutorial's recipe."""
+    flags = []
+    for key in TIPS:
+        value = settings.get(key, DEFAULTS[key])
+        if value != DEFAULTS[key]:
+            flags.append(f"--{key.replace('_', '-')} {value:g}"
+                         if isinstance(value, float) else
+                         f"--{key.replace('_', '-')} {value}")
+    if settings.get("shared_optimizer"):
+        flags.insert(0, "--shared-optimizer")
+    return " ".join(flags)
 
 
 def check_output_dir(output):

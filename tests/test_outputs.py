@@ -109,3 +109,34 @@ def test_trim_metrics_drops_rows_after_the_checkpoint(tmp_path):
                                 b"1,80\r\n2,55\r\n"
     outputs.trim_metrics(str(tmp_path), 5)       # nothing to drop
     assert path.read_bytes().count(b"\r\n") == 4
+
+
+TIPS_RUN = ["ema_epoch_0001_output.png", "ema_epoch_0001_step_00000.png",
+            "generator_ema.keras", "ema_metrics.csv",
+            "tensorboard/events.out.tfevents.1795926865.vm.4033.0.v2"]
+
+
+def test_averaged_generator_and_tensorboard_files_are_the_runs(tmp_path):
+    make(tmp_path, TIPS_RUN + ["tensorboard/my_notes.txt", "ema_notes.png"])
+    assert relative(outputs.run_files(tmp_path), tmp_path) == sorted(TIPS_RUN)
+    with pytest.raises(UserError, match=r"\(2 montages, 1 TensorBoard event "
+                       r"file, ema_metrics.csv, generator_ema.keras\)"):
+        outputs.check_fresh(str(tmp_path))
+    # the GIF is G's own montages only
+    assert outputs.epoch_montages(tmp_path) == []
+    outputs.clear_run(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["ema_notes.png", "tensorboard"]
+    assert os.listdir(tmp_path / "tensorboard") == ["my_notes.txt"]
+    make(tmp_path / "b", TIPS_RUN)
+    outputs.clear_run(str(tmp_path / "b"))
+    assert os.listdir(tmp_path / "b") == []       # an emptied tensorboard/
+
+
+def test_trim_metrics_trims_the_averaged_generators_too(tmp_path):
+    for name in ("metrics.csv", "ema_metrics.csv"):
+        (tmp_path / name).write_bytes(
+            b"epoch,fd\r\nreal-data floor,0.1\r\n1,30\r\n2,20\r\n")
+    outputs.trim_metrics(str(tmp_path), 1)
+    for name in ("metrics.csv", "ema_metrics.csv"):
+        assert (tmp_path / name).read_bytes() == \
+            b"epoch,fd\r\nreal-data floor,0.1\r\n1,30\r\n"

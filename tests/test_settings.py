@@ -17,7 +17,12 @@ def test_defaults_are_the_tutorials(tmp_path):
     assert run == {"epochs": 50, "batch_size": 128, "limit": None,
                    "seed": None, "mixed_precision": False,
                    "shared_optimizer": False, "dataset": "fashion_mnist",
-                   "image_size": None, "channels": None}
+                   "image_size": None, "channels": None,
+                   # the GAN tips: off, and the tutorial's learning rates
+                   "noise": "uniform", "disc_dropout": 0.0,
+                   "label_smoothing": 0.0, "label_noise": 0.0,
+                   "disc_lr": 2e-4, "gan_lr": 2e-4, "ema": None}
+    assert cli.tip_flags(run) == ""
 
 
 def test_output_is_required():
@@ -73,7 +78,8 @@ def test_resume_takes_checkpoint_settings(tmp_path):
     assert run == {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
                    "mixed_precision": False, "shared_optimizer": False,
                    "dataset": "fashion_mnist", "image_size": 28,
-                   "channels": 1}
+                   "channels": 1,
+                   **{key: cli.DEFAULTS[key] for key in cli.TIPS}}
     # raising --epochs is how a finished run trains longer
     run = cli.resolve_settings(parse("--output", "o", "--epochs", "5"), saved)
     assert run["epochs"] == 5
@@ -136,3 +142,58 @@ def test_a_folder_dataset_is_recorded_as_an_absolute_path(tmp_path,
     monkeypatch.chdir(tmp_path)
     run = cli.resolve_settings(parse("--output", "o", "--dataset", "pics"))
     assert run["dataset"] == str(tmp_path / "pics")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--disc-dropout", "1"], "--disc-dropout must be at least 0 and below 1"),
+    (["--disc-dropout", "-0.1"], "--disc-dropout must be at least 0"),
+    (["--label-smoothing", "1.5"], "--label-smoothing must be at least 0"),
+    (["--label-noise", "nan"], "--label-noise must be at least 0"),
+    (["--ema", "1"], "--ema must be a decay above 0 and below 1"),
+    (["--ema", "0"], "--ema must be a decay above 0 and below 1"),
+    (["--disc-lr", "0"], "--disc-lr must be a positive learning rate"),
+    (["--gan-lr=-2e-4"], "--gan-lr must be a positive learning rate"),
+    (["--gan-lr", "inf"], "--gan-lr must be a positive learning rate"),
+])
+def test_bad_tip_values(tmp_path, args, fragment):
+    with pytest.raises(UserError, match=fragment):
+        cli.check_args(parse("--output", str(tmp_path), *args))
+
+
+def test_unknown_noise_is_one_line():
+    with pytest.raises(UserError, match="--noise: invalid choice: 'gauss'"):
+        parse("--output", "x", "--noise", "gauss")
+
+
+def test_tip_flags_name_what_differs_from_the_tutorial(tmp_path):
+    run = cli.resolve_settings(parse(
+        "--output", str(tmp_path), "--noise", "normal", "--disc-dropout",
+        "0.3", "--gan-lr", "1e-4", "--ema", "0.999", "--label-noise", "0"))
+    assert cli.tip_flags(run) == ("--noise normal --disc-dropout 0.3 "
+                                  "--gan-lr 0.0001 --ema 0.999")
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--noise", "normal"), ("--disc-dropout", "0.2"),
+    ("--label-smoothing", "0.1"), ("--label-noise", "0.05"),
+    ("--disc-lr", "1e-4"), ("--gan-lr", "1e-4"), ("--ema", "0.99")])
+def test_tips_are_fixed_on_resume(tmp_path, flag, value):
+    saved = cli.resolve_settings(parse("--output", str(tmp_path)))
+    with pytest.raises(UserError, match=f"the checkpoint was made without "
+                       f"{flag}|the checkpoint was made with {flag}"):
+        cli.resolve_settings(parse("--output", str(tmp_path), flag, value),
+                             saved)
+    # a checkpoint from before the tips existed was made without them
+    old = {key: value for key, value in saved.items()
+           if key not in cli.TIPS}
+    assert cli.resolve_settings(parse("--output", str(tmp_path)),
+                                old) == saved
+
+
+def test_one_shared_optimizer_has_one_learning_rate(tmp_path):
+    run = cli.resolve_settings(parse("--output", str(tmp_path),
+                                     "--shared-optimizer", "--gan-lr", "1e-4"))
+    with pytest.raises(UserError, match="one Adam, so one learning rate"):
+        cli.check_settings(run)
+    run.update(disc_lr=1e-4)
+    cli.check_settings(run)

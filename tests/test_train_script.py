@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import (ROOT, SCRIPT, assert_one_line_error, info_lines,
-                      run_script, write_fashion_dir)
+                      run_python, run_script, write_fashion_dir)
 from pyimagesearch import checkpoint as ckpt
 
 # 1920 images / batch 64 = 30 steps an epoch: montages at steps 0 and 25
@@ -459,3 +459,26 @@ def test_main_can_be_called_from_another_program(tmp_path, monkeypatch):
     last = ckpt.latest_checkpoint(out)
     assert (f"[INFO] interrupted; the newest checkpoint is {last}; resume "
             "with:") in stdout.getvalue()
+
+
+def test_tips_off_or_averaging_only_leave_the_tutorials_run_unchanged(
+        baseline, tmp_path):
+    """The tips at their off values, and --ema (which only watches G),
+    train exactly the tutorial's run."""
+    out = str(tmp_path)
+    result = run_script("--output", out, *SMALL, "--noise", "uniform",
+                        "--disc-dropout", "0", "--label-smoothing", "0",
+                        "--label-noise", "0", "--disc-lr", "2e-4",
+                        "--gan-lr", "0.0002", "--ema", "0.99")
+    assert result.returncode == 0, result.stderr
+    assert "[INFO] GAN tips on: --ema 0.99" in result.stdout
+    images = pngs(out)
+    averaged = {name for name in images if name.startswith("ema_")}
+    assert averaged == {"ema_" + name for name in MONTAGES}
+    assert {name: image for name, image in images.items()
+            if name not in averaged} == pngs(baseline[0])
+    for a, b in zip(generator_weights(out), generator_weights(baseline[0])):
+        np.testing.assert_array_equal(a, b)
+    checkpoint = ckpt.latest_checkpoint(baseline[0])
+    assert_one_line_error(run_python("evaluate.py", checkpoint, "--ema"),
+                          "is from a run without --ema")

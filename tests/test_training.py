@@ -8,7 +8,7 @@ from pyimagesearch import checkpoint as ckpt
 from pyimagesearch.dcgan import DCGAN
 from pyimagesearch.training import (INIT_LR, GANTrainer, frozen,
                                     make_optimizer, model_variables,
-                                    sample_noise)
+                                    sample_noise, seeded_noise)
 
 
 def weights(model):
@@ -235,3 +235,87 @@ def test_dropout_seed_state_travels_with_the_weights():
         variable.assign(named[name])
     np.testing.assert_array_equal(a(np.ones((4, 8)), training=True),
                                   b(np.ones((4, 8)), training=True))
+
+
+# --- the GAN tips (off by default) ---------------------------------------
+
+def test_normal_noise_is_standard_normal():
+    noise = sample_noise(4000, noise="normal")
+    assert noise.shape == (4000, 100) and noise.dtype == np.float32
+    assert abs(noise.mean()) < 0.01 and noise.std() == pytest.approx(1, abs=0.01)
+    assert noise.min() < -3 and noise.max() > 3       # not clipped to tanh's
+    np.testing.assert_array_equal(seeded_noise(5, 3, 100, "normal"),
+                                  seeded_noise(5, 3, 100, "normal"))
+    assert np.abs(seeded_noise(5, 100, 100, "normal")).max() > 1
+
+
+def test_labels_untouched_and_no_random_draw_when_off(trainer):
+    labels = np.array([1, 0, 1, 0])
+    before = np.random.get_state()[1].copy(), np.random.get_state()[2]
+    assert trainer.noisy_labels(labels) is labels
+    after = np.random.get_state()
+    assert (after[1] == before[0]).all() and after[2] == before[1]
+
+
+def test_label_noise_flips_a_fraction_then_smoothing_softens_real():
+    keras.utils.set_random_seed(0)
+    trainer = GANTrainer(DCGAN.build_generator(7, 64),
+                         DCGAN.build_discriminator(28, 28, 1), epochs=50,
+                         label_noise=0.2, label_smoothing=0.1)
+    labels = np.array([1] * 5000 + [0] * 5000)
+    noisy = trainer.noisy_labels(labels)
+    assert set(np.unique(noisy)) == {0.0, np.float32(0.9)}
+    flipped = (noisy > 0.5) != (labels == 1)
+    assert flipped.mean() == pytest.approx(0.2, abs=0.02)
+    assert flipped[:5000].mean() == pytest.approx(0.2, abs=0.03)  # both kinds
+    assert flipped[5000:].mean() == pytest.approx(0.2, abs=0.03)
+
+
+def test_learning_rates_are_per_model():
+    keras.utils.set_random_seed(0)
+    trainer = GANTrainer(DCGAN.build_generator(7, 64),
+                         DCGAN.build_discriminator(28, 28, 1), epochs=10,
+                         disc_lr=4e-4, gan_lr=1e-4)
+    for optimizer, lr in ((trainer.discriminator.optimizer, 4e-4),
+                          (trainer.gan.optimizer, 1e-4)):
+        for t in (0, 100):   # the tutorial's decay = lr / epochs, for each
+            assert float(optimizer._learning_rate(t)) == pytest.approx(
+                lr / (1 + lr / 10 * t), rel=1e-6)
+
+
+def test_discriminator_dropout_is_opt_in():
+    def dropouts(model):
+        return [layer.rate for layer in model.layers
+                if isinstance(layer, keras.layers.Dropout)]
+    assert dropouts(DCGAN.build_discriminator(28, 28, 1)) == []
+    with_dropout = DCGAN.build_discriminator(28, 28, 1, 0.2, dropout=0.3)
+    assert dropouts(with_dropout) == [0.3] * 3
+    # right after each LeakyReLU
+    kinds = [type(layer).__name__ for layer in with_dropout.layers]
+    assert [kinds[i - 1] for i, kind in enumerate(kinds)
+            if kind == "Dropout"] == ["LeakyReLU"] * 3
+    assert with_dropout.count_params() == \
+        DCGAN.build_discriminator(28, 28, 1).count_params()
+
+
+def test_ema_is_a_moving_average_and_part_of_the_state():
+    keras.utils.set_random_seed(0)
+    trainer = GANTrainer(DCGAN.build_generator(7, 64),
+                         DCGAN.build_discriminator(28, 28, 1), epochs=50,
+                         ema=0.9)
+    for a, b in zip(trainer.generator_ema.get_weights(),
+                    trainer.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)        # starts as G
+    before = trainer.generator_ema.get_weights()
+    trainer.train_step(real_batch(8))
+    for old, new, current in zip(before, trainer.generator_ema.get_weights(),
+                                 trainer.generator.get_weights()):
+        np.testing.assert_allclose(new, 0.9 * old + 0.1 * current,
+                                   rtol=1e-5, atol=1e-7)
+    names = list(trainer.get_state())
+    assert "generator_ema/07_Conv2DTranspose/kernel" in names
+    assert "generator_ema/02_BatchNormalization/moving_mean" in names
+    noise = sample_noise(4)
+    np.testing.assert_allclose(
+        trainer.generate(noise, ema=True),
+        trainer.generator_ema(noise, training=False).numpy(), atol=1e-6)

@@ -4,6 +4,7 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
     python bench.py            # full: ~2-3 minutes on 2 CPU cores
     python bench.py --quick    # a few steps, for CI
     python bench.py --image-size 64 --channels 3   # the step at other sizes
+    python bench.py --tips     # what each GAN tip costs a step, as ratios
 """
 import argparse
 import os
@@ -29,13 +30,40 @@ from pyimagesearch.settings import check_positive  # noqa: E402
 from pyimagesearch.training import GANTrainer, frozen  # noqa: E402
 
 
-def build_trainer(size=28, channels=1, epochs=50):
+def build_trainer(size=28, channels=1, epochs=50, dropout=0.0, **tips):
     gen = DCGAN.build_generator(size // 4, 64, channels=channels)
-    disc = DCGAN.build_discriminator(size, size, channels)
+    disc = DCGAN.build_discriminator(size, size, channels, dropout=dropout)
     if keras.mixed_precision.global_policy().name != "float32":
         precision.float32_output(gen)
         precision.float32_output(disc)
-    return GANTrainer(gen, disc, epochs)
+    return GANTrainer(gen, disc, epochs, **tips)
+
+
+# the GAN tips as the README's table of runs uses them
+TIPS = {"--noise normal": {"noise": "normal"},
+        "--disc-dropout 0.3": {"dropout": 0.3},
+        "--label-smoothing 0.1": {"label_smoothing": 0.1},
+        "--label-noise 0.05": {"label_noise": 0.05},
+        "--gan-lr 1e-4": {"gan_lr": 1e-4},
+        "--ema 0.999": {"ema": 0.999},
+        "all of them": {"noise": "normal", "dropout": 0.3,
+                        "label_smoothing": 0.1, "label_noise": 0.05,
+                        "gan_lr": 1e-4, "ema": 0.999}}
+
+
+def bench_tips(real, size, channels, warmup, timed, rounds):
+    """The script's step with each tip on, against the step without."""
+    tf.get_logger().setLevel("ERROR")   # eight trainers: eight traces, meant
+    trainers = {"the tutorial's recipe": build_trainer(size, channels)}
+    trainers.update({name: build_trainer(size, channels, **tips)
+                     for name, tips in TIPS.items()})
+    medians = time_round_robin(
+        {name: (lambda t=trainer: t.train_step(real))
+         for name, trainer in trainers.items()}, warmup, timed, rounds)
+    base = medians["the tutorial's recipe"]
+    print(f"{'GAN tip':28s} {'ms/step':>8s} {'x tutorial step':>16s}")
+    for name, seconds in medians.items():
+        print(f"{name:28s} {1000 * seconds:8.1f} {seconds / base:16.3f}")
 
 
 def literal_2020_step(trainer, imageBatch):
@@ -62,7 +90,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="few steps: checks the benchmark runs, not speed")
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=128,
+                    help="batch size for the timed steps (default 128)")
     ap.add_argument("--image-size", type=int, default=28, metavar="S",
                     help="time the models built for S x S images (default "
                          "28, the tutorial's)")
@@ -70,6 +99,8 @@ def main():
                     help="1 (grey, default) or 3 (colour)")
     ap.add_argument("--no-mixed-precision", action="store_true",
                     help="skip the bf16 variant")
+    ap.add_argument("--tips", action="store_true",
+                    help="time the step with each GAN tip on instead")
     args = ap.parse_args()
     check_positive("--batch-size", args.batch_size, allow_none=False)
     if args.image_size < 8 or args.image_size % 4:
@@ -81,6 +112,16 @@ def main():
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
 
     real = random_real_images(args.batch_size, size, channels)
+    if args.tips:
+        device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+        print(f"[BENCH] {cpu_model() or platform.machine()}, "
+              f"{os.cpu_count()} cores, {device}; {size}x{size}x{channels} "
+              f"images, batch {args.batch_size}; median of "
+              f"{max(1, timed // rounds) * rounds} steps each, "
+              f"{rounds} interleaved rounds"
+              + (" (--quick: not a speed measurement)" if args.quick else ""))
+        bench_tips(real, size, channels, warmup, timed, rounds)
+        return 0
     fp32 = build_trainer(size, channels)
     steps = {
         "2020 loop (gen.predict per step)":

@@ -141,3 +141,20 @@ def test_bench_quick_prints_ratios():
     for name, (ms, floor_ratio, speedup) in rows.items():
         assert float(ms) > 0 and float(floor_ratio) > 0 and float(speedup) > 0
     assert float(rows["2020 loop (gen.predict per step)"][2]) == 1.0
+
+
+def test_bench_tips_prints_each_tips_cost_as_a_ratio():
+    result = run_python("bench.py", "--quick", "--tips", "--batch-size",
+                        "16", timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "retracing" not in result.stderr
+    rows = {line[:28].strip(): line[28:].split()
+            for line in result.stdout.splitlines()
+            if line.startswith(("the tutorial", "--", "all of them"))}
+    assert list(rows) == ["the tutorial's recipe", "--noise normal",
+                          "--disc-dropout 0.3", "--label-smoothing 0.1",
+                          "--label-noise 0.05", "--gan-lr 1e-4",
+                          "--ema 0.999", "all of them"]
+    assert rows["the tutorial's recipe"][1] == "1.000"
+    assert all(float(ms) > 0 and float(ratio) > 0
+               for ms, ratio in rows.values())

@@ -153,6 +153,8 @@ def train(args):
     else:
         print("[INFO] training complete in {:.1f} min; generator saved to "
               "{}".format((time.time() - run_start) / 60, gen_path))
+    if trainer.generator_ema is not None:
+        print(f"[INFO] averaged generator (--ema) saved to {ema_path}")
     return 0
 
 

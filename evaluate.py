@@ -55,10 +55,11 @@ def main(argv=None):
     print("[INFO] " + summary("real-data floor (train vs test)", floor))
     rows = [row("real-data floor", floor)]
     for path, generator in generators.items():
-        result = evaluator.evaluate(generator, name=path,
+        label = f"{path} (averaged generator)" if args.ema else path
+        result = evaluator.evaluate(generator, name=label,
                                     noise=args.noise or trained_noise(path))
-        print("[INFO] " + summary(path, result))
-        rows.append(row(path, result))
+        print("[INFO] " + summary(label, result))
+        rows.append(row(label, result))
     if args.csv:
         append_csv(args.csv, rows)
         print(f"[INFO] rows appended to {args.csv}")

@@ -58,6 +58,9 @@ def main(argv=None):
     gen = load_generator(args.model, ema=args.ema)
     latent_dim = gen.input_shape[-1]
     noise = args.noise or trained_noise(args.model)
+    # an averaged generator's pictures never overwrite the generator's own
+    prefix = "ema_" if args.ema or os.path.basename(
+        args.model) == "generator_ema.keras" else ""
 
     def render(noise):
         return np.asarray(gen.predict_on_batch(noise.astype("float32")))
@@ -72,7 +75,7 @@ def main(argv=None):
         weights = np.linspace(0, 1, args.steps)[:, None]
         images = render((1 - weights) * a + weights * b)
         strip = build_montage(images, (args.steps, 1))
-        path = os.path.join(args.output, "interpolation_{}_{}.png".format(
+        path = os.path.join(args.output, prefix + "interpolation_{}_{}.png".format(
             *args.interpolate))
         write_image(path, enlarge(strip))
         print(f"[INFO] {args.steps}-step interpolation written to {path}")
@@ -81,13 +84,13 @@ def main(argv=None):
     images = render(seeded_noise(args.seed, args.num, latent_dim, noise))
     columns = math.ceil(math.sqrt(args.num))
     rows = math.ceil(args.num / columns)
-    path = os.path.join(args.output, f"samples_seed{args.seed}.png")
+    path = os.path.join(args.output, f"{prefix}samples_seed{args.seed}.png")
     write_image(path, enlarge(build_montage(images, (columns, rows))))
     print(f"[INFO] {args.num} samples written to {path}")
     if args.singles:
         for index, image in enumerate(to_uint8(images)):
             write_image(os.path.join(
-                args.output, f"sample_seed{args.seed}_{index:04d}.png"),
+                args.output, f"{prefix}sample_seed{args.seed}_{index:04d}.png"),
                 enlarge(for_imwrite(image)))
         print(f"[INFO] and one PNG each in {args.output}")
     return 0

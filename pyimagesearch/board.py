@@ -5,21 +5,21 @@ the global step (batches trained since the start), so a resumed run goes
 on along the same axis."""
 import os
 
+from .errors import UserError
 from .outputs import TENSORBOARD
 
 
 class Board:
     def __init__(self, output):
         import tensorflow as tf
-        try:
-            import tensorboard  # noqa: F401  tf.summary's scalar/image
-        except ImportError:
-            from .errors import UserError
-            raise UserError("--tensorboard needs the tensorboard package: "
-                            "pip install -r requirements.txt") from None
         self.tf = tf
-        self.writer = tf.summary.create_file_writer(
-            os.path.join(output, TENSORBOARD))
+        folder = os.path.join(output, TENSORBOARD)
+        try:
+            self.writer = tf.summary.create_file_writer(folder)
+        except (tf.errors.OpError, OSError) as e:
+            raise UserError(f"--tensorboard: could not write to {folder} "
+                            f"({type(e).__name__}); make it a writable "
+                            "folder, or train without --tensorboard") from None
 
     def losses(self, step, d_loss, g_loss):
         with self.writer.as_default(step=step):

@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .checkpoint import latest_checkpoint, load_meta  # noqa: E402
 from .errors import UserError  # noqa: E402
@@ -41,15 +42,21 @@ def read_metrics(path):
 
 
 def run_label(folder):
-    """'NAME: --noise normal' from the run's newest checkpoint, the
+    """'FOLDER: --noise normal' from the run's newest checkpoint, the
     averaging (--ema) left out: it gets a curve of its own."""
-    name = os.path.basename(os.path.normpath(folder))
+    name = os.path.normpath(folder)
     checkpoint = latest_checkpoint(folder)
-    if checkpoint is None:
-        return name + " (settings unknown: no checkpoint)", None
-    settings = load_meta(checkpoint).get("settings", {})
+    try:
+        settings = load_meta(checkpoint).get("settings", {}) \
+            if checkpoint else None
+    except UserError:
+        settings = None
+    if settings is None:
+        return name + " (settings unknown: no readable checkpoint)", None
     ema = settings.get("ema")
     flags = tip_flags(dict(settings, ema=None))
+    if settings.get("shared_optimizer"):
+        flags = ("--shared-optimizer " + flags).strip()
     return f"{name}: {flags or 'the tutorial recipe'}", ema
 
 
@@ -93,8 +100,9 @@ def plot_comparison(series, floor, path):
         ax.set_title(title + (" - lower is better" if lower_better else
                               " - higher is better"))
         ax.set_xlabel("epoch")
-        if key in ("fd", "kid"):
+        if key == "fd":      # KID, unbiased, goes to 0 and below: linear
             ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9)

@@ -30,14 +30,17 @@ def load_generator(path, ema=False):
         settings = meta.get("settings", {})
         size, channels = (settings.get("image_size") or 28,
                           settings.get("channels") or 1)
-        label = "generator_ema" if ema else "generator"
         if ema and settings.get("ema") is None:
             raise UserError(f"{path} is from a run without --ema: it holds "
                             "no averaged generator; leave out --ema")
         generator = DCGAN.build_generator(size // 4, 64, channels=channels)
-        named = model_variables(generator, label)
+        named = model_variables(generator, "generator")
         saved = {name: value for name, value in state.items()
-                 if name.startswith(label + "/")}
+                 if name.startswith("generator/")}
+        if ema:     # the averaged weights, with G's BatchNorm statistics
+            saved.update({name: state["generator_ema/" + name.split("/", 1)[1]]
+                          for name, variable in named.items()
+                          if variable.trainable})
         shapes = {name: tuple(variable.shape)
                   for name, variable in named.items()}
         for name, value in fit_state(path, meta, saved, shapes).items():

@@ -109,8 +109,8 @@ def build_parser():
     ap.add_argument("--overwrite", action="store_true",
                     help="start afresh in an --output that holds another "
                          "run: delete that run's montages, plots, "
-                         "checkpoints, generator.keras and metrics.csv first "
-                         "(nothing else)")
+                         "checkpoints, generator(_ema).keras, metrics CSVs "
+                         "and TensorBoard event files first (nothing else)")
     ap.add_argument("--pause-after", type=int, default=None, metavar="N",
                     help="stop cleanly after N more epochs (resume later "
                          "with --resume)")
@@ -148,6 +148,24 @@ def check_args(args):
         raise UserError(f"--resume: there is no folder {args.output}; train "
                         "without --resume first")
     check_output_dir(args.output)
+    if args.tensorboard:
+        check_tensorboard(args.output)
+
+
+def check_tensorboard(output):
+    """--tensorboard: the package, and OUTPUT/tensorboard a writable folder
+    or nothing yet (a run must not delete another and then fail here)."""
+    import importlib.util
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UserError("--tensorboard needs the tensorboard package: "
+                        "python -m pip install -r requirements.txt")
+    folder = os.path.join(output, "tensorboard")
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise UserError(f"--tensorboard writes to {folder}, which is not a "
+                        "folder; move it away or train without --tensorboard")
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"--tensorboard: {folder} cannot be written; make it "
+                        "writable or train without --tensorboard")
 
 
 def check_data_args(args):
@@ -214,11 +232,7 @@ def tip_flags(settings):
     for key in TIPS:
         value = settings.get(key, DEFAULTS[key])
         if value != DEFAULTS[key]:
-            flags.append(f"--{key.replace('_', '-')} {value:g}"
-                         if isinstance(value, float) else
-                         f"--{key.replace('_', '-')} {value}")
-    if settings.get("shared_optimizer"):
-        flags.insert(0, "--shared-optimizer")
+            flags.append(f"--{key.replace('_', '-')} {value}")
     return " ".join(flags)
 
 
@@ -263,8 +277,10 @@ def resolve_settings(args, checkpoint_settings=None):
 
 
 def as_flag(key, value):
-    """'with --seed 1', 'with --shared-optimizer', 'without --seed'."""
+    """'with --seed 1', 'with --shared-optimizer', 'without --seed',
+    'without --disc-dropout' (a tip at 0 is off)."""
     flag = "--" + key.replace("_", "-")
-    if value is None or value is False:
+    if value is None or value is False or (
+            key in TIPS and value == 0 and DEFAULTS[key] == 0):
         return f"without {flag}"
     return f"with {flag}" if value is True else f"with {flag} {value}"

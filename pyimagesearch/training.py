@@ -106,17 +106,25 @@ def averaged_copy(generator):
 
 
 def ema_update(average, model, decay):
-    """A compiled `average = decay * average + (1 - decay) * model` over
-    every variable, BatchNorm's moving statistics included (Yazici et al.
-    2019, "The Unusual Effectiveness of Averaging in GAN Training")."""
-    pairs = list(zip(average.variables, model.variables))
-    for averaged, current in pairs:
-        assert averaged.shape == current.shape, (averaged.path, current.path)
+    """A compiled `average = decay * average + (1 - decay) * model` over the
+    trainable weights (Yazici et al. 2019, "The Unusual Effectiveness of
+    Averaging in GAN Training").  BatchNorm's moving statistics are copied
+    from the model instead: they are running averages already, and
+    averaging them again made the samples worse (docs/TIPS.md)."""
+    averaged = list(zip(average.trainable_variables,
+                        model.trainable_variables))
+    copied = list(zip(average.non_trainable_variables,
+                      model.non_trainable_variables))
+    for mine, theirs in averaged + copied:
+        assert mine.shape == theirs.shape and mine.name == theirs.name, (
+            mine.path, theirs.path)
 
     @tf.function
     def update():
-        for averaged, current in pairs:
-            averaged.assign(decay * averaged + (1.0 - decay) * current)
+        for mine, theirs in averaged:
+            mine.assign(decay * mine + (1.0 - decay) * theirs)
+        for mine, theirs in copied:
+            mine.assign(theirs)
     return update
 
 

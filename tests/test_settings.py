@@ -197,3 +197,20 @@ def test_one_shared_optimizer_has_one_learning_rate(tmp_path):
         cli.check_settings(run)
     run.update(disc_lr=1e-4)
     cli.check_settings(run)
+
+
+def test_tensorboard_folder_is_checked_before_anything_runs(tmp_path):
+    (tmp_path / "tensorboard").write_text("not a folder")
+    with pytest.raises(UserError, match="which is not a folder; move it "
+                                        "away or train without --tensorboard"):
+        cli.check_args(parse("--output", str(tmp_path), "--tensorboard"))
+    cli.check_args(parse("--output", str(tmp_path)))      # only if asked
+
+
+def test_tip_flags_are_exact_and_name_only_tips():
+    assert cli.tip_flags(dict(cli.DEFAULTS, ema=0.9999999)) == \
+        "--ema 0.9999999"
+    assert cli.tip_flags(dict(cli.DEFAULTS, shared_optimizer=True)) == ""
+    assert cli.as_flag("disc_dropout", 0.0) == "without --disc-dropout"
+    assert cli.as_flag("label_noise", 0.05) == "with --label-noise 0.05"
+    assert cli.as_flag("noise", "uniform") == "with --noise uniform"

@@ -306,12 +306,21 @@ def test_ema_is_a_moving_average_and_part_of_the_state():
     for a, b in zip(trainer.generator_ema.get_weights(),
                     trainer.generator.get_weights()):
         np.testing.assert_array_equal(a, b)        # starts as G
-    before = trainer.generator_ema.get_weights()
+    average, model = trainer.generator_ema, trainer.generator
+    before = [v.numpy() for v in average.trainable_variables]
     trainer.train_step(real_batch(8))
-    for old, new, current in zip(before, trainer.generator_ema.get_weights(),
-                                 trainer.generator.get_weights()):
-        np.testing.assert_allclose(new, 0.9 * old + 0.1 * current,
+    for old, new, current in zip(before, average.trainable_variables,
+                                 model.trainable_variables):
+        np.testing.assert_allclose(new.numpy(), 0.9 * old + 0.1 * current,
                                    rtol=1e-5, atol=1e-7)
+    # BatchNorm's moving statistics (averages already) are G's own
+    assert len(average.non_trainable_variables) == 6
+    for mine, theirs in zip(average.non_trainable_variables,
+                            model.non_trainable_variables):
+        assert "moving_" in mine.name
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert not np.array_equal(average.trainable_variables[0].numpy(),
+                              model.trainable_variables[0].numpy())
     names = list(trainer.get_state())
     assert "generator_ema/07_Conv2DTranspose/kernel" in names
     assert "generator_ema/02_BatchNormalization/moving_mean" in names

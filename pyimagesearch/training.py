@@ -110,7 +110,8 @@ def ema_update(average, model, decay):
     trainable weights (Yazici et al. 2019, "The Unusual Effectiveness of
     Averaging in GAN Training").  BatchNorm's moving statistics are copied
     from the model instead: they are running averages already, and
-    averaging them again made the samples worse (docs/TIPS.md)."""
+    averaging them again made early samples much worse and later ones no
+    better (docs/TIPS.md)."""
     averaged = list(zip(average.trainable_variables,
                         model.trainable_variables))
     copied = list(zip(average.non_trainable_variables,

@@ -53,14 +53,15 @@ def main(argv=None):
     import cv2
     from pyimagesearch.montage import (build_montage, for_imwrite, to_uint8,
                                        write_image)
+    from pyimagesearch.outputs import EMA_PREFIX, GENERATOR_EMA
     from pyimagesearch.quality import load_generator, trained_noise
     from pyimagesearch.training import seeded_noise
     gen = load_generator(args.model, ema=args.ema)
     latent_dim = gen.input_shape[-1]
     noise = args.noise or trained_noise(args.model)
     # an averaged generator's pictures never overwrite the generator's own
-    prefix = "ema_" if args.ema or os.path.basename(
-        args.model) == "generator_ema.keras" else ""
+    prefix = EMA_PREFIX if args.ema or os.path.basename(
+        args.model) == GENERATOR_EMA else ""
 
     def render(noise):
         return np.asarray(gen.predict_on_batch(noise.astype("float32")))

@@ -27,8 +27,9 @@ class Board:
             self.tf.summary.scalar("loss/adversarial", g_loss)
 
     def montage(self, step, bgr_image, tag="montage"):
-        """A montage as written to disk (OpenCV's BGR), shown as RGB."""
-        rgb = bgr_image[..., ::-1] if bgr_image.ndim == 3 else bgr_image
+        """A montage as written to disk (build_montage: always 3-channel
+        BGR), shown as RGB."""
+        rgb = bgr_image[..., ::-1]
         with self.writer.as_default(step=step):
             self.tf.summary.image(tag, rgb[None], max_outputs=1)
 

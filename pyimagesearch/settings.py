@@ -159,7 +159,8 @@ def check_tensorboard(output):
     if importlib.util.find_spec("tensorboard") is None:
         raise UserError("--tensorboard needs the tensorboard package: "
                         "python -m pip install -r requirements.txt")
-    folder = os.path.join(output, "tensorboard")
+    from .outputs import TENSORBOARD
+    folder = os.path.join(output, TENSORBOARD)
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise UserError(f"--tensorboard writes to {folder}, which is not a "
                         "folder; move it away or train without --tensorboard")

@@ -7,55 +7,48 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
     python bench.py --tips     # what each GAN tip costs a step, as ratios
 """
 import argparse
+import dataclasses
 import os
 import platform
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from sklearn.utils import shuffle  # noqa: E402
 
-from pyimagesearch import precision  # noqa: E402
 from pyimagesearch.benchmark import (cpu_model, gemm_rate,  # noqa: E402
                                      numpy_gemm_rate,
                                      products_time, random_real_images,
                                      step_flops, step_gemms,
                                      time_round_robin)
-from pyimagesearch.dcgan import DCGAN  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
-from pyimagesearch.settings import check_positive  # noqa: E402
-from pyimagesearch.training import GANTrainer, frozen  # noqa: E402
-
-
-def build_trainer(size=28, channels=1, epochs=50, dropout=0.0, **tips):
-    gen = DCGAN.build_generator(size // 4, 64, channels=channels)
-    disc = DCGAN.build_discriminator(size, size, channels, dropout=dropout)
-    if keras.mixed_precision.global_policy().name != "float32":
-        precision.float32_output(gen)
-        precision.float32_output(disc)
-    return GANTrainer(gen, disc, epochs, **tips)
+from pyimagesearch.gan import precision  # noqa: E402
+from pyimagesearch.gan.models import build_trainer  # noqa: E402
+from pyimagesearch.gan.trainer import frozen  # noqa: E402
+from pyimagesearch.run.cli import check_positive  # noqa: E402
+from pyimagesearch.run.config import RunConfig  # noqa: E402
 
 
 # the GAN tips as the README's table of runs uses them
 TIPS = {"--noise normal": {"noise": "normal"},
-        "--disc-dropout 0.3": {"dropout": 0.3},
+        "--disc-dropout 0.3": {"disc_dropout": 0.3},
         "--label-smoothing 0.1": {"label_smoothing": 0.1},
         "--label-noise 0.05": {"label_noise": 0.05},
         "--gan-lr 1e-4": {"gan_lr": 1e-4},
         "--ema 0.999": {"ema": 0.999},
-        "all of them": {"noise": "normal", "dropout": 0.3,
+        "all of them": {"noise": "normal", "disc_dropout": 0.3,
                         "label_smoothing": 0.1, "label_noise": 0.05,
                         "gan_lr": 1e-4, "ema": 0.999}}
 
 
-def bench_tips(real, size, channels, warmup, timed, rounds):
+def bench_tips(real, config, warmup, timed, rounds):
     """The script's step with each tip on, against the step without."""
     tf.get_logger().setLevel("ERROR")   # eight trainers: eight traces, meant
-    trainers = {"the tutorial's recipe": build_trainer(size, channels)}
-    trainers.update({name: build_trainer(size, channels, **tips)
+    trainers = {"the tutorial's recipe": build_trainer(config)}
+    trainers.update({name: build_trainer(dataclasses.replace(config, **tips))
                      for name, tips in TIPS.items()})
     medians = time_round_robin(
         {name: (lambda t=trainer: t.train_step(real))
@@ -85,8 +78,7 @@ def literal_2020_step(trainer, imageBatch):
         gan.train_on_batch(noise, fakeLabels)
 
 
-@one_line_errors
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="few steps: checks the benchmark runs, not speed")
@@ -108,21 +100,19 @@ def main():
                         f"8, got {args.image_size}")
     if args.channels not in (1, 3):
         raise UserError(f"--channels must be 1 or 3, got {args.channels}")
-    size, channels = args.image_size, args.channels
-    warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
+    return args
 
-    real = random_real_images(args.batch_size, size, channels)
-    if args.tips:
-        device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-        print(f"[BENCH] {cpu_model() or platform.machine()}, "
-              f"{os.cpu_count()} cores, {device}; {size}x{size}x{channels} "
-              f"images, batch {args.batch_size}; median of "
-              f"{max(1, timed // rounds) * rounds} steps each, "
-              f"{rounds} interleaved rounds"
-              + (" (--quick: not a speed measurement)" if args.quick else ""))
-        bench_tips(real, size, channels, warmup, timed, rounds)
-        return 0
-    fp32 = build_trainer(size, channels)
+
+def machine():
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    return f"{cpu_model() or platform.machine()}, {os.cpu_count()} cores, " \
+           f"{device}"
+
+
+def step_variants(args, config, real):
+    """The timed steps: the 2020 loop, the script's fp32 step and, where
+    the machine computes it fast, the mixed-precision step."""
+    fp32 = build_trainer(config)
     steps = {
         "2020 loop (gen.predict per step)":
             lambda: literal_2020_step(fp32, real),
@@ -133,25 +123,27 @@ def main():
     if not args.no_mixed_precision:
         try:
             policy = precision.enable_mixed_precision()
-            mixed = build_trainer(size, channels)
+            mixed = build_trainer(config)
             steps[f"project step, {policy}"] = lambda: mixed.train_step(real)
         except UserError as e:
             print(f"[BENCH] skipping mixed precision: {e}")
         finally:
             keras.mixed_precision.set_global_policy("float32")
+    return fp32, steps, policy
 
+
+def compute_floor(args, fp32, policy, warmup, timed, rounds):
+    """The header lines: the step's FLOPs and GEMMs against this machine's
+    best matmul rate; returns the fp32 floor in seconds."""
     flops = step_flops(fp32.generator, fp32.discriminator, args.batch_size)
     gemms = step_gemms(fp32.generator, fp32.discriminator, args.batch_size)
     repeats = 2 if args.quick else 5
     rate = gemm_rate("float32", repeats=repeats)
     floor = flops / rate
-    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-    print(f"[BENCH] {cpu_model() or platform.machine()}, "
-          f"{os.cpu_count()} cores, {device}; TF {tf.__version__}, "
+    print(f"[BENCH] {machine()}; TF {tf.__version__}, "
           f"Keras {keras.__version__}")
-    timed = max(1, timed // rounds) * rounds
-    print(f"[BENCH] {size}x{size}x{channels} images, batch {args.batch_size}; "
-          f"median of {timed} "
+    print(f"[BENCH] {args.image_size}x{args.image_size}x{args.channels} "
+          f"images, batch {args.batch_size}; median of {timed} "
           f"timed steps after {warmup} warm-up, {rounds} interleaved rounds"
           + (" (--quick: not a speed measurement)" if args.quick else ""))
     print(f"[BENCH] one step = {flops / 1e9:.2f} GFLOP (counted from the "
@@ -173,7 +165,14 @@ def main():
           "as TensorFlow matmuls at their own shapes: " + ", ".join(
               f"{dtype} {1000 * seconds:.1f} ms ({seconds / floor:.2f}x "
               "floor)" for dtype, seconds in products.items()))
+    return floor
 
+
+def bench_step(args, config, real, warmup, timed, rounds):
+    """The script's step against the 2020 loop and the compute floor."""
+    fp32, steps, policy = step_variants(args, config, real)
+    timed = max(1, timed // rounds) * rounds
+    floor = compute_floor(args, fp32, policy, warmup, timed, rounds)
     medians = time_round_robin(steps, warmup, timed, rounds)
     noise = np.random.uniform(-1, 1, (args.batch_size, 100)).astype("float32")
     parts = time_round_robin({
@@ -191,6 +190,24 @@ def main():
     print("where the fp32 step's time goes (same functions, timed apart):")
     for name, seconds in parts.items():
         print(f"  {name:44s} {1000 * seconds:8.1f} ms")
+
+
+@one_line_errors
+def main():
+    args = parse_args()
+    config = RunConfig(image_size=args.image_size, channels=args.channels)
+    warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
+    real = random_real_images(args.batch_size, args.image_size, args.channels)
+    if args.tips:
+        print(f"[BENCH] {machine()}; {args.image_size}x{args.image_size}x"
+              f"{args.channels} images, batch {args.batch_size}; median of "
+              f"{max(1, timed // rounds) * rounds} steps each, "
+              f"{rounds} interleaved rounds"
+              + (" (--quick: not a speed measurement)" if args.quick else ""))
+        bench_tips(real, config, warmup, timed, rounds)
+    else:
+        bench_step(args, config, real, warmup, timed, rounds)
+    return 0
 
 
 if __name__ == "__main__":

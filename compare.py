@@ -10,7 +10,7 @@ import os
 import sys
 
 from pyimagesearch.errors import one_line_errors
-from pyimagesearch.settings import ArgumentParser
+from pyimagesearch.run.cli import ArgumentParser
 
 
 @one_line_errors
@@ -21,7 +21,7 @@ def main(argv=None):
     ap.add_argument("-o", "--output", default="comparison.png",
                     help="the PNG to write (default comparison.png)")
     args = ap.parse_args(argv)
-    from pyimagesearch.comparison import plot_comparison, read_runs
+    from pyimagesearch.quality.comparison import plot_comparison, read_runs
     series, floor = read_runs(args.runs)
     for label, epochs, _, _ in series:
         last = max(epochs) if epochs else None

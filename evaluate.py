@@ -12,10 +12,11 @@ beside them, and with other runs of this project.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
-from pyimagesearch.settings import NOISES, ArgumentParser  # noqa: E402
+from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
+from pyimagesearch.run.config import NOISES  # noqa: E402
 
 
 @one_line_errors
@@ -41,9 +42,10 @@ def main(argv=None):
     for path in args.models:
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")
-    from pyimagesearch.quality import (QualityEvaluator, append_csv,
-                                       check_measurable, load_generator, row,
-                                       summary, trained_noise)
+    from pyimagesearch.gan.saved import load_generator, trained_noise
+    from pyimagesearch.quality.evaluator import (QualityEvaluator, append_csv,
+                                                 check_measurable, row,
+                                                 summary)
     generators = {path: load_generator(path, ema=args.ema)
                   for path in args.models}
     for path, generator in generators.items():

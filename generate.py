@@ -8,17 +8,23 @@ import math
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
-from pyimagesearch.settings import (NOISES, ArgumentParser,  # noqa: E402
-                                    check_output_dir, check_positive)
+from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
+from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
+                                   check_output_dir, check_positive)
+from pyimagesearch.run.config import NOISES  # noqa: E402
+from pyimagesearch.run.montage import (build_montage,  # noqa: E402
+                                       for_imwrite, from_unit_range,
+                                       write_image)
+from pyimagesearch.run.outputs import EMA_PREFIX, GENERATOR_EMA  # noqa: E402
 
 
-@one_line_errors
-def main(argv=None):
+def parse_args(argv):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="generator.keras, generator_ema.keras, or "
                                   "a checkpoint .npz")
@@ -50,50 +56,69 @@ def main(argv=None):
     if not os.path.isfile(args.model):
         raise UserError(f"{args.model} does not exist; train first with "
                         "python dcgan_fashion_mnist.py --output output")
-    import cv2
-    from pyimagesearch.montage import (build_montage, for_imwrite, to_uint8,
-                                       write_image)
-    from pyimagesearch.outputs import EMA_PREFIX, GENERATOR_EMA
-    from pyimagesearch.quality import load_generator, trained_noise
-    from pyimagesearch.training import seeded_noise
-    gen = load_generator(args.model, ema=args.ema)
-    latent_dim = gen.input_shape[-1]
-    noise = args.noise or trained_noise(args.model)
-    # an averaged generator's pictures never overwrite the generator's own
-    prefix = EMA_PREFIX if args.ema or os.path.basename(
-        args.model) == GENERATOR_EMA else ""
+    return args
 
-    def render(noise):
-        return np.asarray(gen.predict_on_batch(noise.astype("float32")))
 
-    def enlarge(image):
-        return cv2.resize(image, None, fx=args.scale, fy=args.scale,
-                          interpolation=cv2.INTER_NEAREST)
+class Sampler:
+    """A loaded generator, the noise it was trained on, and how its
+    pictures are named and enlarged."""
 
+    def __init__(self, args):
+        from pyimagesearch.gan.saved import load_generator, trained_noise
+        self.generator = load_generator(args.model, ema=args.ema)
+        self.latent_dim = self.generator.input_shape[-1]
+        self.noise = args.noise or trained_noise(args.model)
+        self.scale, self.output = args.scale, args.output
+        # an averaged generator's pictures never overwrite the generator's
+        self.prefix = EMA_PREFIX if args.ema or os.path.basename(
+            args.model) == GENERATOR_EMA else ""
+
+    def render(self, noise):
+        return np.asarray(self.generator.predict_on_batch(
+            noise.astype("float32")))
+
+    def seeded(self, seed, count):
+        return seeded_noise(seed, count, self.latent_dim, self.noise)
+
+    def write(self, name, image):
+        path = os.path.join(self.output, self.prefix + name)
+        write_image(path, cv2.resize(image, None, fx=self.scale,
+                                     fy=self.scale,
+                                     interpolation=cv2.INTER_NEAREST))
+        return path
+
+
+def interpolate(sampler, seed_a, seed_b, steps):
+    a, b = (sampler.seeded(seed, 1)[0] for seed in (seed_a, seed_b))
+    weights = np.linspace(0, 1, steps)[:, None]
+    images = sampler.render((1 - weights) * a + weights * b)
+    path = sampler.write(f"interpolation_{seed_a}_{seed_b}.png",
+                         build_montage(images, (steps, 1)))
+    print(f"[INFO] {steps}-step interpolation written to {path}")
+
+
+def samples(sampler, seed, num, singles):
+    images = sampler.render(sampler.seeded(seed, num))
+    columns = math.ceil(math.sqrt(num))
+    rows = math.ceil(num / columns)
+    path = sampler.write(f"samples_seed{seed}.png",
+                         build_montage(images, (columns, rows)))
+    print(f"[INFO] {num} samples written to {path}")
+    if singles:
+        for index, image in enumerate(from_unit_range(images)):
+            sampler.write(f"sample_seed{seed}_{index:04d}.png",
+                          for_imwrite(image))
+        print(f"[INFO] and one PNG each in {sampler.output}")
+
+
+@one_line_errors
+def main(argv=None):
+    args = parse_args(argv)
+    sampler = Sampler(args)
     if args.interpolate:
-        a, b = (seeded_noise(seed, 1, latent_dim, noise)[0]
-                for seed in args.interpolate)
-        weights = np.linspace(0, 1, args.steps)[:, None]
-        images = render((1 - weights) * a + weights * b)
-        strip = build_montage(images, (args.steps, 1))
-        path = os.path.join(args.output, prefix + "interpolation_{}_{}.png".format(
-            *args.interpolate))
-        write_image(path, enlarge(strip))
-        print(f"[INFO] {args.steps}-step interpolation written to {path}")
-        return 0
-
-    images = render(seeded_noise(args.seed, args.num, latent_dim, noise))
-    columns = math.ceil(math.sqrt(args.num))
-    rows = math.ceil(args.num / columns)
-    path = os.path.join(args.output, f"{prefix}samples_seed{args.seed}.png")
-    write_image(path, enlarge(build_montage(images, (columns, rows))))
-    print(f"[INFO] {args.num} samples written to {path}")
-    if args.singles:
-        for index, image in enumerate(to_uint8(images)):
-            write_image(os.path.join(
-                args.output, f"{prefix}sample_seed{args.seed}_{index:04d}.png"),
-                enlarge(for_imwrite(image)))
-        print(f"[INFO] and one PNG each in {args.output}")
+        interpolate(sampler, *args.interpolate, args.steps)
+    else:
+        samples(sampler, args.seed, args.num, args.singles)
     return 0
 
 

@@ -1,5 +1,5 @@
 """Train the small Fashion-MNIST classifier behind the quality metrics and
-write its weights and model card into pyimagesearch/weights/.
+write its weights and model card into pyimagesearch/quality/weights/.
 
     python train_classifier.py            # ~10-20 min on 2 CPU cores
 """
@@ -9,15 +9,16 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pyimagesearch import classifier  # noqa: E402
-from pyimagesearch.data import load_fashion_mnist, scale_images  # noqa: E402
+from pyimagesearch.data.datasets import scale_images  # noqa: E402
+from pyimagesearch.data.readers import load_fashion_mnist  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
-from pyimagesearch.settings import check_positive  # noqa: E402
+from pyimagesearch.quality import classifier  # noqa: E402
+from pyimagesearch.run.cli import check_positive  # noqa: E402
 
 
 @one_line_errors

@@ -9,10 +9,11 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "dcgan_fashion_mnist.py")
-REAL_DATA = "/usr/share/datasets/fashion-mnist"
 
 sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pyimagesearch.data import readers  # noqa: E402
 
 
 def write_idx(path, array, magic=None):
@@ -49,15 +50,25 @@ def fashion_dir(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_data():
-    """The Debian copy of Fashion-MNIST; CI installs it, so it must exist."""
-    assert os.path.isfile(os.path.join(REAL_DATA, "train-images-idx3-ubyte.gz")), \
-        "install the real data: apt-get install -y dataset-fashion-mnist"
-    return REAL_DATA
+    """The real Fashion-MNIST, found where the training script finds it:
+    $DCGAN_DATA_DIR, Keras' cache, Debian's folder.  Without it the suite
+    stops at once with one line saying how to get it."""
+    folder = readers.find_fashion_mnist()
+    if folder is None:
+        pytest.exit(
+            "the tests need the real Fashion-MNIST, found nowhere in "
+            + ", ".join(readers.search_dirs()) + ": run `python "
+            "dcgan_fashion_mnist.py --output output --epochs 1` once (Keras "
+            "downloads it into its cache), or `apt-get install "
+            "dataset-fashion-mnist`, or set DCGAN_DATA_DIR to a folder "
+            "holding the four IDX .gz files", returncode=4)
+    return folder
 
 
 def run_python(script, *args, timeout=600, env=None):
     """Run one of the repo's scripts; returns CompletedProcess (text)."""
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    full_env = {key: value for key, value in dict(os.environ, **(env or {})).items()
+                if value is not None}   # None: leave the variable out
     return subprocess.run([sys.executable, os.path.join(ROOT, script),
                            *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=ROOT)

@@ -1,0 +1,233 @@
+"""Training images from a folder: found recursively (imutils), decoded with
+OpenCV in parallel, centre-cropped to a square, resized, held as uint8 RGB
+and cached, so the next run or a resume starts in seconds."""
+import concurrent.futures
+import hashlib
+import os
+import sys
+import time
+import zipfile
+
+import cv2
+import numpy as np
+from imutils.paths import image_types, list_images
+from tqdm import tqdm
+
+from ..errors import UserError
+from ..run.files import atomic_write, cache_dir
+
+CACHE_VERSION = 2     # 2: transparency over white, EXIF orientation
+SHOW_SKIPPED = 5
+
+
+def crop_square(image):
+    """The centred square of an image (a view, no copy)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[top:top + side, left:left + side]
+
+
+def square(image, size):
+    """Centre-crop to a square and resize to size x size: area
+    interpolation when shrinking (no aliasing), cubic when enlarging."""
+    image = crop_square(image)
+    side = image.shape[0]
+    if side == size:
+        return image
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def to_8_bits(image):
+    """16-bit and float images to 8 bits."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    image = image.astype(np.float32)
+    if image.max(initial=0) <= 1.0:
+        image = image * 255.0
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def drop_alpha(image):
+    """Lay the image over white, then drop the alpha channel: what a
+    transparent pixel holds underneath (often black, sometimes white, in
+    one icon set) is not part of the picture."""
+    colour = image[..., :-1].astype(np.float32)
+    alpha = image[..., -1:].astype(np.float32) / 255.0
+    return np.rint(colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+
+
+def may_hold_alpha(raw):
+    """PNG and TIFF can carry transparency; other formats (JPEG above all)
+    are read with their EXIF orientation applied, as a viewer shows them:
+    OpenCV ignores it when asked for the file unchanged."""
+    head = raw[:4].tobytes()
+    return head in (b"\x89PNG", b"II*\x00", b"MM\x00*")
+
+
+def decode(path, size):
+    """(size x size x 3 RGB uint8, whether the image is grey), or None for
+    a file OpenCV cannot read.  Transparency is laid over white; palette
+    images come out of OpenCV as colour already."""
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)   # any path, any locale
+        flags = (cv2.IMREAD_UNCHANGED if may_hold_alpha(raw)
+                 else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+        image = cv2.imdecode(raw, flags)
+    except (OSError, cv2.error):
+        return None
+    if image is None or image.size == 0:
+        return None
+    # crop before anything that copies: a 4000x4000 photo stays one copy
+    image = to_8_bits(crop_square(image))
+    if image.ndim == 3 and image.shape[2] in (2, 4):   # grey or BGR + alpha
+        image = drop_alpha(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    image = square(image, size)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), True
+    # grey+alpha and grey-palette PNGs come out of OpenCV as three channels
+    grey = bool((image[..., 0] == image[..., 1]).all()
+                and (image[..., 1] == image[..., 2]).all())
+    return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB), grey
+
+
+def to_channels(images, channels):
+    """(N, S, S, 3) RGB uint8 to (N, S, S, channels)."""
+    if channels == 3:
+        return images
+    grey = np.empty(images.shape[:3] + (1,), dtype=np.uint8)
+    for index, image in enumerate(images):
+        grey[index, ..., 0] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return grey
+
+
+def readable_name(path):
+    """A path for a log line, whatever bytes its name holds."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def unique_files(folder, limit=None):
+    """(image files below `folder`, sorted, each real file once: links to a
+    file already listed are dropped; at most `limit`), and those that
+    vanished or are dangling links."""
+    files, gone, seen = [], [], set()
+    for path in sorted(list_images(folder)):
+        try:
+            real = os.path.realpath(path)
+            os.stat(real)
+        except OSError:
+            gone.append(path)
+            continue
+        if real not in seen:
+            seen.add(real)
+            files.append(path)
+            if limit is not None and len(files) >= limit:
+                break
+    return files, gone
+
+
+def cache_key(paths, size):
+    """Changes when any file is added, removed, rewritten or touched, or
+    the size changes."""
+    digest = hashlib.sha1(f"v{CACHE_VERSION} size {size}\n".encode())
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stamp = f"{stat.st_size}\0{stat.st_mtime_ns}"
+        except OSError:
+            stamp = "gone"
+        digest.update(os.fsencode(os.path.abspath(path)) + b"\0"
+                      + stamp.encode() + b"\n")
+    return digest.hexdigest()[:20]
+
+
+def read_cache(path):
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            return (cached["images"], cached["grey"],
+                    [str(name) for name in cached["skipped"]])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None          # missing or damaged: decode again
+
+
+def write_cache(path, images, grey, skipped):
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, lambda f: np.savez(
+            f, images=images, grey=grey,
+            skipped=np.asarray(skipped, dtype=str)))
+    except OSError:
+        pass                 # no cache is slower, not wrong
+
+
+def decode_all(paths, size, show_progress):
+    """Decode in parallel threads (OpenCV releases the GIL)."""
+    images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    grey = np.zeros(len(paths), dtype=bool)
+    used = np.zeros(len(paths), dtype=bool)
+    skipped = []
+    # OpenCV decodes outside the GIL; more threads than cores only adds
+    # full-size images in memory at once
+    workers = min(8, os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool, \
+            tqdm(total=len(paths), desc="decoding", unit="image",
+                 disable=not show_progress, leave=False) as bar:
+        for index, result in enumerate(pool.map(
+                lambda path: decode(path, size), paths)):
+            if result is None:
+                skipped.append(paths[index])
+            else:
+                images[index], grey[index] = result
+                used[index] = True
+            bar.update(1)
+    return images[used], grey[used], skipped
+
+
+def load_folder(folder, size, limit=None, show_progress=None, log=print):
+    """(uint8 RGB images (N, size, size, 3), all grey?) from the image
+    files below `folder` (the first `limit`, in sorted order); unreadable
+    files are skipped with one warning line."""
+    if not os.path.isdir(folder):
+        raise UserError(f"--dataset {folder} is not a folder")
+    paths, gone = unique_files(folder, limit)
+    if not paths and not gone:
+        raise UserError(f"no images ({', '.join(image_types)}) found in "
+                        f"{folder} or its subfolders; point --dataset at a "
+                        "folder of images")
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    cache = os.path.join(cache_dir(), "images",
+                         f"{cache_key(paths, size)}.npz")
+    start = time.time()
+    cached = read_cache(cache)
+    if cached is None:
+        images, grey, skipped = decode_all(paths, size, show_progress)
+        skipped = [readable_name(os.path.relpath(path, folder))
+                   for path in skipped]
+        write_cache(cache, images, grey, skipped)
+        seconds = time.time() - start
+        how = "decoded in {:.1f} s ({:.0f} images/s)".format(
+            seconds, len(paths) / max(seconds, 1e-9))
+    else:
+        images, grey, skipped = cached
+        how = "read from the cache in {:.1f} s".format(time.time() - start)
+    skipped = [readable_name(os.path.relpath(path, folder))
+               for path in gone] + skipped
+    found = len(paths) + len(gone)
+    log(f"[INFO] {found} images found in {folder}: {len(images)} used, "
+        f"{len(skipped)} skipped; {how}")
+    if skipped:
+        more = len(skipped) - SHOW_SKIPPED
+        log(f"[WARNING] skipped {len(skipped)} unreadable or corrupt image "
+            f"file{'s' if len(skipped) > 1 else ''}: "
+            f"{', '.join(skipped[:SHOW_SKIPPED])}"
+            + (f" and {more} more" if more > 0 else ""))
+    if not len(images):
+        raise UserError(f"none of the {found} image files in {folder} "
+                        "could be read; check that they are images")
+    return images, bool(grey.all())

@@ -1,0 +1,51 @@
+"""The one place that builds a run's models from its configuration: the
+tutorial's generator and discriminator for the run's image size and
+channels, and the trainer that owns the GAN and the tips.  The training
+script, bench.py, and loading a generator from a checkpoint all build
+through here, so a model-side option is added here, in the RunConfig and
+as a flag, and nowhere else."""
+import keras
+
+from ..dcgan import DCGAN
+from .precision import float32_output
+from .trainer import GANTrainer
+
+# the generator's feature maps before its two upsamplings (the tutorial's)
+GENERATOR_DEPTH = 64
+
+
+def build_generator(config):
+    """Two upsamplings from size/4 to size: 7x7x64 -> 28x28 for the
+    MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders."""
+    return DCGAN.build_generator(config.image_size // 4, GENERATOR_DEPTH,
+                                 channels=config.channels)
+
+
+def build_discriminator(config):
+    return DCGAN.build_discriminator(config.image_size, config.image_size,
+                                     config.channels,
+                                     dropout=config.disc_dropout)
+
+
+def build_trainer(config, log=None):
+    """The run's GANTrainer (generator, discriminator, GAN, optimizers,
+    tips), logging the tutorial's [INFO] lines when given `log`."""
+    log = log or (lambda line: None)
+
+    # build the generator
+    log("[INFO] building generator...")
+    gen = build_generator(config)
+
+    # build the discriminator
+    log("[INFO] building discriminator...")
+    disc = build_discriminator(config)
+    if keras.mixed_precision.global_policy().name != "float32":
+        float32_output(gen)
+        float32_output(disc)
+
+    # build the adversarial model: D is frozen inside the GAN step only
+    log("[INFO] building GAN...")
+    tips = config.tips
+    del tips["disc_dropout"]        # built into the discriminator above
+    return GANTrainer(gen, disc, config.epochs,
+                      shared_optimizer=config.shared_optimizer, **tips)

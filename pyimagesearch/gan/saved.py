@@ -1,0 +1,84 @@
+"""A trained generator on disk: saved as a .keras file at the end of a run,
+and loaded back from one, or from any training checkpoint (the averaged
+generator too, for an --ema run)."""
+import os
+
+from ..errors import UserError
+from ..run.checkpoint import (checkpoint_dir, fit_state, latest_checkpoint,
+                              load_checkpoint, load_meta, model_variables)
+from ..run.config import RunConfig
+from ..run.files import remove_quietly
+from .models import build_generator
+
+
+def save_generator(generator, path):
+    """Save the generator alone as a .keras file, atomically."""
+    tmp = path + ".tmp.keras"      # Keras insists on the extension
+    try:
+        generator.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        remove_quietly(tmp)
+        raise UserError(f"could not save {path} ({e}); the last checkpoint "
+                        "still holds the generator") from None
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+def load_generator(path, ema=False):
+    """A generator from a .keras file or from a training checkpoint (with
+    ema=True, the checkpoint's moving average of the generator)."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist; pass a generator.keras file "
+                        "or a checkpoint from a training run's --output")
+    if path.endswith(".npz"):
+        return generator_from_checkpoint(path, ema)
+    if ema:
+        raise UserError(f"--ema picks the averaged weights out of a "
+                        f"checkpoint; {path} is a saved model: pass the "
+                        "run's generator_ema.keras itself instead")
+    import keras
+    try:
+        return keras.models.load_model(path)
+    except Exception as e:   # Keras raises many types for a bad file
+        raise UserError(f"{path} is not a loadable Keras model "
+                        f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+def generator_from_checkpoint(path, ema=False):
+    """The run's generator, built from the checkpoint's own configuration
+    and given its weights (ema: the averaged weights, with G's BatchNorm
+    statistics, as the run's averaged generator uses them)."""
+    state, meta, _ = load_checkpoint(path)
+    config = RunConfig.from_saved(meta.get("settings", {}))
+    if ema and config.ema is None:
+        raise UserError(f"{path} is from a run without --ema: it holds "
+                        "no averaged generator; leave out --ema")
+    generator = build_generator(config)
+    named = model_variables(generator, "generator")
+    saved = {name: value for name, value in state.items()
+             if name.startswith("generator/")}
+    if ema:
+        saved.update({name: state["generator_ema/" + name.split("/", 1)[1]]
+                      for name, variable in named.items()
+                      if variable.trainable})
+    shapes = {name: tuple(variable.shape) for name, variable in named.items()}
+    for name, value in fit_state(path, meta, saved, shapes).items():
+        named[name].assign(value)
+    return generator
+
+
+def trained_noise(path):
+    """The noise a generator was trained on ("uniform" or "normal"): from
+    the checkpoint itself, or for a .keras file from its run's newest
+    checkpoint beside it; "uniform" (the tutorial's) when there is none."""
+    if path.endswith(".npz"):
+        checkpoint = path
+    else:
+        folder = os.path.dirname(os.path.abspath(path))
+        checkpoint = (latest_checkpoint(folder)
+                      if os.path.isdir(checkpoint_dir(folder)) else None)
+    if checkpoint is None:
+        return "uniform"
+    return load_meta(checkpoint).get("settings", {}).get("noise", "uniform")

@@ -1,0 +1,191 @@
+"""The adversarial training step: (1) update D on real+fake, (2) update G
+through the frozen D, with the opt-in GAN tips.  Built for a run by
+models.build_trainer; shared by the training script and the benchmark."""
+import contextlib
+import random
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.utils import shuffle
+from tensorflow.keras.layers import Input
+from tensorflow.keras.models import Model
+from tensorflow.keras.optimizers import Adam
+from tensorflow.keras.optimizers.schedules import InverseTimeDecay
+
+from .noise import LATENT_DIM, sample_noise
+
+INIT_LR = 2e-4
+
+
+def make_optimizer(epochs, learning_rate=INIT_LR):
+    """Adam(lr=2e-4, beta_1=0.5, decay=lr/epochs) as the 2020 code meant it:
+    Keras 3 dropped `decay`, and lr / (1 + decay * iterations) is exactly
+    an InverseTimeDecay with decay_steps=1."""
+    schedule = InverseTimeDecay(learning_rate, decay_steps=1,
+                                decay_rate=learning_rate / epochs)
+    return Adam(learning_rate=schedule, beta_1=0.5)
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """Freeze `model` for the duration of the block.
+
+    Keras 3 reads `trainable` when a train function is traced (first call,
+    and again on every re-trace for a new input shape or dtype), not at
+    compile time.  Freezing D only around the GAN step keeps every trace
+    of D's own train function in the trainable state, so D never gets
+    frozen for good (the silent failure of the literal 2020 port)."""
+    model.trainable = False
+    try:
+        yield model
+    finally:
+        model.trainable = True
+
+
+def compiled_inference(model):
+    return tf.function(lambda noise: model(noise, training=False),
+                       reduce_retracing=True)
+
+
+def averaged_copy(generator):
+    """A second generator starting from the same weights, for the moving
+    average.  Cloning draws seeds from Python's random module: its state
+    is put back so the run's own random stream is untouched."""
+    state = random.getstate()
+    try:
+        clone = keras.models.clone_model(generator)
+    finally:
+        random.setstate(state)
+    clone.set_weights(generator.get_weights())
+    return clone
+
+
+def ema_update(average, model, decay):
+    """A compiled `average = decay * average + (1 - decay) * model` over the
+    trainable weights (Yazici et al. 2019, "The Unusual Effectiveness of
+    Averaging in GAN Training").  BatchNorm's moving statistics are copied
+    from the model instead: they are running averages already, and
+    averaging them again made early samples much worse and later ones no
+    better (docs/TIPS.md)."""
+    averaged = list(zip(average.trainable_variables,
+                        model.trainable_variables))
+    copied = list(zip(average.non_trainable_variables,
+                      model.non_trainable_variables))
+    for mine, theirs in averaged + copied:
+        assert mine.shape == theirs.shape and mine.name == theirs.name, (
+            mine.path, theirs.path)
+
+    @tf.function
+    def update():
+        for mine, theirs in averaged:
+            mine.assign(decay * mine + (1.0 - decay) * theirs)
+        for mine, theirs in copied:
+            mine.assign(theirs)
+    return update
+
+
+class GANTrainer:
+    """Owns the generator, the discriminator and the combined GAN model,
+    and the opt-in GAN tips (all off by default: the tutorial's training).
+
+    noise: "uniform" (the tutorial's) or "normal"; label_smoothing: real
+    labels of D become 1 - X; label_noise: a fraction P of D's labels is
+    flipped; disc_lr / gan_lr: the two Adams' learning rates; ema: keep
+    `generator_ema`, an exponential moving average of G's weights with
+    this decay, updated after every step."""
+
+    def __init__(self, generator, discriminator, epochs,
+                 latent_dim=LATENT_DIM, shared_optimizer=False,
+                 noise="uniform", label_smoothing=0.0, label_noise=0.0,
+                 disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.shared_optimizer = shared_optimizer
+        self.noise = noise
+        self.label_smoothing = label_smoothing
+        self.label_noise = label_noise
+        disc_opt = make_optimizer(epochs, disc_lr)
+        if shared_optimizer:
+            # the 2020 code compiled the GAN with D's optimizer; Keras 3
+            # accepts that once the optimizer is built on both models'
+            # variables.  Its iteration counter then advances twice a step
+            gan_opt = disc_opt
+            disc_opt.build(discriminator.trainable_variables
+                           + generator.trainable_variables)
+        else:
+            # the text's intent: "an Adam with the same hyper-parameters"
+            gan_opt = make_optimizer(epochs, gan_lr)
+        discriminator.compile(loss="binary_crossentropy", optimizer=disc_opt)
+        with frozen(discriminator):
+            gan_input = Input(shape=(latent_dim,))
+            gan_output = discriminator(generator(gan_input))
+            self.gan = Model(gan_input, gan_output)
+            self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
+        self._generate = compiled_inference(generator)
+        self.generator_ema = None
+        if ema is not None:
+            self.generator_ema = averaged_copy(generator)
+            self._generate_ema = compiled_inference(self.generator_ema)
+            self._update_ema = ema_update(self.generator_ema, generator, ema)
+
+    def generate(self, noise, ema=False):
+        """Generator output in inference mode (BN uses moving statistics).
+        A compiled call: `model.predict` per batch doubles the step time.
+        ema=True: the averaged generator's."""
+        run = self._generate_ema if ema else self._generate
+        return run(tf.convert_to_tensor(noise)).numpy()
+
+    def sample_noise(self, count):
+        return sample_noise(count, self.latent_dim, self.noise)
+
+    def discriminator_step(self, real_images):
+        """(1) Update D: real images labelled 1, generated ones 0, shuffled
+        together so no batch is all-real then all-fake."""
+        batch_size = len(real_images)
+        fake_images = self.generate(self.sample_noise(batch_size))
+        images = np.concatenate((real_images, fake_images))
+        labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
+        (images, labels) = shuffle(images, labels)
+        labels = self.noisy_labels(labels)
+        return float(self.discriminator.train_on_batch(images, labels))
+
+    def noisy_labels(self, labels):
+        """Chollet's tip, when asked for: flip a fraction of the labels,
+        then soften the real ones.  Off, the labels are left as they are
+        and no random number is drawn."""
+        if not (self.label_noise or self.label_smoothing):
+            return labels
+        labels = labels.astype("float32")
+        if self.label_noise:
+            flip = np.random.random_sample(len(labels)) < self.label_noise
+            labels[flip] = 1 - labels[flip]
+        labels[labels == 1] = 1 - self.label_smoothing
+        return labels
+
+    def generator_step(self, batch_size):
+        """(2) Update G: fresh noise labelled "real", pushed through the
+        GAN with D's weights frozen."""
+        noise = self.sample_noise(batch_size)
+        misleading_labels = np.ones(batch_size, dtype="int64")
+        with frozen(self.discriminator):
+            return float(self.gan.train_on_batch(noise, misleading_labels))
+
+    def train_step(self, real_images):
+        """One step of the tutorial's loop; returns (d_loss, g_loss)."""
+        d_loss = self.discriminator_step(real_images)
+        g_loss = self.generator_step(len(real_images))
+        if self.generator_ema is not None:
+            self._update_ema()
+        return d_loss, g_loss
+
+    def build_optimizers(self):
+        """Create the optimizers' slots now (as the first step would), so
+        that a checkpoint's optimizer state can be loaded before training."""
+        disc_opt = self.discriminator.optimizer
+        if not disc_opt.built:
+            disc_opt.build(self.discriminator.trainable_variables)
+        with frozen(self.discriminator):
+            if not self.gan.optimizer.built:
+                self.gan.optimizer.build(self.gan.trainable_variables)

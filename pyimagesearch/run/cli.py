@@ -1,0 +1,226 @@
+"""The training script's command line: the parser, the checks that need
+neither data nor TensorFlow, and RunOptions, the flags that say where a
+run writes and how it reports (what the run is: config.RunConfig)."""
+import argparse
+import dataclasses
+import importlib.util
+import math
+import os
+import tempfile
+
+from ..data.datasets import check_dataset, is_folder
+from ..errors import UserError
+from .config import NOISES
+from .outputs import TENSORBOARD
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The flags that are not part of the run: they may differ on every
+    resume and are never saved."""
+    output: str
+    data_dir: str = None
+    resume: bool = False
+    overwrite: bool = False
+    pause_after: int = None
+    keep_checkpoints: int = 3
+    metrics_every: int = None
+    tensorboard: bool = False
+
+    @classmethod
+    def from_flags(cls, args):
+        return cls(**{field.name: getattr(args, field.name)
+                      for field in dataclasses.fields(cls)})
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors (a missing value, `--epochs abc`) are one
+    [ERROR] line like every other bad input, not a usage block."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see --help)")
+
+
+def build_parser():
+    ap = ArgumentParser(
+        description="Train the PyImageSearch DCGAN on Fashion-MNIST, MNIST, "
+                    "CIFAR-10 or a folder of your own images.")
+    ap.add_argument("-o", "--output", required=True,
+                    help="path to output directory")
+    ap.add_argument("-d", "--dataset", default=None,
+                    help="fashion_mnist (default), mnist, cifar10, or a "
+                         "folder of images (.jpg .jpeg .png .bmp .tif .tiff, "
+                         "searched recursively)")
+    ap.add_argument("--image-size", type=int, default=None, metavar="S",
+                    help="train at S x S pixels, a multiple of 4, at least 8 "
+                         "(default: the dataset's own, 28 for the MNISTs, 32 "
+                         "for CIFAR-10, 32 for a folder)")
+    ap.add_argument("--channels", type=int, default=None, metavar="C",
+                    help="1 (grey) or 3 (colour) (default: the dataset's; "
+                         "for a folder 3, or 1 if every image is grey)")
+    ap.add_argument("-e", "--epochs", type=int, default=None,
+                    help="# epochs to train for (default 50)")
+    ap.add_argument("-b", "--batch-size", type=int, default=None,
+                    help="batch size for training (default 128)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="seed Python, NumPy and Keras and make ops "
+                         "deterministic (default: unseeded, as the tutorial)")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="train on the first N images only (of a folder: "
+                         "the first N files in sorted order)")
+    ap.add_argument("--data-dir", default=None,
+                    help="folder holding a named dataset's files: the four "
+                         "IDX .gz files (Fashion-MNIST, MNIST), mnist.npz, "
+                         "or cifar-10-binary.tar.gz (default for Fashion-MNIST: "
+                         "$DCGAN_DATA_DIR, then Keras' cache, then "
+                         "/usr/share/datasets/fashion-mnist, then Keras' "
+                         "download)")
+    ap.add_argument("--mixed-precision", action="store_true", default=None,
+                    help="compute in bf16 (fp16 on pre-Ampere GPUs), keep "
+                         "float32 weights; needs a CPU with bf16 or a GPU")
+    ap.add_argument("--metrics-every", type=int, default=None, metavar="N",
+                    help="every N epochs (and at the end) append FD, KID and "
+                         "class coverage to OUTPUT/metrics.csv (off by "
+                         "default; needs the shipped classifier)")
+    ap.add_argument("--shared-optimizer", action="store_true", default=None,
+                    help="reproduce the 2020 code literally: one Adam for the "
+                         "discriminator and the GAN, so its learning-rate "
+                         "decay runs twice as fast (default: an Adam each, "
+                         "as the tutorial's text says)")
+    tips = ap.add_argument_group(
+        "GAN tips", "opt-in changes from the tutorial's recipe (Radford et "
+        "al., Chollet), off by default; fixed for the life of a run")
+    tips.add_argument("--noise", choices=NOISES, default=None,
+                      help="the generator's input distribution (default: "
+                           "uniform in [-1, 1], as the tutorial)")
+    tips.add_argument("--disc-dropout", type=float, default=None,
+                      metavar="P", help="dropout rate after each of the "
+                      "discriminator's LeakyReLUs (default 0: none)")
+    tips.add_argument("--label-smoothing", type=float, default=None,
+                      metavar="X", help="train the discriminator on real "
+                      "labels of 1 - X (default 0)")
+    tips.add_argument("--label-noise", type=float, default=None, metavar="P",
+                      help="flip a fraction P of the discriminator's labels "
+                           "(default 0)")
+    tips.add_argument("--disc-lr", type=float, default=None, metavar="LR",
+                      help="the discriminator's learning rate (default 2e-4)")
+    tips.add_argument("--gan-lr", type=float, default=None, metavar="LR",
+                      help="the generator's (GAN model's) learning rate "
+                           "(default 2e-4)")
+    tips.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                      help="also keep an exponential moving average of the "
+                           "generator's weights with this decay (e.g. "
+                           "0.999): ema_ montages, generator_ema.keras")
+    ap.add_argument("--tensorboard", action="store_true",
+                    help="also write losses, quality numbers and montages "
+                         "to OUTPUT/tensorboard/ for TensorBoard")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from the newest checkpoint in --output")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="start afresh in an --output that holds another "
+                         "run: delete that run's montages, plots, "
+                         "checkpoints, generator(_ema).keras, metrics CSVs "
+                         "and TensorBoard event files first (nothing else)")
+    ap.add_argument("--pause-after", type=int, default=None, metavar="N",
+                    help="stop cleanly after N more epochs (resume later "
+                         "with --resume)")
+    ap.add_argument("--keep-checkpoints", type=int, default=3, metavar="K",
+                    help="keep the newest K checkpoints (0 keeps all; "
+                         "default 3)")
+    return ap
+
+
+def check_positive(name, value, allow_none=True, allow_zero=False):
+    if value is None and allow_none:
+        return
+    if value is None or value < (0 if allow_zero else 1):
+        least = "0 or more" if allow_zero else "a positive integer"
+        raise UserError(f"{name} must be {least}, got {value}")
+
+
+def check_args(args):
+    """Every check that needs neither the data nor TensorFlow."""
+    check_positive("--epochs", args.epochs)
+    check_positive("--batch-size", args.batch_size)
+    check_positive("--limit", args.limit)
+    check_positive("--pause-after", args.pause_after)
+    check_positive("--metrics-every", args.metrics_every)
+    check_positive("--keep-checkpoints", args.keep_checkpoints,
+                   allow_none=False, allow_zero=True)
+    check_tips(args)
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues the run in --output and "
+                        "--overwrite deletes it: pass one of them")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise UserError(f"--data-dir {args.data_dir} is not a folder")
+    check_data_args(args)
+    if args.resume and not os.path.isdir(args.output):
+        raise UserError(f"--resume: there is no folder {args.output}; train "
+                        "without --resume first")
+    check_output_dir(args.output)
+    if args.tensorboard:
+        check_tensorboard(args.output)
+
+
+def check_tensorboard(output):
+    """--tensorboard: the package, and OUTPUT/tensorboard a writable folder
+    or nothing yet (a run must not delete another and then fail here)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UserError("--tensorboard needs the tensorboard package: "
+                        "python -m pip install -r requirements.txt")
+    folder = os.path.join(output, TENSORBOARD)
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise UserError(f"--tensorboard writes to {folder}, which is not a "
+                        "folder; move it away or train without --tensorboard")
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"--tensorboard: {folder} cannot be written; make it "
+                        "writable or train without --tensorboard")
+
+
+def check_data_args(args):
+    """--dataset, --image-size and --channels, before anything loads."""
+    if args.dataset is not None:
+        check_dataset(args.dataset)
+        if is_folder(args.dataset) and args.data_dir is not None:
+            raise UserError("--data-dir is for the named datasets; a folder "
+                            "of images is given as --dataset FOLDER alone")
+    size = args.image_size
+    if size is not None and (size < 8 or size % 4):
+        raise UserError(f"--image-size must be a multiple of 4 and at least "
+                        f"8 (the generator upsamples S/4 twice), got {size}")
+    if args.channels not in (None, 1, 3):
+        raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
+                        f"{args.channels}")
+
+
+def check_tips(args):
+    """The GAN tips' values: probabilities in [0, 1), a decay in (0, 1),
+    positive learning rates (--noise is checked by argparse)."""
+    for flag, value in (("--disc-dropout", args.disc_dropout),
+                        ("--label-smoothing", args.label_smoothing),
+                        ("--label-noise", args.label_noise)):
+        if value is not None and not 0 <= value < 1:
+            raise UserError(f"{flag} must be at least 0 and below 1, got "
+                            f"{value}")
+    if args.ema is not None and not 0 < args.ema < 1:
+        raise UserError(f"--ema must be a decay above 0 and below 1 (e.g. "
+                        f"0.999), got {args.ema}")
+    for flag, value in (("--disc-lr", args.disc_lr),
+                        ("--gan-lr", args.gan_lr)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UserError(f"{flag} must be a positive learning rate (the "
+                            f"tutorial's is 2e-4), got {value}")
+
+
+def check_output_dir(output):
+    """Create --output if missing and prove it is writable."""
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UserError(f"--output {output} is a file, not a folder; "
+                        "pick another path")
+    try:
+        os.makedirs(output, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise UserError(f"--output {output} cannot be written "
+                        f"({e.strerror}); pick a writable folder") from None

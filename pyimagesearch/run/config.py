@@ -1,0 +1,165 @@
+"""What a run is: one frozen RunConfig, resolved once from the flags (a
+fresh run) or from the checkpoint plus the flags that may change (a
+resumed one), checked here, saved in every checkpoint and read back from
+it.  Where the run writes and how it reports (--output, --metrics-every,
+--pause-after, ...) is not part of it: see cli.RunOptions."""
+import dataclasses
+import os
+
+from ..data.datasets import is_folder, native_shape
+from ..errors import UserError
+
+NOISES = ("uniform", "normal")
+TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
+        "gan_lr", "ema")
+# what a resumed run may change: everything else must match its checkpoint
+MAY_CHANGE_ON_RESUME = ("epochs",)
+# what a checkpoint written before a setting existed was made with
+LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Field order is the checkpoint's settings order.  image_size is
+    always known; channels is None only for a folder of images with no
+    --channels, until for_data() learns whether every image is grey."""
+    epochs: int = 50
+    batch_size: int = 128
+    limit: int = None
+    seed: int = None
+    mixed_precision: bool = False
+    shared_optimizer: bool = False
+    dataset: str = "fashion_mnist"
+    image_size: int = None
+    channels: int = None
+    # the GAN tips, all off: the tutorial's training
+    noise: str = "uniform"
+    disc_dropout: float = 0.0
+    label_smoothing: float = 0.0
+    label_noise: float = 0.0
+    disc_lr: float = 2e-4
+    gan_lr: float = 2e-4
+    ema: float = None
+    # the training data, as loaded: a resumed run must see the same
+    num_images: int = None
+    data_sha1: str = None
+
+    # -- building ---------------------------------------------------------
+
+    @classmethod
+    def from_flags(cls, args):
+        """A fresh run: the flags given, else the tutorial's defaults."""
+        given = {key: value for key, value in _flags(args).items()
+                 if value is not None}
+        return cls(**given)._with_native_shape()
+
+    @classmethod
+    def resumed(cls, saved, args):
+        """A resumed run: the checkpoint's settings, with the flags that may
+        change; a flag that would make it another run is refused."""
+        config = cls.from_saved(saved)
+        changes = {}
+        for key, value in _flags(args).items():
+            if value is None or value == getattr(config, key):
+                continue
+            if key not in MAY_CHANGE_ON_RESUME:
+                raise UserError(
+                    f"the checkpoint was made {as_flag(key, getattr(config, key))}, "
+                    f"and this resume asks for it {as_flag(key, value)}: "
+                    "leave the flag out to continue the run as it was; the "
+                    "data and training settings of a run stay fixed "
+                    "(--epochs may rise, to train longer)")
+            changes[key] = value
+        return dataclasses.replace(config, **changes)
+
+    @classmethod
+    def from_saved(cls, saved):
+        """The config a checkpoint's settings describe; settings that did
+        not exist yet when it was written take the value they had then."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        values = {key: value for key, value in LEGACY.items()
+                  if key not in saved}
+        values.update({key: value for key, value in saved.items()
+                       if key in names})
+        return cls(**values)._with_native_shape()
+
+    def _with_native_shape(self):
+        size, channels = native_shape(self.dataset)
+        return dataclasses.replace(
+            self, image_size=self.image_size or size,
+            channels=self.channels or channels)
+
+    def for_data(self, num_images, data_sha1, channels):
+        """The config once the training images are loaded: what they are,
+        and for a folder, whether they are grey.  Refuses other images
+        than those the checkpoint was trained on."""
+        if self.data_sha1 is not None and self.data_sha1 != data_sha1:
+            raise UserError(
+                "the checkpoint was trained on other data ({} images, sha1 "
+                "{}) than these {} images (sha1 {}): resume with the same "
+                "images (the same --data-dir, or the same files in the "
+                "folder)".format(self.num_images, self.data_sha1[:12],
+                                 num_images, data_sha1[:12]))
+        return dataclasses.replace(self, num_images=num_images,
+                                   data_sha1=data_sha1, channels=channels)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    # -- checks that need no data -----------------------------------------
+
+    def check(self, metrics_every=None):
+        """The combination of settings: a full batch within --limit, one
+        learning rate for one shared Adam, a classifier for the metrics."""
+        if self.limit is not None and self.batch_size > self.limit:
+            raise UserError(
+                f"--batch-size {self.batch_size} is larger than --limit "
+                f"{self.limit}: no full batch to train on; lower "
+                "--batch-size or raise --limit")
+        if self.shared_optimizer and self.disc_lr != self.gan_lr:
+            raise UserError("--shared-optimizer trains both models with one "
+                            "Adam, so one learning rate: leave out --disc-lr "
+                            "and --gan-lr, or give them the same value")
+        if metrics_every and (self.dataset, self.image_size,
+                              self.channels) != ("fashion_mnist", 28, 1):
+            raise UserError("--metrics-every: the quality metrics need a "
+                            "classifier for the data, and one exists for "
+                            "fashion_mnist at 28x28x1 only; train without it")
+
+    # -- describing ---------------------------------------------------------
+
+    @property
+    def tips(self):
+        """The GAN tips' values, by name."""
+        return {key: getattr(self, key) for key in TIPS}
+
+    def tip_flags(self):
+        """The tips this run uses, as flags: '--noise normal --ema 0.999',
+        or '' for the tutorial's recipe."""
+        return " ".join(f"--{key.replace('_', '-')} {value}"
+                        for key, value in self.tips.items()
+                        if value != _DEFAULTS[key])
+
+
+_DEFAULTS = {field.name: field.default
+             for field in dataclasses.fields(RunConfig)}
+
+
+def _flags(args):
+    """The run's flags as given ({name: value or None}); a folder is named
+    by its absolute path, the same from anywhere."""
+    given = {key: getattr(args, key) for key in _DEFAULTS
+             if key not in ("num_images", "data_sha1")}
+    if given["dataset"] is not None and is_folder(given["dataset"]):
+        given["dataset"] = os.path.abspath(given["dataset"])
+    return given
+
+
+def as_flag(key, value):
+    """'with --seed 1', 'with --shared-optimizer', 'without --seed',
+    'without --disc-dropout' (a tip at 0 is off)."""
+    flag = "--" + key.replace("_", "-")
+    if value is None or value is False or (
+            key in TIPS and value == 0 and _DEFAULTS[key] == 0):
+        return f"without {flag}"
+    return f"with {flag}" if value is True else f"with {flag} {value}"

@@ -1,0 +1,54 @@
+"""Writing files so that a crash leaves the old file or the new one,
+never half of one."""
+import os
+import tempfile
+
+
+def cache_dir():
+    """Where derived data is cached (real-data statistics, decoded image
+    folders): $DCGAN_CACHE_DIR, else ~/.cache/dcgan-fashion-mnist."""
+    return os.environ.get("DCGAN_CACHE_DIR", os.path.join(
+        os.path.expanduser("~"), ".cache", "dcgan-fashion-mnist"))
+
+
+def remove_quietly(path):
+    """Delete a file if it is there; a failure leaves it, says nothing."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write):
+    """Call write(file_object) on a temporary file beside `path`, then
+    rename it over `path`: a crash leaves the old file or the new, never
+    half of one."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would, not 0600
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(folder)

@@ -1,0 +1,283 @@
+"""Everything a training run does besides training, hung off named moments
+of the loop as Keras' callbacks are: the progress bar and log lines, the
+montages, checkpoints, plots, quality metrics, TensorBoard and the stop
+request.  The loop calls one HookList; each hook does one job.
+
+Moments (epochs count from 1, batches from 0, as the log lines do):
+on_train_begin(), on_epoch_begin(epoch, first_batch),
+on_train_batch_end(epoch, batch, logs), on_epoch_end(epoch, logs),
+on_train_end() (always, also when a hook or the step raised).  `logs`
+is one dict per batch or epoch that later hooks read from earlier ones
+(d_loss and g_loss from the loop, the montage images, quality numbers)."""
+import os
+import sys
+import time
+
+import numpy as np
+
+from ..errors import UserError
+from .checkpoint import latest_checkpoint
+from .montage import build_montage, montage_name, write_image
+from .outputs import EMA_PREFIX
+from .plots import refresh_plots
+from .progress import EpochProgress
+
+log = EpochProgress.log
+
+
+class NonFiniteLoss(UserError):
+    exit_code = 3
+
+
+class StopTraining(Exception):
+    """Raised by a hook to end the loop cleanly with an exit status (a
+    checkpoint is written first)."""
+
+    def __init__(self, exit_code):
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+class Hook:
+    def on_train_begin(self):
+        pass
+
+    def on_epoch_begin(self, epoch, first_batch):
+        pass
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        pass
+
+    def on_train_end(self):
+        pass
+
+
+class HookList(Hook):
+    """Calls each hook in order at each moment."""
+
+    def __init__(self, hooks):
+        self.hooks = [hook for hook in hooks if hook is not None]
+
+    def on_train_begin(self):
+        for hook in self.hooks:
+            hook.on_train_begin()
+
+    def on_epoch_begin(self, epoch, first_batch):
+        for hook in self.hooks:
+            hook.on_epoch_begin(epoch, first_batch)
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        for hook in self.hooks:
+            hook.on_train_batch_end(epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        for hook in self.hooks:
+            hook.on_epoch_end(epoch, logs)
+
+    def on_train_end(self):
+        for hook in self.hooks:
+            hook.on_train_end()
+
+
+def resume_hint(output):
+    return "resume with: python {} --output {} --resume".format(sys.argv[0],
+                                                                output)
+
+
+class FiniteLosses(Hook):
+    """Stop at the first non-finite loss: the checkpoints before it are
+    good, the steps after it would not be."""
+
+    def __init__(self, output):
+        self.output = output
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        d_loss, g_loss = logs["d_loss"], logs["g_loss"]
+        if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
+            raise NonFiniteLoss(
+                "non-finite loss at step {}_{}: discriminator_loss={}, "
+                "adversarial_loss={}; training stopped; last good "
+                "checkpoint: {}".format(epoch, batch, d_loss, g_loss,
+                                        latest_checkpoint(self.output)))
+
+
+class Checkpoints(Hook):
+    """Keeps the run's position and loss history, and writes a checkpoint
+    at the end of every epoch (and when asked to by Stop)."""
+
+    def __init__(self, options, config, trainer, state, batches_per_epoch):
+        self.options, self.config = options, config
+        self.trainer, self.state = trainer, state
+        self.batches_per_epoch = batches_per_epoch
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        self.state.record(epoch, batch, logs["d_loss"], logs["g_loss"])
+        self.state.batch = batch + 1
+
+    def on_epoch_end(self, epoch, logs):
+        self.state.epoch, self.state.batch = epoch, 0
+        self.save()     # first, so nothing after it can lose the epoch
+
+    def save(self):
+        return self.state.save(self.options.output, self.trainer, self.config,
+                               self.batches_per_epoch,
+                               keep=self.options.keep_checkpoints)
+
+
+class Progress(Hook):
+    """A progress bar on a terminal, and each epoch's time as a log line."""
+
+    def __init__(self, num_epochs, batches_per_epoch):
+        self.num_epochs = num_epochs
+        self.batches_per_epoch = batches_per_epoch
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, first_batch):
+        self.bar = EpochProgress(epoch, self.num_epochs,
+                                 self.batches_per_epoch, first_batch)
+        self.steps, self.start = 0, time.time()
+        self.trained = self.start
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        self.bar.update(logs["d_loss"], logs["g_loss"])
+        self.steps += 1
+        self.trained = time.time()
+
+    def on_epoch_end(self, epoch, logs):
+        self.on_train_end()
+        seconds = self.trained - self.start
+        log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
+            epoch, seconds, 1000 * seconds / max(self.steps, 1)))
+
+    def on_train_end(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class Montages(Hook):
+    """The generator on the benchmark noise, on the tutorial's schedule:
+    often early on, less often later, and at the end of every epoch (and
+    the averaged generator's beside it, with --ema)."""
+
+    def __init__(self, output, trainer, benchmark_noise, batches_per_epoch):
+        self.output, self.trainer = output, trainer
+        self.benchmark_noise = benchmark_noise
+        self.batches_per_epoch = batches_per_epoch
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        name = montage_name(epoch, batch, self.batches_per_epoch)
+        if name is None:
+            return
+        log("[INFO] Step {}_{}: discriminator_loss={:.6f}, "
+            "adversarial_loss={:.6f}".format(epoch, batch, logs["d_loss"],
+                                             logs["g_loss"]))
+        logs["montage"] = self.write(name, ema=False)
+        if self.trainer.generator_ema is not None:
+            logs["ema_montage"] = self.write(EMA_PREFIX + name, ema=True)
+
+    def write(self, name, ema):
+        """Write one montage; if that fails, stop with a way to continue."""
+        image = build_montage(self.trainer.generate(self.benchmark_noise,
+                                                    ema=ema))
+        try:
+            write_image(os.path.join(self.output, name), image)
+        except UserError as e:
+            last = latest_checkpoint(self.output)
+            raise UserError(f"{e}; then continue with --resume (from {last})"
+                            if last else f"{e}; then train again") from None
+        return image
+
+
+class Plots(Hook):
+    """losses.png and training.gif, refreshed after every epoch."""
+
+    def __init__(self, output, state, batches_per_epoch, title, grey):
+        self.output, self.state = output, state
+        self.batches_per_epoch = batches_per_epoch
+        self.title, self.grey = title, grey
+
+    def on_epoch_end(self, epoch, logs):
+        refresh_plots(self.output, self.state.history, self.batches_per_epoch,
+                      self.title, grey=self.grey)
+
+
+class Metrics(Hook):
+    """--metrics-every N: FD, KID and class coverage every N epochs and at
+    the end, for the generator and its average (--ema)."""
+
+    def __init__(self, evaluator, trainer, output, every, num_epochs):
+        self.evaluator, self.trainer = evaluator, trainer
+        self.output, self.every, self.num_epochs = output, every, num_epochs
+
+    def on_epoch_end(self, epoch, logs):
+        from ..quality.evaluator import log_metrics
+        if epoch % self.every and epoch != self.num_epochs:
+            return
+        generators = [(self.trainer.generator, False)]
+        if self.trainer.generator_ema is not None:
+            generators.append((self.trainer.generator_ema, True))
+        logs["quality"] = []
+        for generator, ema in generators:
+            line, result = log_metrics(self.evaluator, generator, epoch,
+                                       self.output, self.trainer.noise, ema)
+            log(line)
+            logs["quality"].append(
+                ("ema_quality" if ema else "quality", result))
+
+
+class TensorBoard(Hook):
+    """--tensorboard: losses every step, montages and quality numbers as
+    they are made, all at the global step."""
+
+    def __init__(self, board, batches_per_epoch):
+        self.board, self.batches_per_epoch = board, batches_per_epoch
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        step = (epoch - 1) * self.batches_per_epoch + batch + 1
+        self.board.losses(step, logs["d_loss"], logs["g_loss"])
+        if "montage" in logs:
+            self.board.montage(step, logs["montage"])
+        if "ema_montage" in logs:
+            self.board.montage(step, logs["ema_montage"], "ema_montage")
+
+    def on_epoch_end(self, epoch, logs):
+        for prefix, result in logs.get("quality", []):
+            self.board.quality(epoch * self.batches_per_epoch, result, prefix)
+        self.board.flush()
+
+    def on_train_end(self):
+        self.board.close()
+
+
+class Stop(Hook):
+    """Ctrl-C or SIGTERM (a StopRequest): stop at the next step boundary
+    with a checkpoint, or at the end of the epoch if it is the last step;
+    in the last step of the run there is nothing left to stop."""
+
+    def __init__(self, stop, checkpoints, output, num_epochs,
+                 batches_per_epoch):
+        self.stop, self.checkpoints, self.output = stop, checkpoints, output
+        self.num_epochs = num_epochs
+        self.batches_per_epoch = batches_per_epoch
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        if self.stop.requested and batch < self.batches_per_epoch - 1:
+            path = self.checkpoints.save()
+            log("[INFO] interrupted after step {}_{}; checkpoint saved to "
+                "{}".format(epoch, batch, path))
+            log("[INFO] " + resume_hint(self.output))
+            raise StopTraining(self.stop.exit_code)
+
+    def on_epoch_end(self, epoch, logs):
+        if not self.stop.requested:
+            return
+        if epoch < self.num_epochs:
+            log("[INFO] interrupted at the end of epoch {}; {}".format(
+                epoch, resume_hint(self.output)))
+            raise StopTraining(self.stop.exit_code)
+        log("[INFO] interrupted in the last step of the last epoch; the run "
+            "is complete")

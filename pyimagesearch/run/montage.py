@@ -1,0 +1,57 @@
+"""Benchmark montages: a 16x16 grid of generated images written as PNG."""
+import os
+
+import cv2
+import numpy as np
+from imutils import build_montages
+
+from ..errors import UserError
+
+GRID = (16, 16)
+
+
+def from_unit_range(images):
+    """Map generator output from [-1, 1] (tanh) back to [0, 255]."""
+    return ((np.asarray(images) * 127.5) + 127.5).astype("uint8")
+
+
+def for_imwrite(image):
+    """One uint8 image (H, W, C) as cv2.imwrite wants it: grey as (H, W),
+    RGB as BGR."""
+    return image[..., 0] if image.shape[-1] == 1 else image[..., ::-1]
+
+
+def build_montage(images, grid=GRID):
+    """One BGR montage image (for cv2.imwrite) of `images` (N, H, W, C) in
+    [-1, 1]: grey repeated to 3 channels, RGB turned to OpenCV's BGR."""
+    images = from_unit_range(images)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    else:
+        images = images[..., ::-1]
+    height, width = images.shape[1:3]
+    return build_montages(images, (width, height), grid)[0]
+
+
+def write_image(path, image):
+    """cv2.imwrite that raises instead of returning False."""
+    try:
+        ok = cv2.imwrite(path, image)
+    except cv2.error as e:
+        raise UserError(f"could not write {path}: {e}") from None
+    if not ok:
+        folder = os.path.dirname(path) or "."
+        raise UserError(f"could not write {path}: check that {folder} "
+                        "exists, is writable and has free space")
+
+
+def montage_name(epoch, i, batches_per_epoch):
+    """The tutorial's montage file name for step i of `epoch` (1-based),
+    or None when this step gets no montage."""
+    if i == batches_per_epoch - 1:
+        return "epoch_{}_output.png".format(str(epoch).zfill(4))
+    # more visualizations early in training, fewer later on
+    if (epoch <= 10 and i % 25 == 0) or (epoch > 10 and i % 100 == 0):
+        return "epoch_{}_step_{}.png".format(str(epoch).zfill(4),
+                                             str(i).zfill(5))
+    return None

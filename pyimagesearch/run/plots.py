@@ -1,0 +1,94 @@
+"""What a person looks at after a run: the loss curves and an animation of
+the end-of-epoch montages."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ..errors import UserError  # noqa: E402
+from .files import atomic_write  # noqa: E402
+from .outputs import ANIMATION, LOSS_PLOT, epoch_montages  # noqa: E402
+
+
+def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
+    """D and G loss per step (faint) and their running mean over an epoch
+    (bold), against training time in epochs."""
+    history = np.asarray(history, dtype=np.float64).reshape(-1, 4)
+    x = history[:, 0] - 1 + history[:, 1] / batches_per_epoch
+    window = max(1, min(batches_per_epoch, len(history)))
+    kernel = np.ones(window) / window
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for column, label, color in ((2, "discriminator_loss", "tab:blue"),
+                                 (3, "adversarial_loss", "tab:orange")):
+        ax.plot(x, history[:, column], color=color, alpha=0.25, linewidth=0.5)
+        if len(history) >= window:
+            smooth = np.convolve(history[:, column], kernel, mode="valid")
+            ax.plot(x[window - 1:], smooth, color=color, linewidth=2,
+                    label=f"{label} (mean over {window} steps)")
+        else:
+            ax.plot([], [], color=color, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right")
+    ax.set_title(f"DCGAN on {title}: losses")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+
+
+# colour frames already reduced to a GIF palette, by (path, mtime, size):
+# the animation is rewritten every epoch, and reducing a 512x512 colour
+# montage takes 0.2 s, so redoing all of them would grow with the square
+# of the epochs
+_palette_frames = {}
+
+
+def gif_frame(path, size=None, grey=True):
+    with Image.open(path) as image:
+        if grey:
+            image = image.convert("L")
+            return image.resize((size, size), Image.LANCZOS) if size else image
+        key = (path, os.stat(path).st_mtime_ns, size)
+        if key not in _palette_frames:
+            image = image.convert("RGB")
+            if size:
+                image = image.resize((size, size), Image.LANCZOS)
+            _palette_frames[key] = image.quantize(256)
+        return _palette_frames[key]
+
+
+def write_animation(frames, path, seconds_per_frame=0.4, size=None,
+                    grey=True):
+    """An endlessly looping GIF of the montage files in `frames`."""
+    images = [gif_frame(frame, size, grey) for frame in frames]
+    if not grey:          # forget frames no longer in the GIF, or rewritten
+        current = {(frame, os.stat(frame).st_mtime_ns, size)
+                   for frame in frames}
+        for key in set(_palette_frames) - current:
+            del _palette_frames[key]
+    if not images:
+        return
+    durations = [int(1000 * seconds_per_frame)] * len(images)
+    durations[-1] = 2000      # linger on the final result
+    atomic_write(path, lambda f: images[0].save(
+        f, format="GIF", save_all=True, append_images=images[1:],
+        duration=durations, loop=0, optimize=True))
+
+
+def refresh_plots(output, history, batches_per_epoch, title="Fashion-MNIST",
+                  grey=True):
+    """Rewrite OUTPUT/losses.png and OUTPUT/training.gif after an epoch."""
+    try:
+        plot_losses(history, batches_per_epoch,
+                    os.path.join(output, LOSS_PLOT), title)
+        write_animation(epoch_montages(output),
+                        os.path.join(output, ANIMATION), grey=grey)
+    except OSError as e:
+        raise UserError(f"could not write the plots in {output} ({e}); make "
+                        "it writable, then continue with --resume") from None

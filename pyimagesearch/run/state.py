@@ -1,0 +1,90 @@
+"""Where a run stands, besides its weights and its configuration: position,
+benchmark noise and loss history.  A fresh run starts one; --resume reads one back
+from the newest checkpoint; every checkpoint writes it out."""
+import dataclasses
+import importlib.metadata
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from ..errors import UserError
+
+
+def keras_version():
+    """Keras' version, without importing it where its package metadata
+    says it (a second, not ten)."""
+    try:
+        return importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:   # keras-nightly, ...
+        import keras
+        return keras.__version__
+
+
+@dataclasses.dataclass
+class RunState:
+    epoch: int = 0                 # epochs completed
+    batch: int = 0                 # batches done into epoch `epoch + 1`
+    benchmark_noise: np.ndarray = None
+    history: list = dataclasses.field(default_factory=list)
+    checkpoint: str = None         # the file this state was read from
+    saved_settings: dict = None    # the checkpoint's RunConfig, as saved
+    _saved: tuple = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def resume(cls, output):
+        """The newest checkpoint's state, or a UserError saying why not.
+        Reads settings and position only: the weights are set by
+        restore() once the models exist."""
+        path = ckpt.latest_checkpoint(output)
+        if path is None:
+            raise UserError(f"--resume: no checkpoint in "
+                            f"{ckpt.checkpoint_dir(output)}; train without "
+                            "--resume first")
+        weights, meta, arrays = ckpt.load_checkpoint(path)
+        ckpt.check_keras_version(path, meta, keras_version())
+        try:
+            return cls(saved_settings=meta["settings"], epoch=meta["epoch"],
+                       batch=meta["batch"],
+                       benchmark_noise=arrays["benchmark_noise"],
+                       history=[tuple(row) for row in arrays["history"]],
+                       checkpoint=path, _saved=(weights, meta, arrays))
+        except KeyError as e:
+            raise UserError(f"checkpoint {path} lacks its {e.args[0]}: it "
+                            "was not written by a training run of this "
+                            "project; move it away, or train afresh in "
+                            "another --output") from None
+
+    @property
+    def epochs_begun(self):
+        """A checkpoint in mid-epoch has begun the next epoch."""
+        return self.epoch + (self.batch > 0)
+
+    def finished(self, epochs):
+        return self.batch == 0 and self.epoch >= epochs
+
+    def restore(self, trainer):
+        """Put the checkpoint's weights, optimizer slots and random state
+        back into a freshly built trainer."""
+        weights, meta, arrays = self._saved
+        shapes = {name: tuple(variable.shape)
+                  for name, variable in ckpt.trainer_variables(trainer).items()}
+        ckpt.set_state(trainer, ckpt.fit_state(self.checkpoint, meta, weights,
+                                               shapes))
+        ckpt.set_rng_state(arrays, meta["rng"])
+
+    def record(self, epoch, batch, d_loss, g_loss):
+        self.history.append((epoch, batch, d_loss, g_loss))
+
+    def save(self, output, trainer, config, batches_per_epoch, keep):
+        """Write a checkpoint of this state, the run's configuration and the
+        trainer's weights."""
+        rng_arrays, rng_meta = ckpt.get_rng_state()
+        arrays = dict(rng_arrays, benchmark_noise=self.benchmark_noise,
+                      history=np.asarray(self.history,
+                                         dtype="float64").reshape(-1, 4))
+        meta = {"epoch": self.epoch, "batch": self.batch,
+                "settings": config.to_dict(), "rng": rng_meta,
+                "keras_version": keras_version()}
+        global_step = self.epoch * batches_per_epoch + self.batch
+        return ckpt.save_checkpoint(output, global_step, ckpt.get_state(trainer),
+                                    meta, arrays, keep=keep)

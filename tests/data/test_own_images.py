@@ -1,0 +1,155 @@
+"""End-to-end: the training script on a folder of real photographs at
+32x32x3, the decode cache, resume rules, and one-line errors for bad
+data flags; generate and evaluate on a colour generator."""
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import (assert_one_line_error, info_lines, run_python,
+                      run_script, write_photo_folder)
+from pyimagesearch.run import checkpoint as ckpt
+
+COLOUR = ["--epochs", "2", "--batch-size", "16", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory):
+    return {"DCGAN_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("data") / "photos")
+    return folder, write_photo_folder(folder, count=64)
+
+
+@pytest.fixture(scope="module")
+def colour_run(photos, cache_env, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("colour"))
+    result = run_script("--dataset", photos[0], "--output", out, *COLOUR,
+                        env=cache_env)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_a_photo_folder_trains_in_colour(photos, colour_run):
+    folder, counts = photos
+    out, result = colour_run
+    lines = result.stdout.splitlines()
+    assert "[INFO] loading photos dataset..." in lines
+    assert any(line.startswith(f"[INFO] {counts['image_files']} images found "
+                               f"in {folder}: 64 used, 1 skipped; decoded in")
+               for line in lines)
+    assert ("[WARNING] skipped 1 unreadable or corrupt image file: "
+            "nested/deeper/corrupt.jpg") in lines
+    # 64 images / batch 16 = 4 steps: montages at step 0 and the last
+    assert sorted(n for n in os.listdir(out) if n.endswith(".png")) == [
+        "epoch_0001_output.png", "epoch_0001_step_00000.png",
+        "epoch_0002_output.png", "epoch_0002_step_00000.png", "losses.png"]
+    montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))
+    assert montage.shape == (512, 512, 3)        # 16x16 tiles of 32x32
+    # three channels of their own, not grey repeated (after 8 steps the
+    # colours are faint; that red stays red is tested in test_montage.py
+    # and test_images.py)
+    assert (montage[..., 0] != montage[..., 2]).mean() > 0.3
+    from PIL import Image
+    with Image.open(os.path.join(out, "training.gif")) as gif:
+        frame = np.asarray(gif.convert("RGB"))
+        assert frame.shape == (512, 512, 3)
+        assert (frame[..., 0] != frame[..., 2]).mean() > 0.3
+    import keras
+    gen = keras.models.load_model(os.path.join(out, "generator.keras"))
+    assert gen.output_shape == (None, 32, 32, 3)
+    _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    settings = meta["settings"]
+    assert (settings["dataset"], settings["image_size"],
+            settings["channels"]) == (folder, 32, 3)
+
+
+def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
+                                                       cache_env, tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(colour_run[0], out)
+    for flags, fragment in [
+            (["--image-size", "16"],
+             "made with --image-size 32, and this resume asks for it with "
+             "--image-size 16"),
+            (["--channels", "1"], "made with --channels 3, and this resume "
+                                  "asks for it with --channels 1"),
+            (["--dataset", "mnist"],
+             f"made with --dataset {photos[0]}, and this resume asks for it "
+             "with --dataset mnist")]:
+        result = run_script("--output", out, "--resume", "--epochs", "3",
+                            *flags, env=cache_env)
+        assert_one_line_error(result, fragment, "--epochs may rise")
+        assert "[INFO] loading" not in result.stdout
+    result = run_script("--output", out, "--resume", "--epochs", "3",
+                        env=cache_env)
+    assert result.returncode == 0, result.stderr
+    assert any("images found in" in line and "read from the cache" in line
+               for line in info_lines(result.stdout))
+    assert "[INFO] starting epoch 3 of 3..." in result.stdout
+    # images moved away since: said at once, before anything loads
+    state, meta, arrays = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    meta["settings"]["dataset"] = str(tmp_path / "moved")
+    ckpt.save_checkpoint(out, 10 ** 6, state, meta, arrays)
+    result = run_script("--output", out, "--resume", env=cache_env)
+    assert_one_line_error(result, f"images were in {tmp_path / 'moved'}, "
+                          "which is no longer a folder; put them back")
+    assert "[INFO] loading" not in result.stdout
+
+
+@pytest.mark.parametrize("flags,fragment", [
+    (["--dataset", "/no/such/folder"],
+     "--dataset /no/such/folder is neither one of fashion_mnist, mnist, "
+     "cifar10 nor a folder of images"),
+    (["--image-size", "30"], "--image-size must be a multiple of 4"),
+    (["--image-size", "4"], "at least 8"),
+    (["--channels", "2"], "--channels must be 1 (grey) or 3 (colour), got 2"),
+    (["--dataset", "cifar10", "--metrics-every", "1"],
+     "one exists for fashion_mnist at 28x28x1 only"),
+    (["--dataset", "{photos}", "--data-dir", "{photos}"],
+     "--data-dir is for the named datasets"),
+])
+def test_bad_data_flags_fail_before_loading(photos, tmp_path, flags,
+                                            fragment):
+    flags = [flag.format(photos=photos[0]) for flag in flags]
+    result = run_script("--output", str(tmp_path / "out"), *flags,
+                        timeout=60)
+    assert_one_line_error(result, fragment)
+    assert "[INFO] loading" not in result.stdout
+
+
+def test_folders_that_cannot_make_a_batch(photos, cache_env, tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "notes.txt").write_text("no images here")
+    assert_one_line_error(run_script("--dataset", str(empty), "--output",
+                                     str(tmp_path / "a"), env=cache_env),
+                          "no images (.jpg, .jpeg, .png")
+    assert_one_line_error(run_script("--dataset", photos[0], "--output",
+                                     str(tmp_path / "b"), env=cache_env),
+                          "--batch-size 128 is larger than the 64 training "
+                          "images")
+
+
+def test_generate_and_evaluate_a_colour_generator(colour_run, tmp_path):
+    model = os.path.join(colour_run[0], "generator.keras")
+    result = run_python("generate.py", model, "--output", tmp_path, "--num",
+                        "4", "--singles")
+    assert result.returncode == 0, result.stderr
+    grid = cv2.imread(str(tmp_path / "samples_seed0.png"))
+    single = cv2.imread(str(tmp_path / "sample_seed0_0000.png"))
+    assert grid.shape == (128, 128, 3) and single.shape == (64, 64, 3)
+    checkpoint = ckpt.latest_checkpoint(colour_run[0])
+    result = run_python("generate.py", checkpoint, "--output", tmp_path,
+                        "--num", "1", "--seed", "9")
+    assert result.returncode == 0, result.stderr
+    assert cv2.imread(str(tmp_path / "samples_seed9.png")).shape == \
+        (64, 64, 3)
+    assert_one_line_error(run_python("evaluate.py", model),
+                          "makes 32x32x3 images",
+                          "one exists for Fashion-MNIST (28x28x1) only")

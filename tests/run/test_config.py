@@ -1,0 +1,181 @@
+"""The run configuration: resolved once from the flags or the checkpoint,
+checked, frozen, and the rules for what a resumed run may change."""
+import dataclasses
+
+import pytest
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.run import cli
+from pyimagesearch.run.config import TIPS, RunConfig, as_flag
+
+
+def parse(*argv):
+    return cli.build_parser().parse_args(list(argv))
+
+
+def fresh(*argv):
+    return RunConfig.from_flags(parse("--output", "o", *argv))
+
+
+def resumed(saved, *argv):
+    return RunConfig.resumed(saved, parse("--output", "o", *argv))
+
+
+def test_defaults_are_the_tutorials():
+    config = fresh()
+    assert config.to_dict() == {
+        "epochs": 50, "batch_size": 128, "limit": None, "seed": None,
+        "mixed_precision": False, "shared_optimizer": False,
+        "dataset": "fashion_mnist", "image_size": 28, "channels": 1,
+        # the GAN tips: off, and the tutorial's learning rates
+        "noise": "uniform", "disc_dropout": 0.0, "label_smoothing": 0.0,
+        "label_noise": 0.0, "disc_lr": 2e-4, "gan_lr": 2e-4, "ema": None,
+        "num_images": None, "data_sha1": None}
+    assert config.tip_flags() == ""
+
+
+def test_native_shape_is_known_before_any_decoding(tmp_path):
+    assert (fresh("--dataset", "cifar10").image_size,
+            fresh("--dataset", "cifar10").channels) == (32, 3)
+    assert fresh("--dataset", "mnist", "--image-size", "32").image_size == 32
+    (tmp_path / "pics").mkdir()
+    folder = fresh("--dataset", str(tmp_path / "pics"))
+    # a folder's channels wait for its images: 1 only if all are grey
+    assert (folder.image_size, folder.channels) == (32, None)
+    assert folder.for_data(10, "ab" * 20, 1).channels == 1
+
+
+def test_the_configuration_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fresh().epochs = 3
+
+
+def test_data_completes_a_fresh_config_and_must_match_on_resume():
+    config = fresh("--limit", "640").for_data(640, "a" * 40, 1)
+    assert (config.num_images, config.data_sha1) == (640, "a" * 40)
+    again = RunConfig.from_saved(config.to_dict())
+    assert again == config
+    assert again.for_data(640, "a" * 40, 1) == config
+    with pytest.raises(UserError, match=r"trained on other data \(640 "
+                       r"images, sha1 aaaaaaaaaaaa\) than these 641 images "
+                       r"\(sha1 bbbbbbbbbbbb\)"):
+        again.for_data(641, "b" * 40, 1)
+
+
+def test_batch_larger_than_limit():
+    # the default batch of 128 counts too, and the checkpoint's on resume
+    for flags in (["--limit", "10", "--batch-size", "64"], ["--limit", "10"]):
+        with pytest.raises(UserError, match="--batch-size (64|128) is larger "
+                                            "than --limit 10"):
+            fresh(*flags).check()
+
+
+def test_metrics_need_fashion_mnist_at_28x28x1():
+    fresh().check(metrics_every=1)
+    for flags in (["--dataset", "mnist"], ["--image-size", "32"],
+                  ["--channels", "3"]):
+        with pytest.raises(UserError, match="one exists for fashion_mnist "
+                                            "at 28x28x1 only"):
+            fresh(*flags).check(metrics_every=1)
+        fresh(*flags).check()        # without metrics, fine
+
+
+def test_resume_takes_checkpoint_settings():
+    saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
+             "num_images": 640}
+    config = resumed(saved)
+    assert config == RunConfig(epochs=2, batch_size=64, limit=640, seed=1,
+                               image_size=28, channels=1, num_images=640)
+    # raising --epochs is how a finished run trains longer
+    assert resumed(saved, "--epochs", "5").epochs == 5
+    # repeating a setting unchanged is fine
+    assert resumed(saved, "--batch-size", "64") == config
+
+
+@pytest.mark.parametrize("flags,saved_as,asked_as", [
+    (["--batch-size", "32"], "with --batch-size 64", "with --batch-size 32"),
+    (["--limit", "1280"], "with --limit 640", "with --limit 1280"),
+    (["--seed", "2"], "with --seed 1", "with --seed 2"),
+    (["--shared-optimizer"], "without --shared-optimizer",
+     "with --shared-optimizer"),
+])
+def test_resume_refuses_a_different_run(flags, saved_as, asked_as):
+    saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
+             "num_images": 640}
+    with pytest.raises(UserError) as info:
+        resumed(saved, *flags)
+    assert str(info.value).startswith(
+        f"the checkpoint was made {saved_as}, and this resume asks for it "
+        f"{asked_as}: leave the flag out")
+    assert "--epochs may rise" in str(info.value)
+
+
+def test_unseeded_checkpoint_says_without():
+    saved = {"epochs": 2, "batch_size": 64, "limit": None, "seed": None}
+    with pytest.raises(UserError, match="made without --seed, and this "
+                       "resume asks for it with --seed 5"):
+        resumed(saved, "--seed", "5")
+
+
+def test_checkpoints_from_before_datasets_are_fashion_mnist_28x28x1():
+    saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1}
+    config = resumed(saved, "--image-size", "28", "--channels", "1")
+    assert (config.dataset, config.image_size, config.channels) == \
+        ("fashion_mnist", 28, 1)
+    with pytest.raises(UserError, match="made with --image-size 28, and this "
+                       "resume asks for it with --image-size 32"):
+        resumed(saved, "--image-size", "32")
+
+
+def test_a_folder_dataset_is_recorded_as_an_absolute_path(tmp_path,
+                                                          monkeypatch):
+    (tmp_path / "pics").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert fresh("--dataset", "pics").dataset == str(tmp_path / "pics")
+
+
+def test_tip_flags_name_what_differs_from_the_tutorial():
+    config = fresh("--noise", "normal", "--disc-dropout", "0.3", "--gan-lr",
+                   "1e-4", "--ema", "0.999", "--label-noise", "0")
+    assert config.tip_flags() == ("--noise normal --disc-dropout 0.3 "
+                                  "--gan-lr 0.0001 --ema 0.999")
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--noise", "normal"), ("--disc-dropout", "0.2"),
+    ("--label-smoothing", "0.1"), ("--label-noise", "0.05"),
+    ("--disc-lr", "1e-4"), ("--gan-lr", "1e-4"), ("--ema", "0.99")])
+def test_tips_are_fixed_on_resume(flag, value):
+    saved = fresh().to_dict()
+    with pytest.raises(UserError, match=f"the checkpoint was made without "
+                       f"{flag}|the checkpoint was made with {flag}"):
+        resumed(saved, flag, value)
+    # a checkpoint from before the tips existed was made without them
+    old = {key: value for key, value in saved.items() if key not in TIPS}
+    assert resumed(old) == resumed(saved) == fresh()
+
+
+def test_one_shared_optimizer_has_one_learning_rate():
+    with pytest.raises(UserError, match="one Adam, so one learning rate"):
+        fresh("--shared-optimizer", "--gan-lr", "1e-4").check()
+    fresh("--shared-optimizer", "--gan-lr", "1e-4", "--disc-lr",
+          "1e-4").check()
+
+
+def test_tip_flags_are_exact_and_name_only_tips():
+    assert RunConfig(ema=0.9999999).tip_flags() == "--ema 0.9999999"
+    assert RunConfig(shared_optimizer=True).tip_flags() == ""
+    assert as_flag("disc_dropout", 0.0) == "without --disc-dropout"
+    assert as_flag("label_noise", 0.05) == "with --label-noise 0.05"
+    assert as_flag("noise", "uniform") == "with --noise uniform"
+
+
+def test_options_are_not_part_of_the_run():
+    args = parse("--output", "o", "--metrics-every", "2", "--pause-after",
+                 "1", "--keep-checkpoints", "0", "--tensorboard")
+    options = cli.RunOptions.from_flags(args)
+    assert (options.output, options.metrics_every, options.pause_after,
+            options.keep_checkpoints, options.tensorboard) == \
+        ("o", 2, 1, 0, True)
+    names = {field.name for field in dataclasses.fields(RunConfig)}
+    assert not names & {field.name for field in dataclasses.fields(options)}

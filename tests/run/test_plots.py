@@ -1,0 +1,64 @@
+"""Loss plot and montage animation."""
+import cv2
+import numpy as np
+from PIL import Image
+
+from pyimagesearch.run.plots import epoch_montages, plot_losses, write_animation
+
+
+def test_loss_plot_is_a_png(tmp_path):
+    history = [(e, i, 0.5 + 0.1 * np.sin(i), 1.0 + 0.2 * np.cos(i))
+               for e in (1, 2) for i in range(10)]
+    path = str(tmp_path / "losses.png")
+    plot_losses(history, 10, path)
+    image = cv2.imread(path)
+    assert image.shape == (450, 800, 3)
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10   # not blank
+    plot_losses(history[:3], 10, path)        # fewer steps than a window
+    assert cv2.imread(path) is not None
+    assert [p.name for p in tmp_path.iterdir()] == ["losses.png"]
+
+
+def test_animation_has_a_frame_per_epoch_montage(tmp_path):
+    for epoch, value in ((1, 0), (2, 128), (3, 255)):
+        cv2.imwrite(str(tmp_path / f"epoch_{epoch:04d}_output.png"),
+                    np.full((448, 448, 3), value, np.uint8))
+    cv2.imwrite(str(tmp_path / "epoch_0001_step_00000.png"),
+                np.zeros((448, 448, 3), np.uint8))
+    frames = epoch_montages(str(tmp_path))
+    assert [f.rsplit("/", 1)[1] for f in frames] == [
+        "epoch_0001_output.png", "epoch_0002_output.png",
+        "epoch_0003_output.png"]
+    path = str(tmp_path / "training.gif")
+    write_animation(frames, path, size=224)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3 and gif.size == (224, 224)
+        assert gif.info.get("loop") == 0
+        gif.seek(2)
+        assert np.asarray(gif.convert("L")).mean() > 250
+
+
+def test_colour_animation_keeps_colours_and_sees_rewritten_frames(tmp_path):
+    import os
+    paths = []
+    for epoch, bgr in ((1, (0, 0, 255)), (2, (0, 255, 0))):
+        path = str(tmp_path / f"epoch_{epoch:04d}_output.png")
+        cv2.imwrite(path, np.full((64, 64, 3), bgr, np.uint8))
+        paths.append(path)
+    gif_path = str(tmp_path / "training.gif")
+
+    def frame_colours():
+        colours = []
+        with Image.open(gif_path) as gif:
+            for index in range(gif.n_frames):
+                gif.seek(index)
+                colours.append(gif.convert("RGB").getpixel((3, 3)))
+        return colours
+
+    write_animation(paths, gif_path, grey=False)
+    assert frame_colours() == [(255, 0, 0), (0, 255, 0)]
+    # a resumed run rewrites a montage: the animation must show the new one
+    cv2.imwrite(paths[1], np.full((64, 64, 3), (255, 0, 0), np.uint8))
+    os.utime(paths[1], ns=(1, 1))
+    write_animation(paths, gif_path, grey=False)
+    assert frame_colours() == [(255, 0, 0), (0, 0, 255)]

@@ -3,6 +3,7 @@ from the tutorial's layers, checked against numbers worked out by hand."""
 import numpy as np
 import pytest
 
+from pyimagesearch import benchmark
 from pyimagesearch.benchmark import (numpy_gemm_rate, products_time,
                                      step_flops, step_gemms)
 from pyimagesearch.dcgan import DCGAN
@@ -55,15 +56,80 @@ def test_step_gemms_lists_each_product_with_its_calls(models):
     assert (128, 512, 100, False) not in calls          # noise gets no grads
 
 
-def test_products_time_is_zero_for_nothing_and_positive_for_work():
+class FakeClock:
+    """time.perf_counter for the benchmark module: each call returns the
+    next of the given readings, so every timing is known exactly."""
+
+    def __init__(self, readings):
+        self.readings = iter(readings)
+
+    def perf_counter(self):
+        return next(self.readings)
+
+
+def clock_of(durations):
+    """Readings that make consecutive start/stop pairs last `durations`."""
+    readings, now = [], 100.0
+    for seconds in durations:
+        readings += [now, now + seconds]
+        now += seconds + 1.0
+    return FakeClock(readings)
+
+
+def test_products_time_is_zero_for_nothing_and_positive_for_work(
+        monkeypatch):
     assert products_time({}) == 0
     seconds = products_time({(512, 512, 512, False): 3}, repeats=3)
     assert np.isfinite(seconds) and seconds > 0
 
+    # with known product times: each product's time less the cost of a call
+    # (an 8x8x8 product), times its count; none below zero
+    times = {(8, 8, 8, False): 0.001, (64, 32, 16, False): 0.004,
+             (32, 64, 16, True): 0.0025, (4, 4, 4, False): 0.0004}
+    asked = []
 
-def test_numpy_gemm_rate_is_a_rate():
+    def fake_timer(dtype):
+        def seconds(m, k, n, transpose_a=False, repeats=5):
+            asked.append((dtype, (m, k, n, transpose_a), repeats))
+            return times[(m, k, n, transpose_a)]
+        return seconds
+
+    monkeypatch.setattr(benchmark, "_matmul_timer", fake_timer)
+    gemms = {(64, 32, 16, False): 3, (32, 64, 16, True): 2,
+             (4, 4, 4, False): 5}
+    assert products_time(gemms, "bfloat16", repeats=7) == pytest.approx(
+        3 * 0.003 + 2 * 0.0015 + 5 * 0.0, rel=1e-9)
+    assert asked[0] == ("bfloat16", (8, 8, 8, False), 28)
+    assert sorted(asked[1:]) == sorted(("bfloat16", shape, 7)
+                                       for shape in gemms)
+    assert products_time({(8, 8, 8, False): 4}) == 0
+
+
+def test_numpy_gemm_rate_is_a_rate(monkeypatch):
     rate = numpy_gemm_rate(sizes=(256,), repeats=3)
     assert 1e8 < rate < 1e13
+
+    # with a clock that makes each product's time known: 2 n^3 FLOPs over
+    # the median of the repeats, the best over the sizes
+    products = []
+    real_median = benchmark.median_seconds
+
+    def counting_median(call, repeats):
+        def product():
+            products.append(call().shape)
+        return real_median(product, repeats)
+
+    monkeypatch.setattr(benchmark, "median_seconds", counting_median)
+    monkeypatch.setattr(benchmark, "time", clock_of(
+        [0.004, 0.001, 0.002,          # n = 32: median 2 ms
+         0.020, 0.010, 0.030]))        # n = 64: median 20 ms
+    assert numpy_gemm_rate(sizes=(32, 64), repeats=3) == pytest.approx(
+        2 * 32 ** 3 / 0.002, rel=1e-9)
+    assert products == [(32, 32)] * 3 + [(64, 64)] * 3
+    monkeypatch.setattr(benchmark, "time", clock_of(
+        [0.002, 0.002, 0.002, 0.010, 0.010, 0.010]))
+    assert numpy_gemm_rate(sizes=(32, 64), repeats=3) == pytest.approx(
+        2 * 64 ** 3 / 0.010, rel=1e-9)
 
 
 def test_cpu_model_names_the_generation(tmp_path):

@@ -17,6 +17,13 @@ from .outputs import ANIMATION, LOSS_PLOT, epoch_montages  # noqa: E402
 def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
     """D and G loss per step (faint) and their running mean over an epoch
     (bold), against training time in epochs."""
+    fig = loss_figure(history, batches_per_epoch, title)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+
+
+def loss_figure(history, batches_per_epoch, title="Fashion-MNIST"):
+    """The figure plot_losses writes; the caller closes it."""
     history = np.asarray(history, dtype=np.float64).reshape(-1, 4)
     x = history[:, 0] - 1 + history[:, 1] / batches_per_epoch
     window = max(1, min(batches_per_epoch, len(history)))
@@ -38,8 +45,7 @@ def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
     ax.legend(loc="upper right")
     ax.set_title(f"DCGAN on {title}: losses")
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
+    return fig
 
 
 # colour frames already reduced to a GIF palette, by (path, mtime, size):

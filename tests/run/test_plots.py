@@ -1,9 +1,13 @@
 """Loss plot and montage animation."""
+import io
+
 import cv2
+import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from pyimagesearch.run.plots import epoch_montages, plot_losses, write_animation
+from pyimagesearch.run.plots import (epoch_montages, loss_figure,
+                                     plot_losses, write_animation)
 
 
 def test_loss_plot_is_a_png(tmp_path):
@@ -17,6 +21,20 @@ def test_loss_plot_is_a_png(tmp_path):
     plot_losses(history[:3], 10, path)        # fewer steps than a window
     assert cv2.imread(path) is not None
     assert [p.name for p in tmp_path.iterdir()] == ["losses.png"]
+    # the losses span decades over a run: the y axis is logarithmic, and
+    # the PNG written is exactly that figure
+    for steps in (history, history[:3]):
+        fig = loss_figure(steps, 10)
+        try:
+            (ax,) = fig.axes
+            assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+            png = io.BytesIO()
+            fig.savefig(png, format="png")
+        finally:
+            plt.close(fig)
+        plot_losses(steps, 10, path)
+        with open(path, "rb") as f:
+            assert f.read() == png.getvalue()
 
 
 def test_animation_has_a_frame_per_epoch_montage(tmp_path):

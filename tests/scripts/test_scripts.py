@@ -3,6 +3,7 @@ training script's progress bar and plots on a real small run."""
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import termios
@@ -122,6 +123,25 @@ def test_bench_rejects_bad_flags(flags, fragment):
                           fragment)
 
 
+def printed(text):
+    """A number as printed, and half a unit of its last printed digit: the
+    most its rounding can have moved it."""
+    decimals = len(text.partition(".")[2])
+    return float(text), 0.5 * 10.0 ** -decimals
+
+
+def assert_printed_quotient(quotient, numerator, denominator):
+    """`quotient` as printed is numerator / denominator, each as printed
+    (a string) or exact (a number), to within the rounding of all three."""
+    (q, dq), (a, da), (b, db) = (
+        printed(x) if isinstance(x, str) else (x, 0.0)
+        for x in (quotient, numerator, denominator))
+    low = (a - da) / (b + db)
+    high = (a + da) / (b - db) if b - db > 0 else float("inf")
+    assert low - dq - 1e-9 <= q <= high + dq + 1e-9, (
+        f"{quotient} is not {numerator} / {denominator}")
+
+
 def test_bench_quick_prints_ratios():
     # at another size than the tutorial's: the same code, other shapes
     result = run_python("bench.py", "--quick", "--image-size", "32",
@@ -142,6 +162,33 @@ def test_bench_quick_prints_ratios():
         assert float(ms) > 0 and float(floor_ratio) > 0 and float(speedup) > 0
     assert float(rows["2020 loop (gen.predict per step)"][2]) == 1.0
 
+    # the numbers printed are each other's arithmetic: the step's FLOPs are
+    # those of the 32x32x3 models at batch 128, the floor is FLOPs / rate,
+    # and every "x floor" and speed-up is a quotient of printed times
+    from pyimagesearch.benchmark import step_flops
+    from pyimagesearch.dcgan import DCGAN
+    flops = step_flops(DCGAN.build_generator(8, 64, channels=3),
+                       DCGAN.build_discriminator(32, 32, 3), 128)
+    (header,) = [line for line in lines if "GFLOP (counted" in line]
+    gflop, rate, floor = re.search(
+        r"one step = ([\d.]+) GFLOP .* fp32 GEMM rate (\d+) GFLOP/s .*"
+        r"-> fp32 floor ([\d.]+) ms/step", header).groups()
+    assert gflop == f"{flops / 1e9:.2f}"
+    assert_printed_quotient(floor, flops / 1e6, rate)
+    (numpy_line,) = [line for line in lines if "NumPy's matmul" in line]
+    numpy_rate, numpy_ms = re.search(
+        r"(\d+) GFLOP/s -> ([\d.]+) ms/step", numpy_line).groups()
+    assert_printed_quotient(numpy_ms, flops / 1e6, numpy_rate)
+    times = re.findall(r"(\w+) ([\d.]+) ms \(([\d.]+)x floor\)",
+                       products[0])
+    assert [dtype for dtype, _, _ in times][:1] == ["float32"]
+    for _, ms, floor_ratio in times:
+        assert_printed_quotient(floor_ratio, ms, floor)
+    baseline = rows["2020 loop (gen.predict per step)"][0]
+    for name, (ms, floor_ratio, speedup) in rows.items():
+        assert_printed_quotient(floor_ratio, ms, floor)
+        assert_printed_quotient(speedup, baseline, ms)
+
 
 def test_bench_tips_prints_each_tips_cost_as_a_ratio():
     result = run_python("bench.py", "--quick", "--tips", "--batch-size",
@@ -157,3 +204,7 @@ def test_bench_tips_prints_each_tips_cost_as_a_ratio():
     assert rows["the tutorial's recipe"][1] == "1.000"
     assert all(float(ms) > 0 and float(ratio) > 0
                for ms, ratio in rows.values())
+    # each ratio is the tip's ms/step over the tutorial's
+    base = rows["the tutorial's recipe"][0]
+    for name, (ms, ratio) in rows.items():
+        assert_printed_quotient(ratio, ms, base)

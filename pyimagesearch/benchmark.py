@@ -45,12 +45,6 @@ def layer_gemm(layer):
     return None
 
 
-def layer_flops(layer):
-    """Forward multiply-add FLOPs (2 per MAC) of one layer for one sample."""
-    gemm = layer_gemm(layer)
-    return 2 * gemm[0] * gemm[1] * gemm[2] if gemm else 0
-
-
 def model_gemms(model):
     return [gemm for gemm in map(layer_gemm, model.layers) if gemm]
 

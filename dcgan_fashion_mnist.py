@@ -18,13 +18,14 @@ import time
 # bury the [INFO] lines; TF_CPP_MIN_LOG_LEVEL=0 shows them again
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from pyimagesearch.data.datasets import (is_folder, load_dataset,  # noqa: E402
-                                         fingerprint, title, to_unit_range)
+from pyimagesearch.data.datasets import (fingerprint,  # noqa: E402
+                                         is_folder, load_dataset, title,
+                                         to_unit_range)
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.run import hooks  # noqa: E402
 from pyimagesearch.run.checkpoint import latest_checkpoint  # noqa: E402
-from pyimagesearch.run.cli import RunOptions, build_parser  # noqa: E402
-from pyimagesearch.run.cli import check_args  # noqa: E402
+from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
+                                   check_args)
 from pyimagesearch.run.config import RunConfig  # noqa: E402
 from pyimagesearch.run.interrupts import StopNow, StopRequest  # noqa: E402
 from pyimagesearch.run.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402

@@ -15,8 +15,9 @@ from pyimagesearch.errors import UserError
 @pytest.fixture
 def no_default_dirs(monkeypatch, tmp_path):
     """Point Keras' cache and Debian's folder at empty places."""
+    monkeypatch.delenv(readers.DATA_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-cache"))
-    monkeypatch.setattr(data, "DEBIAN_DIR", str(tmp_path / "no-debian"))
+    monkeypatch.setattr(readers, "DEBIAN_DIR", str(tmp_path / "no-debian"))
 
 
 def test_reads_the_four_files(fashion_dir, no_default_dirs):
@@ -85,7 +86,8 @@ def test_search_order(monkeypatch, tmp_path):
     write_fashion_dir(str(debian), n_train=5)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.setattr(data, "DEBIAN_DIR", str(debian))
+    monkeypatch.delenv(readers.DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.setattr(readers, "DEBIAN_DIR", str(debian))
     # Keras' cache comes before Debian's folder
     (train, _), source = readers.load_fashion_mnist(download=False)
     assert source == str(cache) and len(train[0]) == 3
@@ -94,6 +96,16 @@ def test_search_order(monkeypatch, tmp_path):
     write_fashion_dir(str(given), n_train=2)
     (train, _), source = readers.load_fashion_mnist(str(given), download=False)
     assert source == str(given) and len(train[0]) == 2
+    # $DCGAN_DATA_DIR comes before the cache, after --data-dir
+    variable = tmp_path / "variable"
+    write_fashion_dir(str(variable), n_train=4)
+    monkeypatch.setenv(readers.DATA_DIR_VARIABLE, str(variable))
+    assert readers.search_dirs()[0] == str(variable)
+    (train, _), source = readers.load_fashion_mnist(download=False)
+    assert source == str(variable) and len(train[0]) == 4
+    (train, _), _ = readers.load_fashion_mnist(str(given), download=False)
+    assert len(train[0]) == 2
+    monkeypatch.delenv(readers.DATA_DIR_VARIABLE)
     # an incomplete cache is skipped, not half-read
     os.remove(cache / "t10k-labels-idx1-ubyte.gz")
     (train, _), source = readers.load_fashion_mnist(download=False)
@@ -105,7 +117,7 @@ def test_keras_home_is_honoured_as_keras_does(monkeypatch, tmp_path):
     write_fashion_dir(str(keras_home / "datasets" / "fashion-mnist"),
                       n_train=7)
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
-    monkeypatch.setattr(data, "DEBIAN_DIR", str(tmp_path / "no-debian"))
+    monkeypatch.setattr(readers, "DEBIAN_DIR", str(tmp_path / "no-debian"))
     (train, _), source = readers.load_fashion_mnist(download=False)
     assert source == str(keras_home / "datasets" / "fashion-mnist")
     assert len(train[0]) == 7
@@ -194,3 +206,31 @@ def test_real_data_is_the_full_set(real_data):
         readers.load_fashion_mnist(real_data, download=False)
     assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)
     assert train_y.shape == (60000,) and set(np.unique(test_y)) == set(range(10))
+
+
+def test_without_the_real_data_the_suite_stops_in_one_line(tmp_path):
+    """The tests' real-data fixture searches as the script does; when the
+    data is nowhere, pytest stops at once and says how to get it."""
+    (tmp_path / "test_needs_data.py").write_text(
+        "def test_needs_data(real_data):\n    pass\n\n\n"
+        "def test_later():\n    pass\n")
+    code = ("import sys; sys.path[:0] = [{root!r}, {tests!r}]; "
+            "from pyimagesearch.data import readers; "
+            "readers.DEBIAN_DIR = {debian!r}; import pytest; "
+            "sys.exit(pytest.main(['-q', '-p', 'conftest', {test!r}]))"
+            ).format(root=ROOT, tests=os.path.join(ROOT, "tests"),
+                     debian=str(tmp_path / "no-debian"),
+                     test=str(tmp_path / "test_needs_data.py"))
+    env = {key: value for key, value in os.environ.items()
+           if key != readers.DATA_DIR_VARIABLE}
+    env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / "no-cache"))
+    result = subprocess.run([sys.executable, "-c", code], env=env,
+                            cwd=str(tmp_path), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 4, result.stdout + result.stderr
+    said = [line for line in result.stdout.splitlines()
+            if "the tests need the real Fashion-MNIST" in line]
+    assert len(said) == 1, result.stdout
+    assert "apt-get install dataset-fashion-mnist" in said[0]
+    assert "DCGAN_DATA_DIR" in said[0]
+    assert "test_later" not in result.stdout and "passed" not in result.stdout

@@ -457,7 +457,7 @@ def test_main_can_be_called_from_another_program(tmp_path, monkeypatch):
 
     # Ctrl-C outside the training loop (building models, say) points at
     # the checkpoint there is
-    def interrupted(args):
+    def interrupted(*args):
         raise KeyboardInterrupt
 
     script["run"].__globals__["train"] = interrupted

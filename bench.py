@@ -28,7 +28,8 @@ from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.gan import precision  # noqa: E402
 from pyimagesearch.gan.models import build_trainer  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
-from pyimagesearch.run.cli import check_positive  # noqa: E402
+from pyimagesearch.run.cli import (check_image_size,  # noqa: E402
+                                   check_positive)
 from pyimagesearch.run.config import RunConfig  # noqa: E402
 
 
@@ -95,9 +96,7 @@ def parse_args():
                     help="time the step with each GAN tip on instead")
     args = ap.parse_args()
     check_positive("--batch-size", args.batch_size, allow_none=False)
-    if args.image_size < 8 or args.image_size % 4:
-        raise UserError(f"--image-size must be a multiple of 4 and at least "
-                        f"8, got {args.image_size}")
+    check_image_size(args.image_size)
     if args.channels not in (1, 3):
         raise UserError(f"--channels must be 1 or 3, got {args.channels}")
     return args
@@ -195,7 +194,9 @@ def bench_step(args, config, real, warmup, timed, rounds):
 @one_line_errors
 def main():
     args = parse_args()
-    config = RunConfig(image_size=args.image_size, channels=args.channels)
+    config = RunConfig(image_size=args.image_size, channels=args.channels,
+                       batch_size=args.batch_size)
+    config.check_memory()
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
     real = random_real_images(args.batch_size, args.image_size, args.channels)
     if args.tips:

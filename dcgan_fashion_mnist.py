@@ -182,7 +182,7 @@ def load_data(options, config):
     least one batch, and the classifier if metrics are on."""
     images, source, channels = load_dataset(
         config.dataset, options.data_dir, config.limit, config.image_size,
-        config.channels)
+        config.channels, exclude=options.output)
     print("[INFO] {} images from {}".format(len(images), source))
     config = config.for_data(len(images), fingerprint(images), channels)
     if config.batch_size > len(images):

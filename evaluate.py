@@ -15,8 +15,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
-from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
+from pyimagesearch.run.cli import (MAX_SEED, ArgumentParser,  # noqa: E402
+                                   check_range, check_seed)
 from pyimagesearch.run.config import NOISES  # noqa: E402
+
+
+MAX_NUM = 70000       # as many as Fashion-MNIST has images
 
 
 @one_line_errors
@@ -25,9 +29,10 @@ def main(argv=None):
     ap.add_argument("models", nargs="+",
                     help="generator .keras files or training checkpoints")
     ap.add_argument("--num", type=int, default=10000,
-                    help="samples per generator (default 10000, the size "
-                         "of the test set)")
-    ap.add_argument("--seed", type=int, default=0)
+                    help=f"samples per generator, 2 to {MAX_NUM} (default "
+                         "10000, the size of the test set)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help=f"0 to {MAX_SEED} (default 0)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--csv", default=None, help="also append rows to this CSV")
     ap.add_argument("--ema", action="store_true",
@@ -37,8 +42,8 @@ def main(argv=None):
                     help="the noise to feed (default: what each generator "
                          "was trained on, read from its run's checkpoint)")
     args = ap.parse_args(argv)
-    if args.num < 2:
-        raise UserError(f"--num must be at least 2, got {args.num}")
+    check_range("--num", args.num, 2, MAX_NUM)
+    check_seed(args.seed)
     for path in args.models:
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")

@@ -15,13 +15,17 @@ import numpy as np  # noqa: E402
 
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
-from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
-                                   check_output_dir, check_positive)
+from pyimagesearch.run.cli import (MAX_SEED, ArgumentParser,  # noqa: E402
+                                   check_output_dir, check_range,
+                                   check_seed)
 from pyimagesearch.run.config import NOISES  # noqa: E402
 from pyimagesearch.run.montage import (build_montage,  # noqa: E402
                                        for_imwrite, from_unit_range,
                                        write_image)
 from pyimagesearch.run.outputs import EMA_PREFIX, GENERATOR_EMA  # noqa: E402
+
+MAX_NUM, MAX_STEPS, MAX_SCALE = 10000, 1000, 16
+MAX_SIDE = 16384      # pixels a side of the picture written, at most
 
 
 def parse_args(argv):
@@ -29,17 +33,21 @@ def parse_args(argv):
     ap.add_argument("model", help="generator.keras, generator_ema.keras, or "
                                   "a checkpoint .npz")
     ap.add_argument("-o", "--output", required=True, help="folder to write to")
-    ap.add_argument("--num", type=int, default=64, help="samples (default 64)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--num", type=int, default=64,
+                    help=f"samples, 1 to {MAX_NUM} (default 64)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help=f"0 to {MAX_SEED} (default 0)")
     ap.add_argument("--singles", action="store_true",
                     help="also write each sample as its own PNG")
     ap.add_argument("--interpolate", type=int, nargs=2, metavar=("SEED_A", "SEED_B"),
                     help="write a strip walking from SEED_A's latent vector "
                          "to SEED_B's instead of samples")
     ap.add_argument("--steps", type=int, default=10,
-                    help="images in the interpolation strip (default 10)")
+                    help=f"images in the interpolation strip, 2 to "
+                         f"{MAX_STEPS} (default 10)")
     ap.add_argument("--scale", type=int, default=2,
-                    help="enlarge each image this many times (default 2)")
+                    help=f"enlarge each image this many times, 1 to "
+                         f"{MAX_SCALE} (default 2)")
     ap.add_argument("--ema", action="store_true",
                     help="with a checkpoint of an --ema run: sample its "
                          "moving average of the generator")
@@ -48,10 +56,13 @@ def parse_args(argv):
                          "was trained on, read from its run's checkpoint; "
                          "uniform if there is none)")
     args = ap.parse_args(argv)
-    check_positive("--num", args.num, allow_none=False)
-    check_positive("--scale", args.scale, allow_none=False)
-    if args.steps < 2:
-        raise UserError(f"--steps must be at least 2, got {args.steps}")
+    check_range("--num", args.num, 1, MAX_NUM)
+    check_range("--scale", args.scale, 1, MAX_SCALE)
+    check_range("--steps", args.steps, 2, MAX_STEPS)
+    check_seed(args.seed)
+    if args.interpolate:
+        for seed in args.interpolate:
+            check_range("--interpolate", seed, 0, MAX_SEED)
     check_output_dir(args.output)
     if not os.path.isfile(args.model):
         raise UserError(f"{args.model} does not exist; train first with "
@@ -80,6 +91,15 @@ class Sampler:
     def seeded(self, seed, count):
         return seeded_noise(seed, count, self.latent_dim, self.noise)
 
+    def check_grid(self, columns, rows):
+        """Before anything is generated: the picture's size."""
+        height, width = self.generator.output_shape[1:3]
+        width, height = columns * width * self.scale, rows * height * self.scale
+        if max(width, height) > MAX_SIDE:
+            raise UserError(f"the picture would be {width}x{height} pixels, "
+                            f"more than {MAX_SIDE} a side: lower --scale, "
+                            "--num or --steps")
+
     def write(self, name, image):
         path = os.path.join(self.output, self.prefix + name)
         write_image(path, cv2.resize(image, None, fx=self.scale,
@@ -89,6 +109,7 @@ class Sampler:
 
 
 def interpolate(sampler, seed_a, seed_b, steps):
+    sampler.check_grid(steps, 1)
     a, b = (sampler.seeded(seed, 1)[0] for seed in (seed_a, seed_b))
     weights = np.linspace(0, 1, steps)[:, None]
     images = sampler.render((1 - weights) * a + weights * b)
@@ -98,9 +119,10 @@ def interpolate(sampler, seed_a, seed_b, steps):
 
 
 def samples(sampler, seed, num, singles):
-    images = sampler.render(sampler.seeded(seed, num))
     columns = math.ceil(math.sqrt(num))
     rows = math.ceil(num / columns)
+    sampler.check_grid(columns, rows)
+    images = sampler.render(sampler.seeded(seed, num))
     path = sampler.write(f"samples_seed{seed}.png",
                          build_montage(images, (columns, rows)))
     print(f"[INFO] {num} samples written to {path}")

@@ -18,7 +18,7 @@ from pyimagesearch.data.datasets import scale_images  # noqa: E402
 from pyimagesearch.data.readers import load_fashion_mnist  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.quality import classifier  # noqa: E402
-from pyimagesearch.run.cli import check_positive  # noqa: E402
+from pyimagesearch.run.cli import check_positive, check_seed  # noqa: E402
 
 
 @one_line_errors
@@ -32,6 +32,7 @@ def main():
                     help="train on the first N training images (tests)")
     args = ap.parse_args()
     check_positive("--epochs", args.epochs, allow_none=False)
+    check_seed(args.seed)
     if args.limit is not None and args.limit < 128:
         raise UserError(f"--limit must be at least 128 (one batch), got "
                         f"{args.limit}")

@@ -16,6 +16,11 @@ def one_line_errors(main):
     traceback."""
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "reconfigure"):   # not in every notebook
+                # a file name that is not UTF-8 prints as its own bytes,
+                # as `ls` shows it, and never raises
+                stream.reconfigure(errors="surrogateescape")
         try:
             return main(*args, **kwargs)
         except UserError as e:

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import readers
 from ..errors import UserError
+from ..run.files import readable_name
 from .folders import load_folder, square, to_channels
 
 # name -> (image size, channels) of the data as published
@@ -37,8 +38,8 @@ def native_shape(dataset):
 
 def title(dataset):
     """'Fashion-MNIST', 'CIFAR-10' or the folder's name, for plots."""
-    return TITLES.get(dataset) or os.path.basename(
-        os.path.normpath(dataset))
+    return TITLES.get(dataset) or readable_name(os.path.basename(
+        os.path.normpath(dataset)))
 
 
 def named_images(dataset, data_dir):
@@ -51,14 +52,15 @@ def named_images(dataset, data_dir):
 
 
 def load_dataset(dataset, data_dir=None, limit=None, size=None,
-                 channels=None, log=print):
+                 channels=None, log=print, exclude=None):
     """(uint8 images (N, size, size, channels), source, channels): the
     first `limit` images, resized and converted as asked; channels=None
-    keeps the data's own (for a folder: 3, or 1 if every file is grey)."""
+    keeps the data's own (for a folder: 3, or 1 if every file is grey).
+    Nothing below `exclude` (the run's output folder) is read as data."""
     if is_folder(dataset):
         images, all_grey = load_folder(dataset, size or FOLDER_SIZE, limit,
-                                       log=log)
-        source = dataset
+                                       log=log, exclude=exclude)
+        source = readable_name(dataset)
         native = 1 if all_grey else 3
     else:
         images, source = named_images(dataset, data_dir)

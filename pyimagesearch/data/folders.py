@@ -2,22 +2,36 @@
 OpenCV in parallel, centre-cropped to a square, resized, held as uint8 RGB
 and cached, so the next run or a resume starts in seconds."""
 import concurrent.futures
+import glob
 import hashlib
 import os
+import stat
 import sys
 import time
+import warnings
 import zipfile
 
-import cv2
-import numpy as np
-from imutils.paths import image_types, list_images
-from tqdm import tqdm
+# what one image may be, checked before it is read: a small file can still
+# claim a huge picture, so the header's pixel count is checked too (and is
+# OpenCV's own limit, which it reads once, on import)
+MAX_PIXELS = 64 * 2 ** 20
+MAX_FILE_BYTES = 512 * 2 ** 20
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
-from ..errors import UserError
-from ..run.files import atomic_write, cache_dir
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from imutils.paths import image_types, list_images  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
-CACHE_VERSION = 2     # 2: transparency over white, EXIF orientation
+from ..errors import UserError  # noqa: E402
+from ..run.files import (atomic_write, cache_dir,  # noqa: E402
+                         readable_name)
+
+CACHE_VERSION = 3     # 3: ctime in the key, skip reasons; 2: transparency
 SHOW_SKIPPED = 5
+ALPHA_ROWS = 512      # rows laid over white at a time, to bound the memory
+STALE_SECONDS = 3600  # a cache's temporary file older than this was left
 
 
 def crop_square(image):
@@ -40,12 +54,15 @@ def square(image, size):
 
 
 def to_8_bits(image):
-    """16-bit and float images to 8 bits."""
+    """16-bit and float images to 8 bits; None for a float image with
+    NaN or infinite pixels (it has no picture to show)."""
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:
         return (image >> 8).astype(np.uint8)
     image = image.astype(np.float32)
+    if not np.isfinite(image).all():
+        return None
     if image.max(initial=0) <= 1.0:
         image = image * 255.0
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -55,9 +72,14 @@ def drop_alpha(image):
     """Lay the image over white, then drop the alpha channel: what a
     transparent pixel holds underneath (often black, sometimes white, in
     one icon set) is not part of the picture."""
-    colour = image[..., :-1].astype(np.float32)
-    alpha = image[..., -1:].astype(np.float32) / 255.0
-    return np.rint(colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    over_white = np.empty(image.shape[:2] + (image.shape[2] - 1,), np.uint8)
+    for top in range(0, image.shape[0], ALPHA_ROWS):   # in float32 strips
+        strip = image[top:top + ALPHA_ROWS]
+        colour = strip[..., :-1].astype(np.float32)
+        alpha = strip[..., -1:].astype(np.float32) / 255.0
+        over_white[top:top + ALPHA_ROWS] = np.rint(
+            colour * alpha + 255.0 * (1.0 - alpha))
+    return over_white
 
 
 def may_hold_alpha(raw):
@@ -83,6 +105,8 @@ def decode(path, size):
         return None
     # crop before anything that copies: a 4000x4000 photo stays one copy
     image = to_8_bits(crop_square(image))
+    if image is None:
+        return None
     if image.ndim == 3 and image.shape[2] in (2, 4):   # grey or BGR + alpha
         image = drop_alpha(image)
     if image.ndim == 3 and image.shape[2] == 1:
@@ -106,17 +130,50 @@ def to_channels(images, channels):
     return grey
 
 
-def readable_name(path):
-    """A path for a log line, whatever bytes its name holds."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+def why_not(path):
+    """None if `path` may be decoded, else why not, found without reading
+    the picture: only regular files (a FIFO or a device would block or
+    never end), of at most MAX_FILE_BYTES, whose header gives at most
+    MAX_PIXELS (a few KB of PNG can unpack to gigabytes)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return "vanished"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_size > MAX_FILE_BYTES:
+        return (f"{info.st_size / 2 ** 20:.0f} MB, over the "
+                f"{MAX_FILE_BYTES // 2 ** 20} MB limit")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:     # reads the header only
+                width, height = header.size
+    except Image.DecompressionBombError:
+        width = height = MAX_PIXELS          # far over the limit
+    except Exception:    # Pillow raises many types for what it cannot read
+        return None      # OpenCV may still read it, within its own limit
+    if width * height > MAX_PIXELS:
+        return (f"{width}x{height} pixels, over the "
+                f"{MAX_PIXELS // 2 ** 20}-megapixel limit")
+    return None
 
 
-def unique_files(folder, limit=None):
+def skipped_name(path, folder, reason):
+    name = readable_name(os.path.relpath(path, folder))
+    return f"{name} ({reason})" if reason else name
+
+
+def unique_files(folder, limit=None, exclude=None):
     """(image files below `folder`, sorted, each real file once: links to a
     file already listed are dropped; at most `limit`), and those that
-    vanished or are dangling links."""
+    vanished or are dangling links.  Nothing below `exclude` (the run's
+    own output folder) is data."""
     files, gone, seen = [], [], set()
+    exclude = os.path.realpath(exclude) + os.sep if exclude else None
     for path in sorted(list_images(folder)):
+        if exclude and os.path.realpath(path).startswith(exclude):
+            continue
         try:
             real = os.path.realpath(path)
             os.stat(real)
@@ -137,8 +194,9 @@ def cache_key(paths, size):
     digest = hashlib.sha1(f"v{CACHE_VERSION} size {size}\n".encode())
     for path in paths:
         try:
-            stat = os.stat(path)
-            stamp = f"{stat.st_size}\0{stat.st_mtime_ns}"
+            info = os.stat(path)
+            # ctime too: an edit whose size and mtime were put back
+            stamp = f"{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
         except OSError:
             stamp = "gone"
         digest.update(os.fsencode(os.path.abspath(path)) + b"\0"
@@ -156,8 +214,15 @@ def read_cache(path):
 
 
 def write_cache(path, images, grey, skipped):
+    folder = os.path.dirname(path)
+    for tmp in glob.glob(os.path.join(folder, ".tmp-*")):   # killed writes
+        try:
+            if time.time() - os.stat(tmp).st_mtime > STALE_SECONDS:
+                os.remove(tmp)
+        except OSError:
+            pass
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
         atomic_write(path, lambda f: np.savez(
             f, images=images, grey=grey,
             skipped=np.asarray(skipped, dtype=str)))
@@ -166,11 +231,15 @@ def write_cache(path, images, grey, skipped):
 
 
 def decode_all(paths, size, show_progress):
-    """Decode in parallel threads (OpenCV releases the GIL)."""
+    """Decode in parallel threads (OpenCV releases the GIL) the files that
+    may be decoded; returns (images, grey, [(path, why skipped)])."""
+    reasons = [why_not(path) for path in paths]     # cheap: headers only
+    skipped = [(path, reason) for path, reason in zip(paths, reasons)
+               if reason is not None]
+    paths = [path for path, reason in zip(paths, reasons) if reason is None]
     images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     grey = np.zeros(len(paths), dtype=bool)
     used = np.zeros(len(paths), dtype=bool)
-    skipped = []
     # OpenCV decodes outside the GIL; more threads than cores only adds
     # full-size images in memory at once
     workers = min(8, os.cpu_count() or 1)
@@ -180,7 +249,7 @@ def decode_all(paths, size, show_progress):
         for index, result in enumerate(pool.map(
                 lambda path: decode(path, size), paths)):
             if result is None:
-                skipped.append(paths[index])
+                skipped.append((paths[index], ""))
             else:
                 images[index], grey[index] = result
                 used[index] = True
@@ -188,16 +257,19 @@ def decode_all(paths, size, show_progress):
     return images[used], grey[used], skipped
 
 
-def load_folder(folder, size, limit=None, show_progress=None, log=print):
+def load_folder(folder, size, limit=None, show_progress=None, log=print,
+                exclude=None):
     """(uint8 RGB images (N, size, size, 3), all grey?) from the image
-    files below `folder` (the first `limit`, in sorted order); unreadable
-    files are skipped with one warning line."""
+    files below `folder` (the first `limit`, in sorted order, none below
+    `exclude`); files that cannot be used are skipped with one warning
+    line."""
+    shown = readable_name(folder)
     if not os.path.isdir(folder):
-        raise UserError(f"--dataset {folder} is not a folder")
-    paths, gone = unique_files(folder, limit)
+        raise UserError(f"--dataset {shown} is not a folder")
+    paths, gone = unique_files(folder, limit, exclude)
     if not paths and not gone:
         raise UserError(f"no images ({', '.join(image_types)}) found in "
-                        f"{folder} or its subfolders; point --dataset at a "
+                        f"{shown} or its subfolders; point --dataset at a "
                         "folder of images")
     if show_progress is None:
         show_progress = sys.stderr.isatty()
@@ -207,8 +279,8 @@ def load_folder(folder, size, limit=None, show_progress=None, log=print):
     cached = read_cache(cache)
     if cached is None:
         images, grey, skipped = decode_all(paths, size, show_progress)
-        skipped = [readable_name(os.path.relpath(path, folder))
-                   for path in skipped]
+        skipped = [skipped_name(path, folder, reason)
+                   for path, reason in skipped]
         write_cache(cache, images, grey, skipped)
         seconds = time.time() - start
         how = "decoded in {:.1f} s ({:.0f} images/s)".format(
@@ -216,10 +288,10 @@ def load_folder(folder, size, limit=None, show_progress=None, log=print):
     else:
         images, grey, skipped = cached
         how = "read from the cache in {:.1f} s".format(time.time() - start)
-    skipped = [readable_name(os.path.relpath(path, folder))
+    skipped = [skipped_name(path, folder, "")
                for path in gone] + skipped
     found = len(paths) + len(gone)
-    log(f"[INFO] {found} images found in {folder}: {len(images)} used, "
+    log(f"[INFO] {found} images found in {shown}: {len(images)} used, "
         f"{len(skipped)} skipped; {how}")
     if skipped:
         more = len(skipped) - SHOW_SKIPPED
@@ -228,6 +300,6 @@ def load_folder(folder, size, limit=None, show_progress=None, log=print):
             f"{', '.join(skipped[:SHOW_SKIPPED])}"
             + (f" and {more} more" if more > 0 else ""))
     if not len(images):
-        raise UserError(f"none of the {found} image files in {folder} "
+        raise UserError(f"none of the {found} image files in {shown} "
                         "could be read; check that they are images")
     return images, bool(grey.all())

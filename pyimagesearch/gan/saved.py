@@ -40,10 +40,30 @@ def load_generator(path, ema=False):
                         "run's generator_ema.keras itself instead")
     import keras
     try:
-        return keras.models.load_model(path)
+        model = keras.models.load_model(path)
     except Exception as e:   # Keras raises many types for a bad file
         raise UserError(f"{path} is not a loadable Keras model "
-                        f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
+                        f"({type(e).__name__}: {str(e).splitlines()[0]})") \
+            from None
+    return check_generator(model, path)
+
+
+def check_generator(model, path):
+    """A generator maps a batch of noise vectors (None, D) to a batch of
+    images (None, H, W, 1 or 3); a saved discriminator or any other model
+    is refused in one line before it is used."""
+    try:
+        inputs, outputs = model.input_shape, model.output_shape
+    except (AttributeError, ValueError):      # no single input or output
+        inputs = outputs = None
+    if (isinstance(inputs, tuple) and len(inputs) == 2 and inputs[1]
+            and isinstance(outputs, tuple) and len(outputs) == 4
+            and all(outputs[1:3]) and outputs[3] in (1, 3)):
+        return model
+    raise UserError(f"{path} maps {inputs} to {outputs}, not noise vectors "
+                    "(None, D) to images (None, H, W, 1 or 3): it is not a "
+                    "generator; pass a run's generator.keras, "
+                    "generator_ema.keras or checkpoint")
 
 
 def generator_from_checkpoint(path, ema=False):
@@ -81,4 +101,10 @@ def trained_noise(path):
                       if os.path.isdir(checkpoint_dir(folder)) else None)
     if checkpoint is None:
         return "uniform"
-    return load_meta(checkpoint).get("settings", {}).get("noise", "uniform")
+    try:
+        settings = load_meta(checkpoint).get("settings", {})
+    except UserError as e:
+        raise UserError(f"{e}; it was read for the noise {path} was "
+                        "trained on: pass --noise uniform or --noise normal "
+                        "to do without it") from None
+    return settings.get("noise", "uniform")

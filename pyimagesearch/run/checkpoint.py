@@ -185,12 +185,8 @@ def load_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as bundle:
             contents = {key: bundle[key] for key in bundle.files}
-        meta = json.loads(contents.pop("meta").tobytes().decode())
-        if meta.get("format") != FORMAT:
-            raise ValueError("not a checkpoint of this project")
-        if meta.get("version") not in (1, VERSION):
-            raise ValueError(f"format version {meta.get('version')}, "
-                             f"this code reads 1 and {VERSION}")
+        meta = check_meta(json.loads(
+            contents.pop("meta").tobytes().decode()))
         if meta["version"] == 1:
             state = {f"{key}/{index:04d}": contents.pop(f"{key}/{index:04d}")
                      for key in V1_KEYS
@@ -206,11 +202,41 @@ def load_checkpoint(path):
     return state, meta, contents
 
 
+# what a checkpoint's meta holds, each of its type (checked as a whole:
+# valid JSON of another shape is as corrupt as a truncated file)
+META_TYPES = {"format": str, "version": int, "epoch": int, "batch": int,
+              "settings": dict, "rng": dict, "keras_version": str,
+              "run_id": str}
+RNG_TYPES = {"numpy": list, "python": list}
+
+
+def check_meta(meta):
+    """`meta` if it is a whole checkpoint meta of this project, else a
+    ValueError saying what is wrong with it."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"its meta is a {type(meta).__name__}, not a dict")
+    if meta.get("format") != FORMAT:
+        raise ValueError("not a checkpoint of this project")
+    if meta.get("version") not in (1, VERSION):
+        raise ValueError(f"format version {meta.get('version')}, "
+                         f"this code reads 1 and {VERSION}")
+    rng = meta.get("rng") if isinstance(meta.get("rng"), dict) else {}
+    for fields, where in ((META_TYPES, meta), (RNG_TYPES, rng)):
+        for key, kind in fields.items():
+            if (key in where and not isinstance(where[key], kind)) or (
+                    kind is int and isinstance(where.get(key), bool)):
+                raise ValueError(f"its {key} is {where[key]!r}, not a "
+                                 f"{kind.__name__}")
+    if meta.get("epoch", 0) < 0 or meta.get("batch", 0) < 0:
+        raise ValueError("its position is negative")
+    return meta
+
+
 def load_meta(path):
     """A checkpoint's settings and position only, without its arrays."""
     try:
         with np.load(path, allow_pickle=False) as bundle:
-            return json.loads(bundle["meta"].tobytes().decode())
+            return check_meta(json.loads(bundle["meta"].tobytes().decode()))
     except (OSError, EOFError, ValueError, KeyError, TypeError,
             zipfile.BadZipFile, UnicodeDecodeError) as e:
         raise UserError(f"checkpoint {path} is corrupt or truncated "

@@ -10,6 +10,7 @@ import tempfile
 
 from ..data.datasets import check_dataset, is_folder
 from ..errors import UserError
+from .checkpoint import SUBDIR
 from .config import NOISES
 from .outputs import TENSORBOARD
 
@@ -130,12 +131,28 @@ def build_parser():
     return ap
 
 
+# the largest seed NumPy's global generator takes
+MAX_SEED = 2 ** 32 - 1
+# two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
+MAX_IMAGE_SIZE = 1024
+
+
 def check_positive(name, value, allow_none=True, allow_zero=False):
     if value is None and allow_none:
         return
     if value is None or value < (0 if allow_zero else 1):
         least = "0 or more" if allow_zero else "a positive integer"
         raise UserError(f"{name} must be {least}, got {value}")
+
+
+def check_range(name, value, low, high):
+    """An integer flag within [low, high] (None: not given)."""
+    if value is not None and not low <= value <= high:
+        raise UserError(f"{name} must be from {low} to {high}, got {value}")
+
+
+def check_seed(seed):
+    check_range("--seed", seed, 0, MAX_SEED)
 
 
 def check_args(args):
@@ -147,6 +164,7 @@ def check_args(args):
     check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
+    check_seed(args.seed)
     check_tips(args)
     if args.resume and args.overwrite:
         raise UserError("--resume continues the run in --output and "
@@ -158,6 +176,7 @@ def check_args(args):
         raise UserError(f"--resume: there is no folder {args.output}; train "
                         "without --resume first")
     check_output_dir(args.output)
+    check_checkpoint_dir(args.output)
     if args.tensorboard:
         check_tensorboard(args.output)
 
@@ -184,13 +203,17 @@ def check_data_args(args):
         if is_folder(args.dataset) and args.data_dir is not None:
             raise UserError("--data-dir is for the named datasets; a folder "
                             "of images is given as --dataset FOLDER alone")
-    size = args.image_size
-    if size is not None and (size < 8 or size % 4):
-        raise UserError(f"--image-size must be a multiple of 4 and at least "
-                        f"8 (the generator upsamples S/4 twice), got {size}")
+    check_image_size(args.image_size)
     if args.channels not in (None, 1, 3):
         raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
                         f"{args.channels}")
+
+
+def check_image_size(size):
+    if size is not None and (size < 8 or size > MAX_IMAGE_SIZE or size % 4):
+        raise UserError(f"--image-size must be a multiple of 4 from 8 to "
+                        f"{MAX_IMAGE_SIZE} (the generator upsamples S/4 "
+                        f"twice), got {size}")
 
 
 def check_tips(args):
@@ -210,6 +233,18 @@ def check_tips(args):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise UserError(f"{flag} must be a positive learning rate (the "
                             f"tutorial's is 2e-4), got {value}")
+
+
+def check_checkpoint_dir(output):
+    """OUTPUT/checkpoints must be a writable folder or nothing yet: found
+    now, not after an epoch of training."""
+    folder = os.path.join(output, SUBDIR)
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise UserError(f"{folder} is not a folder, and checkpoints go "
+                        "there; move it away or pick another --output")
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{folder} cannot be written; make it writable or "
+                        "pick another --output")
 
 
 def check_output_dir(output):

@@ -8,6 +8,8 @@ import os
 
 from ..data.datasets import is_folder, native_shape
 from ..errors import UserError
+from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
+                          training_bytes)
 
 NOISES = ("uniform", "normal")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
@@ -81,6 +83,13 @@ class RunConfig:
                   if key not in saved}
         values.update({key: value for key, value in saved.items()
                        if key in names})
+        for key, value in values.items():
+            if not _of_its_type(key, value):
+                raise UserError(
+                    f"the checkpoint's settings hold {key}={value!r}, which "
+                    "no run of this project writes: the checkpoint is "
+                    "damaged; move it away, or train afresh in another "
+                    "--output")
         return cls(**values)._with_native_shape()
 
     def _with_native_shape(self):
@@ -110,7 +119,8 @@ class RunConfig:
 
     def check(self, metrics_every=None):
         """The combination of settings: a full batch within --limit, one
-        learning rate for one shared Adam, a classifier for the metrics."""
+        learning rate for one shared Adam, a classifier for the metrics,
+        models and a batch that fit in this machine's memory."""
         if self.limit is not None and self.batch_size > self.limit:
             raise UserError(
                 f"--batch-size {self.batch_size} is larger than --limit "
@@ -125,6 +135,19 @@ class RunConfig:
             raise UserError("--metrics-every: the quality metrics need a "
                             "classifier for the data, and one exists for "
                             "fashion_mnist at 28x28x1 only; train without it")
+        self.check_memory()
+
+    def check_memory(self):
+        needed = training_bytes(self.image_size, self.channels or 3,
+                                self.batch_size)
+        have = machine_bytes()
+        if have and needed > SHARE_OF_MEMORY * have:
+            raise UserError(
+                f"--image-size {self.image_size} with --batch-size "
+                f"{self.batch_size} needs about {gigabytes(needed)} for the "
+                "models' weights, optimizer state and activations, more "
+                f"than this machine's {gigabytes(have)} can hold; choose a "
+                "smaller --image-size or --batch-size")
 
     # -- describing ---------------------------------------------------------
 
@@ -143,6 +166,20 @@ class RunConfig:
 
 _DEFAULTS = {field.name: field.default
              for field in dataclasses.fields(RunConfig)}
+_TYPES = {field.name: field.type for field in dataclasses.fields(RunConfig)}
+
+
+def _of_its_type(key, value):
+    """Whether a saved setting is of the type its field holds (None only
+    where the default is None; an int is a float too, a bool no number)."""
+    kind = _TYPES[key]
+    if value is None:
+        return _DEFAULTS[key] is None or key in ("image_size", "channels")
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind) and (key != "noise" or value in NOISES)
 
 
 def _flags(args):

@@ -1,5 +1,5 @@
-"""Writing files so that a crash leaves the old file or the new one,
-never half of one."""
+"""Files and their names: writing so that a crash leaves the old file or
+the new one, never half of one; any file name shown safely."""
 import os
 import tempfile
 
@@ -9,6 +9,15 @@ def cache_dir():
     folders): $DCGAN_CACHE_DIR, else ~/.cache/dcgan-fashion-mnist."""
     return os.environ.get("DCGAN_CACHE_DIR", os.path.join(
         os.path.expanduser("~"), ".cache", "dcgan-fashion-mnist"))
+
+
+def readable_name(path):
+    """A path for a log line or a plot, whatever bytes its name holds:
+    bytes that are not UTF-8 and control characters (a newline could
+    forge a log line) are written as escapes."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(char if char.isprintable() else repr(char)[1:-1]
+                   for char in text)
 
 
 def remove_quietly(path):

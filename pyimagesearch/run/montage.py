@@ -6,6 +6,7 @@ import numpy as np
 from imutils import build_montages
 
 from ..errors import UserError
+from .files import readable_name
 
 GRID = (16, 16)
 
@@ -34,15 +35,25 @@ def build_montage(images, grid=GRID):
 
 
 def write_image(path, image):
-    """cv2.imwrite that raises instead of returning False."""
+    """cv2.imwrite's bytes, written by Python: any file name (OpenCV
+    crashes on names that are not UTF-8), and an error that says so
+    instead of imwrite's silent False."""
+    folder = os.path.dirname(path) or "."
     try:
-        ok = cv2.imwrite(path, image)
+        ok, encoded = cv2.imencode(os.path.splitext(path)[1] or ".png",
+                                   image)
     except cv2.error as e:
-        raise UserError(f"could not write {path}: {e}") from None
-    if not ok:
-        folder = os.path.dirname(path) or "."
-        raise UserError(f"could not write {path}: check that {folder} "
-                        "exists, is writable and has free space")
+        raise UserError(f"could not write {readable_name(path)}: {e}") \
+            from None
+    try:
+        if not ok:
+            raise OSError("OpenCV could not encode the image")
+        with open(path, "wb") as f:
+            f.write(encoded.tobytes())
+    except OSError as e:
+        raise UserError(f"could not write {readable_name(path)} ({e}): "
+                        f"check that {readable_name(folder)} exists, is "
+                        "writable and has free space") from None
 
 
 def montage_name(epoch, i, batches_per_epoch):

@@ -3,6 +3,8 @@ benchmark noise and loss history.  A fresh run starts one; --resume reads one ba
 from the newest checkpoint; every checkpoint writes it out."""
 import dataclasses
 import importlib.metadata
+import os
+import uuid
 
 import numpy as np
 
@@ -28,6 +30,9 @@ class RunState:
     history: list = dataclasses.field(default_factory=list)
     checkpoint: str = None         # the file this state was read from
     saved_settings: dict = None    # the checkpoint's RunConfig, as saved
+    # which run wrote a checkpoint: another run's, dropped among this
+    # run's, is refused on resume instead of being continued
+    run_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
     _saved: tuple = dataclasses.field(default=None, repr=False)
 
     @classmethod
@@ -42,8 +47,10 @@ class RunState:
                             "--resume first")
         weights, meta, arrays = ckpt.load_checkpoint(path)
         ckpt.check_keras_version(path, meta, keras_version())
+        check_one_run(output, path, meta.get("run_id"))
         try:
-            return cls(saved_settings=meta["settings"], epoch=meta["epoch"],
+            return cls(run_id=meta.get("run_id") or uuid.uuid4().hex,
+                       saved_settings=meta["settings"], epoch=meta["epoch"],
                        batch=meta["batch"],
                        benchmark_noise=arrays["benchmark_noise"],
                        history=[tuple(row) for row in arrays["history"]],
@@ -84,7 +91,27 @@ class RunState:
                                          dtype="float64").reshape(-1, 4))
         meta = {"epoch": self.epoch, "batch": self.batch,
                 "settings": config.to_dict(), "rng": rng_meta,
-                "keras_version": keras_version()}
+                "keras_version": keras_version(), "run_id": self.run_id}
         global_step = self.epoch * batches_per_epoch + self.batch
         return ckpt.save_checkpoint(output, global_step, ckpt.get_state(trainer),
                                     meta, arrays, keep=keep)
+
+
+def check_one_run(output, newest, run_id):
+    """Refuse to resume from a folder whose checkpoints come from more than
+    one run (checkpoints from before runs had ids count as any run)."""
+    if run_id is None:
+        return
+    for path in ckpt.list_checkpoints(output):
+        if path == newest:
+            continue
+        try:
+            other = ckpt.load_meta(path).get("run_id")
+        except UserError:
+            continue        # a damaged older checkpoint is not a second run
+        if other is not None and other != run_id:
+            raise UserError(
+                f"{ckpt.checkpoint_dir(output)} holds checkpoints of two "
+                f"runs: {os.path.basename(path)} and the newest, "
+                f"{os.path.basename(newest)}, were written by different "
+                "runs; move the other run's checkpoints away, then resume")

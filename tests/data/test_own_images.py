@@ -107,7 +107,7 @@ def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
      "--dataset /no/such/folder is neither one of fashion_mnist, mnist, "
      "cifar10 nor a folder of images"),
     (["--image-size", "30"], "--image-size must be a multiple of 4"),
-    (["--image-size", "4"], "at least 8"),
+    (["--image-size", "4"], "from 8 to 1024"),
     (["--channels", "2"], "--channels must be 1 (grey) or 3 (colour), got 2"),
     (["--dataset", "cifar10", "--metrics-every", "1"],
      "one exists for fashion_mnist at 28x28x1 only"),

@@ -200,3 +200,60 @@ def test_a_checkpoint_without_its_keras_version_is_refused():
     with pytest.raises(UserError, match="c.npz does not say which Keras "
                                         "wrote it; train afresh"):
         ckpt.check_keras_version("c.npz", {}, "3.15.1")
+
+
+def write_meta(path, meta):
+    """A checkpoint file whose meta is `meta` (any JSON), arrays as ever."""
+    import json
+    payload = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
+               "benchmark_noise": np.ones((2, 100))}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **payload)
+
+
+@pytest.mark.parametrize("meta,problem", [
+    ([1, 2], "its meta is a list, not a dict"),
+    ("text", "its meta is a str, not a dict"),
+    ({"format": ckpt.FORMAT, "version": 2, "epoch": "3"},
+     "its epoch is '3', not a int"),
+    ({"format": ckpt.FORMAT, "version": 2, "rng": []},
+     "its rng is [], not a dict"),
+    ({"format": ckpt.FORMAT, "version": 2, "rng": {"numpy": 5}},
+     "its numpy is 5, not a list"),
+    ({"format": ckpt.FORMAT, "version": 2, "settings": [], "epoch": 1},
+     "its settings is [], not a dict"),
+    ({"format": ckpt.FORMAT, "version": 2, "batch": -4},
+     "its position is negative"),
+])
+def test_meta_of_the_wrong_shape_is_a_corrupt_checkpoint(tmp_path, meta,
+                                                         problem):
+    path = str(tmp_path / "checkpoints" / "ckpt-00000001.npz")
+    write_meta(path, meta)
+    for load in (ckpt.load_checkpoint, ckpt.load_meta):
+        with pytest.raises(UserError, match="is corrupt or truncated"
+                           ) as info:
+            load(path)
+        assert problem in str(info.value)
+
+
+def test_resume_refuses_checkpoints_of_two_runs(tmp_path):
+    from pyimagesearch.run.state import RunState
+    out = str(tmp_path)
+    ours, theirs = RunState().run_id, RunState().run_id
+    assert ours != theirs
+    meta = {"epoch": 1, "batch": 0, "settings": {}, "keras_version": "3.15.1",
+            "rng": ckpt.get_rng_state()[1]}
+    arrays = dict(ckpt.get_rng_state()[0], benchmark_noise=np.ones((2, 100)),
+                  history=np.zeros((0, 4)))
+    ckpt.save_checkpoint(out, 30, {}, dict(meta, run_id=ours), arrays)
+    assert RunState.resume(out).run_id == ours
+    # another run's checkpoint, dropped in with a higher step
+    ckpt.save_checkpoint(out, 90, {}, dict(meta, run_id=theirs), arrays,
+                         keep=0)
+    with pytest.raises(UserError, match="holds checkpoints of two runs: "
+                       "ckpt-00000030.npz and the newest, ckpt-00000090.npz"):
+        RunState.resume(out)
+    # checkpoints from before runs had ids belong to any run
+    ckpt.save_checkpoint(out, 120, {}, meta, arrays, keep=1)
+    assert RunState.resume(out).epoch == 1

@@ -87,3 +87,24 @@ def test_tensorboard_folder_is_checked_before_anything_runs(tmp_path):
                                         "away or train without --tensorboard"):
         cli.check_args(parse("--output", str(tmp_path), "--tensorboard"))
     cli.check_args(parse("--output", str(tmp_path)))      # only if asked
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--seed", "-1"], "--seed must be from 0 to 4294967295, got -1"),
+    (["--seed", str(10 ** 20)], "--seed must be from 0 to 4294967295"),
+    (["--image-size", "100000"], "--image-size must be a multiple of 4 "
+                                 "from 8 to 1024"),
+    (["--image-size", "4"], "--image-size must be a multiple of 4"),
+])
+def test_numbers_out_of_their_range(tmp_path, args, fragment):
+    with pytest.raises(UserError, match=fragment):
+        cli.check_args(parse("--output", str(tmp_path), *args))
+    cli.check_args(parse("--output", str(tmp_path), "--seed", "4294967295"))
+
+
+def test_a_checkpoints_path_that_cannot_be_a_folder(tmp_path):
+    (tmp_path / "checkpoints").write_text("in the way")
+    with pytest.raises(UserError, match="checkpoints is not a folder, and "
+                                        "checkpoints go there"):
+        cli.check_args(parse("--output", str(tmp_path)))
+    assert (tmp_path / "checkpoints").read_text() == "in the way"

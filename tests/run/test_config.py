@@ -179,3 +179,23 @@ def test_options_are_not_part_of_the_run():
         ("o", 2, 1, 0, True)
     names = {field.name for field in dataclasses.fields(RunConfig)}
     assert not names & {field.name for field in dataclasses.fields(options)}
+
+
+def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
+    from pyimagesearch.run import config as config_module
+    monkeypatch.setattr(config_module, "machine_bytes", lambda: 8 * 2 ** 30)
+    fresh("--image-size", "128").check()          # ~2.7 GB
+    with pytest.raises(UserError, match=r"--image-size 512 with --batch-size "
+                       r"128 needs about 39.6 GB .* this machine's 8.0 GB"):
+        fresh("--image-size", "512").check()
+    with pytest.raises(UserError, match="--batch-size 1000000 needs about"):
+        fresh("--batch-size", "1000000").check()
+
+
+@pytest.mark.parametrize("saved", [
+    {"epochs": "50"}, {"ema": True}, {"noise": "gauss"}, {"seed": 1.5},
+    {"epochs": None}, {"dataset": ["a"]}])
+def test_damaged_checkpoint_settings_are_one_line(saved):
+    with pytest.raises(UserError, match="the checkpoint's settings hold .* "
+                                        "the checkpoint is damaged"):
+        RunConfig.from_saved(saved)

@@ -6,7 +6,6 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
     python bench.py --image-size 64 --channels 3   # the step at other sizes
     python bench.py --tips     # what each GAN tip costs a step, as ratios
 """
-import argparse
 import dataclasses
 import os
 import platform
@@ -28,8 +27,7 @@ from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.gan import precision  # noqa: E402
 from pyimagesearch.gan.models import build_trainer  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
-from pyimagesearch.run.cli import (check_image_size,  # noqa: E402
-                                   check_positive)
+from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
 from pyimagesearch.run.config import RunConfig  # noqa: E402
 
 
@@ -80,7 +78,7 @@ def literal_2020_step(trainer, imageBatch):
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="few steps: checks the benchmark runs, not speed")
     ap.add_argument("--batch-size", type=int, default=128,
@@ -94,12 +92,7 @@ def parse_args():
                     help="skip the bf16 variant")
     ap.add_argument("--tips", action="store_true",
                     help="time the step with each GAN tip on instead")
-    args = ap.parse_args()
-    check_positive("--batch-size", args.batch_size, allow_none=False)
-    check_image_size(args.image_size)
-    if args.channels not in (1, 3):
-        raise UserError(f"--channels must be 1 or 3, got {args.channels}")
-    return args
+    return ap.parse_args()
 
 
 def machine():
@@ -122,7 +115,8 @@ def step_variants(args, config, real):
     if not args.no_mixed_precision:
         try:
             policy = precision.enable_mixed_precision()
-            mixed = build_trainer(config)
+            mixed = build_trainer(dataclasses.replace(config,
+                                                      mixed_precision=True))
             steps[f"project step, {policy}"] = lambda: mixed.train_step(real)
         except UserError as e:
             print(f"[BENCH] skipping mixed precision: {e}")
@@ -196,7 +190,7 @@ def main():
     args = parse_args()
     config = RunConfig(image_size=args.image_size, channels=args.channels,
                        batch_size=args.batch_size)
-    config.check_memory()
+    config.check()      # the training script's ranges, and the memory
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
     real = random_real_images(args.batch_size, args.image_size, args.channels)
     if args.tips:

@@ -1,4 +1,4 @@
-"""Train the PyImageSearch DCGAN on Fashion-MNIST (Keras 3 / TensorFlow 2.16+).
+"""Train the PyImageSearch DCGAN on Fashion-MNIST (Keras 3 / TensorFlow 2.21).
 
     python dcgan_fashion_mnist.py --output output
     python dcgan_fashion_mnist.py --dataset path/to/images --output out
@@ -13,9 +13,10 @@ import os
 import sys
 import time
 
-# TensorFlow's C++ log lines (oneDNN notices, "failed call to cuInit" on a
-# machine without a GPU, grappler's "remapper failed") are harmless and
-# bury the [INFO] lines; TF_CPP_MIN_LOG_LEVEL=0 shows them again
+# TensorFlow's C++ messages ("failed call to cuInit" on a machine without a
+# GPU, grappler's "remapper failed") are harmless and read as errors; 3
+# hides them (TF_CPP_MIN_LOG_LEVEL=0 shows them again).  The few info
+# lines TensorFlow prints before its logging starts show whatever it is
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pyimagesearch.data.datasets import (fingerprint,  # noqa: E402
@@ -26,7 +27,7 @@ from pyimagesearch.run import hooks  # noqa: E402
 from pyimagesearch.run.checkpoint import latest_checkpoint  # noqa: E402
 from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
                                    check_args)
-from pyimagesearch.run.config import RunConfig  # noqa: E402
+from pyimagesearch.run.config import RunConfig, given_flags  # noqa: E402
 from pyimagesearch.run.interrupts import StopNow, StopRequest  # noqa: E402
 from pyimagesearch.run.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
                                        check_fresh, clear_run, lock,
@@ -44,18 +45,21 @@ def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks):
     at the moments named after Keras' callbacks."""
     BATCH_SIZE = config.batch_size
     batchesPerEpoch = int(trainImages.shape[0] / BATCH_SIZE)
+    first_epoch, first_batch = state.epoch + 1, state.batch
     callbacks.on_train_begin()
     try:
         # loop over the epochs
-        for epoch in range(state.epoch + 1, last_epoch + 1):
+        for epoch in range(first_epoch, last_epoch + 1):
             # show epoch information
             log("[INFO] starting epoch {} of {}...".format(epoch,
                                                            config.epochs))
-            callbacks.on_epoch_begin(epoch, state.batch)
+            # a resumed epoch goes on after the last batch its checkpoint
+            # trained; every later epoch starts at its first batch
+            start = first_batch if epoch == first_epoch else 0
+            callbacks.on_epoch_begin(epoch, start)
 
-            # loop over the batches of this epoch (a resumed epoch goes
-            # on after the last batch its checkpoint trained)
-            for i in range(state.batch, batchesPerEpoch):
+            # loop over the batches of this epoch
+            for i in range(start, batchesPerEpoch):
                 # the next batch of real images, scaled from [0, 255] to
                 # [-1, 1], the generator's tanh range
                 imageBatch = to_unit_range(
@@ -75,25 +79,26 @@ def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks):
 def run(args):
     """The flags first, then the output folder, held for this run alone."""
     check_args(args)
-    options = RunOptions.from_flags(args)
+    options, given = RunOptions.from_flags(args), given_flags(args)
     folder_lock = lock(options.output)
     try:
-        return train(options, *start_or_resume(options, args))
+        return train(options, *start_or_resume(options, given))
     finally:
         folder_lock.close()
 
 
-def start_or_resume(options, args):
+def start_or_resume(options, given):
     """Everything that needs neither data nor TensorFlow, so that a used
     --output or a bad checkpoint fails in a second: the run's
-    configuration and state, fresh or from the newest checkpoint."""
+    configuration, from the flags `given` and for a resumed run the newest
+    checkpoint, and where the run stands."""
     if not options.resume:
-        if not options.overwrite:     # which deletes them, once all checks pass
+        if not options.overwrite:   # which deletes them, once all checks pass
             check_fresh(options.output)
-        state, config = RunState(), RunConfig.from_flags(args)
+        state, config = RunState(), RunConfig.fresh(given)
     else:
-        state = RunState.resume(options.output)
-        config = RunConfig.resumed(state.saved_settings, args)
+        state, saved_settings = RunState.resume(options.output)
+        config = RunConfig.resumed(saved_settings, given)
     config.check(options.metrics_every)
     if options.resume and is_folder(config.dataset) and not os.path.isdir(
             config.dataset):
@@ -108,6 +113,8 @@ def start_or_resume(options, args):
 
 
 def train(options, config, state):
+    """The tutorial's steps: load the data, build the models, train, save
+    the generator.  Returns the exit status."""
     gen_path = os.path.join(options.output, GENERATOR)
     ema_path = os.path.join(options.output, GENERATOR_EMA)
     if state.finished(config.epochs) and os.path.isfile(gen_path) and (
@@ -211,9 +218,10 @@ def quality_evaluator(options):
 
 def train_until_done(options, config, trainer, trainImages, state,
                      evaluator):
-    """Train to the last epoch (or --pause-after).  Returns None once all
-    epochs are trained, else the exit status to stop with (paused, or
-    stopped by a signal: a checkpoint is written first)."""
+    """The loop with its hooks, to the last epoch (or --pause-after), with
+    Ctrl-C and SIGTERM handled.  Returns None once all epochs are trained,
+    else the exit status to stop with (paused, or stopped by a signal: a
+    checkpoint is written first)."""
     batches_per_epoch = int(trainImages.shape[0] / config.batch_size)
     last_epoch = config.epochs if options.pause_after is None else \
         min(config.epochs, state.epoch + options.pause_after)
@@ -237,28 +245,35 @@ def train_until_done(options, config, trainer, trainImages, state,
 
 def training_hooks(options, config, trainer, state, batches_per_epoch,
                    evaluator, stop):
-    """The work besides training, in the order it happens at each moment."""
-    output = options.output
-    checkpoints = hooks.Checkpoints(options, config, trainer, state,
-                                    batches_per_epoch)
-    board = None
+    """The work besides training, in the order it happens at each moment:
+    a bad loss stops the run before it is recorded; the position is kept
+    before anything reads it; the checkpoint comes before any other
+    end-of-epoch work can fail; the montages before TensorBoard shows them
+    and before the epoch's time is taken; the stop request last."""
+    output, board = options.output, None
     if options.tensorboard:
         from pyimagesearch.run.board import Board
-        board = hooks.TensorBoard(Board(output), batches_per_epoch)
-    metrics = evaluator and hooks.Metrics(evaluator, trainer, output,
-                                          options.metrics_every, config.epochs)
+        board = Board(output)
+    checkpoints = hooks.Checkpoints(options, config, trainer, state,
+                                    batches_per_epoch)
+    metrics = None
+    if evaluator is not None:
+        metrics = hooks.Metrics(evaluator, trainer, output,
+                                options.metrics_every, config.epochs, board,
+                                batches_per_epoch)
     return hooks.HookList([
         hooks.FiniteLosses(output),
+        hooks.Position(state),
         checkpoints,
-        hooks.Progress(config.epochs, batches_per_epoch),
         hooks.Montages(output, trainer, state.benchmark_noise,
                        batches_per_epoch),
+        hooks.TensorBoard(board, batches_per_epoch) if board else None,
+        hooks.Progress(config.epochs, batches_per_epoch),
         hooks.Plots(output, state, batches_per_epoch, title(config.dataset),
                     grey=config.channels == 1),
         metrics,
-        board,
-        hooks.Stop(stop, checkpoints, output, config.epochs,
-                   batches_per_epoch),
+        hooks.StopOnSignal(stop, checkpoints, output, config.epochs,
+                           batches_per_epoch),
     ])
 
 

@@ -13,12 +13,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.errors import UserError, check_range, one_line_errors  # noqa: E402
 from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
-from pyimagesearch.run.cli import (MAX_SEED, ArgumentParser,  # noqa: E402
-                                   check_output_dir, check_range,
-                                   check_seed)
-from pyimagesearch.run.config import NOISES  # noqa: E402
+from pyimagesearch.gan.noise import NOISES  # noqa: E402
+from pyimagesearch.run.cli import ArgumentParser, check_output_dir  # noqa: E402
+from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402
 from pyimagesearch.run.montage import (build_montage,  # noqa: E402
                                        for_imwrite, from_unit_range,
                                        write_image)
@@ -62,7 +61,7 @@ def parse_args(argv):
     check_seed(args.seed)
     if args.interpolate:
         for seed in args.interpolate:
-            check_range("--interpolate", seed, 0, MAX_SEED)
+            check_seed(seed, "--interpolate")
     check_output_dir(args.output)
     if not os.path.isfile(args.model):
         raise UserError(f"{args.model} does not exist; train first with "

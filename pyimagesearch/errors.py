@@ -1,4 +1,5 @@
-"""The one exception type the scripts turn into a one-line message."""
+"""The one exception type the scripts turn into a one-line message, and
+the checks of a typed number that raise it."""
 import functools
 import sys
 
@@ -27,3 +28,17 @@ def one_line_errors(main):
             print(f"[ERROR] {e}", file=sys.stderr)
             return e.exit_code
     return wrapper
+
+
+def check_positive(name, value, allow_none=True, allow_zero=False):
+    if value is None and allow_none:
+        return
+    if value is None or value < (0 if allow_zero else 1):
+        least = "0 or more" if allow_zero else "a positive integer"
+        raise UserError(f"{name} must be {least}, got {value}")
+
+
+def check_range(name, value, low, high):
+    """An integer flag within [low, high] (None: not given)."""
+    if value is not None and not low <= value <= high:
+        raise UserError(f"{name} must be from {low} to {high}, got {value}")

@@ -57,11 +57,11 @@ def real_data():
     if folder is None:
         pytest.exit(
             "the tests need the real Fashion-MNIST, found nowhere in "
-            + ", ".join(readers.search_dirs()) + ": run `python "
-            "dcgan_fashion_mnist.py --output output --epochs 1` once (Keras "
-            "downloads it into its cache), or `apt-get install "
-            "dataset-fashion-mnist`, or set DCGAN_DATA_DIR to a folder "
-            "holding the four IDX .gz files", returncode=4)
+            + ", ".join(readers.search_dirs()) + ": run `python -c 'from "
+            "pyimagesearch.data.readers import load_fashion_mnist as l; "
+            "l()'` once (Keras downloads it into its cache), or `apt-get "
+            "install dataset-fashion-mnist`, or set DCGAN_DATA_DIR to a "
+            "folder holding the four IDX .gz files", returncode=4)
     return folder
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import readers
 from ..errors import UserError
-from ..run.files import readable_name
+from ..files import readable_name
 from .folders import load_folder, square, to_channels
 
 # name -> (image size, channels) of the data as published

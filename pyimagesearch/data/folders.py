@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ..errors import UserError  # noqa: E402
-from ..run.files import (atomic_write, cache_dir,  # noqa: E402
+from ..files import (atomic_write, cache_dir,  # noqa: E402
                          readable_name)
 
 CACHE_VERSION = 3     # 3: ctime in the key, skip reasons; 2: transparency

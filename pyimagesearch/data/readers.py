@@ -64,10 +64,20 @@ def keras_home():
     return os.path.join(base, ".keras")
 
 
+def given_dir(data_dir=None):
+    """(the folder the user named for Fashion-MNIST, and how): --data-dir,
+    else $DCGAN_DATA_DIR, else (None, None)."""
+    if data_dir:
+        return data_dir, "--data-dir"
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return os.environ[DATA_DIR_VARIABLE], "$" + DATA_DIR_VARIABLE
+    return None, None
+
+
 def search_dirs(data_dir=None):
     """The folders tried in order: --data-dir (else $DCGAN_DATA_DIR),
     Keras' cache, Debian's."""
-    data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)
+    data_dir = given_dir(data_dir)[0]
     dirs = [data_dir] if data_dir else []
     return dirs + [os.path.join(keras_home(), KERAS_SUBDIR), DEBIAN_DIR]
 
@@ -108,10 +118,11 @@ def load_fashion_mnist(data_dir=None, download=True):
     Falls back to Keras' own download only when no local copy exists.
     Returns (data, source) where source says where the data came from.
     """
-    if data_dir and not has_all_files(data_dir):
+    given, how = given_dir(data_dir)
+    if given and not has_all_files(given):
         missing = [n for n in FILES.values()
-                   if not os.path.isfile(os.path.join(data_dir, n))]
-        raise UserError(f"--data-dir {data_dir} lacks {', '.join(missing)}; "
+                   if not os.path.isfile(os.path.join(given, n))]
+        raise UserError(f"{how} {given} lacks {', '.join(missing)}; "
                         "point it at a folder holding the four "
                         "Fashion-MNIST IDX .gz files")
     folder = find_fashion_mnist(data_dir)

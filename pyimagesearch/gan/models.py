@@ -4,8 +4,6 @@ channels, and the trainer that owns the GAN and the tips.  The training
 script, bench.py, and loading a generator from a checkpoint all build
 through here, so a model-side option is added here, in the RunConfig and
 as a flag, and nowhere else."""
-import keras
-
 from ..dcgan import DCGAN
 from .precision import float32_output
 from .trainer import GANTrainer
@@ -29,7 +27,9 @@ def build_discriminator(config):
 
 def build_trainer(config, log=None):
     """The run's GANTrainer (generator, discriminator, GAN, optimizers,
-    tips), logging the tutorial's [INFO] lines when given `log`."""
+    tips), logging the tutorial's [INFO] lines when given `log`.  With
+    config.mixed_precision, Keras' mixed policy must be on already
+    (precision.enable_mixed_precision): the layers take it when built."""
     log = log or (lambda line: None)
 
     # build the generator
@@ -39,7 +39,7 @@ def build_trainer(config, log=None):
     # build the discriminator
     log("[INFO] building discriminator...")
     disc = build_discriminator(config)
-    if keras.mixed_precision.global_policy().name != "float32":
+    if config.mixed_precision:
         float32_output(gen)
         float32_output(disc)
 

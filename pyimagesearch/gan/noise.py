@@ -3,6 +3,7 @@ random stream (training) or from a seed of their own (samples, metrics)."""
 import numpy as np
 
 LATENT_DIM = 100
+NOISES = ("uniform", "normal")      # the tutorial's, and Chollet's tip
 
 
 def sample_noise(count, latent_dim=LATENT_DIM, noise="uniform"):

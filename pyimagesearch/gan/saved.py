@@ -7,7 +7,7 @@ from ..errors import UserError
 from ..run.checkpoint import (checkpoint_dir, fit_state, latest_checkpoint,
                               load_checkpoint, load_meta, model_variables)
 from ..run.config import RunConfig
-from ..run.files import remove_quietly
+from ..files import remove_quietly
 from .models import build_generator
 
 

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from ..errors import UserError  # noqa: E402
 from ..run.checkpoint import latest_checkpoint, load_meta  # noqa: E402
 from ..run.config import RunConfig  # noqa: E402
-from ..run.files import atomic_write  # noqa: E402
+from ..files import atomic_write  # noqa: E402
 from ..run.outputs import EMA_METRICS, METRICS  # noqa: E402
 
 # (CSV column, panel title, lower is better)

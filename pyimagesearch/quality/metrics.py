@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..run.files import atomic_write, cache_dir
+from ..files import atomic_write, cache_dir
 
 NUM_CLASSES = 10
 

@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 
 from ..errors import UserError
-from .files import atomic_write, remove_quietly
+from ..files import atomic_write, remove_quietly
 
 FORMAT = "dcgan-fashion-mnist-checkpoint"
 # 2: state saved by stable variable names; 1: by list position (read and

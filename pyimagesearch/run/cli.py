@@ -4,14 +4,14 @@ run writes and how it reports (what the run is: config.RunConfig)."""
 import argparse
 import dataclasses
 import importlib.util
-import math
 import os
 import tempfile
 
 from ..data.datasets import check_dataset, is_folder
-from ..errors import UserError
+from ..errors import UserError, check_positive
+from ..gan.noise import NOISES
 from .checkpoint import SUBDIR
-from .config import NOISES
+from .config import check_values, given_flags
 from .outputs import TENSORBOARD
 
 
@@ -131,47 +131,25 @@ def build_parser():
     return ap
 
 
-# the largest seed NumPy's global generator takes
-MAX_SEED = 2 ** 32 - 1
-# two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
-MAX_IMAGE_SIZE = 1024
-
-
-def check_positive(name, value, allow_none=True, allow_zero=False):
-    if value is None and allow_none:
-        return
-    if value is None or value < (0 if allow_zero else 1):
-        least = "0 or more" if allow_zero else "a positive integer"
-        raise UserError(f"{name} must be {least}, got {value}")
-
-
-def check_range(name, value, low, high):
-    """An integer flag within [low, high] (None: not given)."""
-    if value is not None and not low <= value <= high:
-        raise UserError(f"{name} must be from {low} to {high}, got {value}")
-
-
-def check_seed(seed):
-    check_range("--seed", seed, 0, MAX_SEED)
-
-
 def check_args(args):
-    """Every check that needs neither the data nor TensorFlow."""
-    check_positive("--epochs", args.epochs)
-    check_positive("--batch-size", args.batch_size)
-    check_positive("--limit", args.limit)
+    """Every check of the flags that needs neither the data nor
+    TensorFlow: the run's settings (config.check_values), then the
+    options and the output folder."""
+    check_values(given_flags(args))
     check_positive("--pause-after", args.pause_after)
     check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
-    check_seed(args.seed)
-    check_tips(args)
     if args.resume and args.overwrite:
         raise UserError("--resume continues the run in --output and "
                         "--overwrite deletes it: pass one of them")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UserError(f"--data-dir {args.data_dir} is not a folder")
-    check_data_args(args)
+    if args.dataset is not None:
+        check_dataset(args.dataset)
+        if is_folder(args.dataset) and args.data_dir is not None:
+            raise UserError("--data-dir is for the named datasets; a folder "
+                            "of images is given as --dataset FOLDER alone")
     if args.resume and not os.path.isdir(args.output):
         raise UserError(f"--resume: there is no folder {args.output}; train "
                         "without --resume first")
@@ -194,45 +172,6 @@ def check_tensorboard(output):
     if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"--tensorboard: {folder} cannot be written; make it "
                         "writable or train without --tensorboard")
-
-
-def check_data_args(args):
-    """--dataset, --image-size and --channels, before anything loads."""
-    if args.dataset is not None:
-        check_dataset(args.dataset)
-        if is_folder(args.dataset) and args.data_dir is not None:
-            raise UserError("--data-dir is for the named datasets; a folder "
-                            "of images is given as --dataset FOLDER alone")
-    check_image_size(args.image_size)
-    if args.channels not in (None, 1, 3):
-        raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
-                        f"{args.channels}")
-
-
-def check_image_size(size):
-    if size is not None and (size < 8 or size > MAX_IMAGE_SIZE or size % 4):
-        raise UserError(f"--image-size must be a multiple of 4 from 8 to "
-                        f"{MAX_IMAGE_SIZE} (the generator upsamples S/4 "
-                        f"twice), got {size}")
-
-
-def check_tips(args):
-    """The GAN tips' values: probabilities in [0, 1), a decay in (0, 1),
-    positive learning rates (--noise is checked by argparse)."""
-    for flag, value in (("--disc-dropout", args.disc_dropout),
-                        ("--label-smoothing", args.label_smoothing),
-                        ("--label-noise", args.label_noise)):
-        if value is not None and not 0 <= value < 1:
-            raise UserError(f"{flag} must be at least 0 and below 1, got "
-                            f"{value}")
-    if args.ema is not None and not 0 < args.ema < 1:
-        raise UserError(f"--ema must be a decay above 0 and below 1 (e.g. "
-                        f"0.999), got {args.ema}")
-    for flag, value in (("--disc-lr", args.disc_lr),
-                        ("--gan-lr", args.gan_lr)):
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise UserError(f"{flag} must be a positive learning rate (the "
-                            f"tutorial's is 2e-4), got {value}")
 
 
 def check_checkpoint_dir(output):

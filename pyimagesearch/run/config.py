@@ -4,14 +4,19 @@ resumed one), checked here, saved in every checkpoint and read back from
 it.  Where the run writes and how it reports (--output, --metrics-every,
 --pause-after, ...) is not part of it: see cli.RunOptions."""
 import dataclasses
+import math
 import os
 
 from ..data.datasets import is_folder, native_shape
-from ..errors import UserError
+from ..errors import UserError, check_positive, check_range
 from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
                           training_bytes)
+from ..gan.noise import NOISES
 
-NOISES = ("uniform", "normal")
+# the largest seed NumPy's global generator takes
+MAX_SEED = 2 ** 32 - 1
+# two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
+MAX_IMAGE_SIZE = 1024
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # what a resumed run may change: everything else must match its checkpoint
@@ -49,19 +54,20 @@ class RunConfig:
     # -- building ---------------------------------------------------------
 
     @classmethod
-    def from_flags(cls, args):
-        """A fresh run: the flags given, else the tutorial's defaults."""
-        given = {key: value for key, value in _flags(args).items()
-                 if value is not None}
-        return cls(**given)._with_native_shape()
+    def fresh(cls, given):
+        """A fresh run: the flags given ({name: value, None if not given};
+        given_flags), else the tutorial's defaults."""
+        return cls(**{key: value for key, value in given.items()
+                      if value is not None})._with_native_shape()
 
     @classmethod
-    def resumed(cls, saved, args):
-        """A resumed run: the checkpoint's settings, with the flags that may
-        change; a flag that would make it another run is refused."""
+    def resumed(cls, saved, given):
+        """A resumed run: the checkpoint's settings, with the flags given
+        that may change; a flag that would make it another run is
+        refused."""
         config = cls.from_saved(saved)
         changes = {}
-        for key, value in _flags(args).items():
+        for key, value in given.items():
             if value is None or value == getattr(config, key):
                 continue
             if key not in MAY_CHANGE_ON_RESUME:
@@ -118,9 +124,11 @@ class RunConfig:
     # -- checks that need no data -----------------------------------------
 
     def check(self, metrics_every=None):
-        """The combination of settings: a full batch within --limit, one
-        learning rate for one shared Adam, a classifier for the metrics,
-        models and a batch that fit in this machine's memory."""
+        """Each setting in its range, and their combination: a full batch
+        within --limit, one learning rate for one shared Adam, a classifier
+        for the metrics, models and a batch that fit in this machine's
+        memory."""
+        check_values(self.to_dict())
         if self.limit is not None and self.batch_size > self.limit:
             raise UserError(
                 f"--batch-size {self.batch_size} is larger than --limit "
@@ -182,14 +190,61 @@ def _of_its_type(key, value):
     return isinstance(value, kind) and (key != "noise" or value in NOISES)
 
 
-def _flags(args):
-    """The run's flags as given ({name: value or None}); a folder is named
-    by its absolute path, the same from anywhere."""
+def given_flags(args):
+    """The run's settings as the flags give them ({name: value, None where
+    not given}): the one place the parsed command line becomes settings.
+    A folder is named by its absolute path, the same from anywhere."""
     given = {key: getattr(args, key) for key in _DEFAULTS
              if key not in ("num_images", "data_sha1")}
     if given["dataset"] is not None and is_folder(given["dataset"]):
         given["dataset"] = os.path.abspath(given["dataset"])
     return given
+
+
+def check_seed(seed, flag="--seed"):
+    check_range(flag, seed, 0, MAX_SEED)
+
+
+def check_values(values):
+    """Each setting in its documented range, named as its flag (None: not
+    given): run before anything is touched, and again on the resolved
+    configuration."""
+    for flag, key in (("--epochs", "epochs"), ("--batch-size", "batch_size"),
+                      ("--limit", "limit")):
+        check_positive(flag, values.get(key))
+    check_seed(values.get("seed"))
+    size = values.get("image_size")
+    if size is not None and (size < 8 or size > MAX_IMAGE_SIZE or size % 4):
+        raise UserError(f"--image-size must be a multiple of 4 from 8 to "
+                        f"{MAX_IMAGE_SIZE} (the generator upsamples S/4 "
+                        f"twice), got {size}")
+    if values.get("channels") not in (None, 1, 3):
+        raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
+                        f"{values['channels']}")
+    check_tips(values)
+
+
+def check_tips(values):
+    """The GAN tips: probabilities in [0, 1), a decay in (0, 1), positive
+    learning rates, a known noise."""
+    for key in ("disc_dropout", "label_smoothing", "label_noise"):
+        value = values.get(key)
+        if value is not None and not 0 <= value < 1:
+            raise UserError(f"--{key.replace('_', '-')} must be at least 0 "
+                            f"and below 1, got {value}")
+    ema = values.get("ema")
+    if ema is not None and not 0 < ema < 1:
+        raise UserError(f"--ema must be a decay above 0 and below 1 (e.g. "
+                        f"0.999), got {ema}")
+    for key in ("disc_lr", "gan_lr"):
+        value = values.get(key)
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UserError(f"--{key.replace('_', '-')} must be a positive "
+                            "learning rate (the tutorial's is 2e-4), got "
+                            f"{value}")
+    if values.get("noise") not in (None,) + NOISES:
+        raise UserError(f"--noise must be one of {', '.join(NOISES)}, got "
+                        f"{values['noise']}")
 
 
 def as_flag(key, value):

@@ -19,7 +19,6 @@ from ..errors import UserError
 from .checkpoint import latest_checkpoint
 from .montage import build_montage, montage_name, write_image
 from .outputs import EMA_PREFIX
-from .plots import refresh_plots
 from .progress import EpochProgress
 
 log = EpochProgress.log
@@ -104,14 +103,13 @@ class FiniteLosses(Hook):
                                         latest_checkpoint(self.output)))
 
 
-class Checkpoints(Hook):
-    """Keeps the run's position and loss history, and writes a checkpoint
-    at the end of every epoch (and when asked to by Stop)."""
+class Position(Hook):
+    """Keeps where the run stands (state.epoch, state.batch) and its loss
+    history, which every checkpoint holds: first of the hooks, so that
+    those after it see the step just trained as done."""
 
-    def __init__(self, options, config, trainer, state, batches_per_epoch):
-        self.options, self.config = options, config
-        self.trainer, self.state = trainer, state
-        self.batches_per_epoch = batches_per_epoch
+    def __init__(self, state):
+        self.state = state
 
     def on_train_batch_end(self, epoch, batch, logs):
         self.state.record(epoch, batch, logs["d_loss"], logs["g_loss"])
@@ -119,7 +117,19 @@ class Checkpoints(Hook):
 
     def on_epoch_end(self, epoch, logs):
         self.state.epoch, self.state.batch = epoch, 0
-        self.save()     # first, so nothing after it can lose the epoch
+
+
+class Checkpoints(Hook):
+    """A checkpoint at the end of every epoch, before any other end-of-
+    epoch work can fail (and when StopOnSignal asks for one)."""
+
+    def __init__(self, options, config, trainer, state, batches_per_epoch):
+        self.options, self.config = options, config
+        self.trainer, self.state = trainer, state
+        self.batches_per_epoch = batches_per_epoch
+
+    def on_epoch_end(self, epoch, logs):
+        self.save()
 
     def save(self):
         return self.state.save(self.options.output, self.trainer, self.config,
@@ -128,7 +138,9 @@ class Checkpoints(Hook):
 
 
 class Progress(Hook):
-    """A progress bar on a terminal, and each epoch's time as a log line."""
+    """A progress bar on a terminal, and each epoch's time as a log line:
+    the steps and their montages, up to the end of the epoch's last step
+    (after the montage and TensorBoard hooks), not the checkpoint."""
 
     def __init__(self, num_epochs, batches_per_epoch):
         self.num_epochs = num_epochs
@@ -138,21 +150,24 @@ class Progress(Hook):
     def on_epoch_begin(self, epoch, first_batch):
         self.bar = EpochProgress(epoch, self.num_epochs,
                                  self.batches_per_epoch, first_batch)
-        self.steps, self.start = 0, time.time()
-        self.trained = self.start
+        self.steps, self.started = 0, time.time()
+        self.last_step_done = self.started
 
     def on_train_batch_end(self, epoch, batch, logs):
         self.bar.update(logs["d_loss"], logs["g_loss"])
         self.steps += 1
-        self.trained = time.time()
+        self.last_step_done = time.time()
 
     def on_epoch_end(self, epoch, logs):
-        self.on_train_end()
-        seconds = self.trained - self.start
+        self.close_bar()
+        seconds = self.last_step_done - self.started
         log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
             epoch, seconds, 1000 * seconds / max(self.steps, 1)))
 
     def on_train_end(self):
+        self.close_bar()
+
+    def close_bar(self):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -201,37 +216,46 @@ class Plots(Hook):
         self.title, self.grey = title, grey
 
     def on_epoch_end(self, epoch, logs):
+        from .plots import refresh_plots     # matplotlib: only when training
         refresh_plots(self.output, self.state.history, self.batches_per_epoch,
                       self.title, grey=self.grey)
 
 
 class Metrics(Hook):
     """--metrics-every N: FD, KID and class coverage every N epochs and at
-    the end, for the generator and its average (--ema)."""
+    the end, for the generator and its average (--ema), logged, in the
+    metrics CSVs and, with --tensorboard, on the board."""
 
-    def __init__(self, evaluator, trainer, output, every, num_epochs):
+    def __init__(self, evaluator, trainer, output, every, num_epochs,
+                 board=None, batches_per_epoch=None):
         self.evaluator, self.trainer = evaluator, trainer
         self.output, self.every, self.num_epochs = output, every, num_epochs
+        self.board, self.batches_per_epoch = board, batches_per_epoch
+
+    def due(self, epoch):
+        return epoch % self.every == 0 or epoch == self.num_epochs
 
     def on_epoch_end(self, epoch, logs):
-        from ..quality.evaluator import log_metrics
-        if epoch % self.every and epoch != self.num_epochs:
+        if not self.due(epoch):
             return
+        from ..quality.evaluator import log_metrics    # TensorFlow
         generators = [(self.trainer.generator, False)]
         if self.trainer.generator_ema is not None:
             generators.append((self.trainer.generator_ema, True))
-        logs["quality"] = []
         for generator, ema in generators:
             line, result = log_metrics(self.evaluator, generator, epoch,
                                        self.output, self.trainer.noise, ema)
             log(line)
-            logs["quality"].append(
-                ("ema_quality" if ema else "quality", result))
+            if self.board:
+                self.board.quality(epoch * self.batches_per_epoch, result,
+                                   "ema_quality" if ema else "quality")
+        if self.board:
+            self.board.flush()
 
 
 class TensorBoard(Hook):
-    """--tensorboard: losses every step, montages and quality numbers as
-    they are made, all at the global step."""
+    """--tensorboard: the losses every step and the montages as they are
+    made, at the global step (Metrics adds the quality numbers)."""
 
     def __init__(self, board, batches_per_epoch):
         self.board, self.batches_per_epoch = board, batches_per_epoch
@@ -245,18 +269,17 @@ class TensorBoard(Hook):
             self.board.montage(step, logs["ema_montage"], "ema_montage")
 
     def on_epoch_end(self, epoch, logs):
-        for prefix, result in logs.get("quality", []):
-            self.board.quality(epoch * self.batches_per_epoch, result, prefix)
         self.board.flush()
 
     def on_train_end(self):
         self.board.close()
 
 
-class Stop(Hook):
+class StopOnSignal(Hook):
     """Ctrl-C or SIGTERM (a StopRequest): stop at the next step boundary
     with a checkpoint, or at the end of the epoch if it is the last step;
-    in the last step of the run there is nothing left to stop."""
+    in the last step of the run there is nothing left to stop.  Last of
+    the hooks: the step it stops after is done and recorded."""
 
     def __init__(self, stop, checkpoints, output, num_epochs,
                  batches_per_epoch):

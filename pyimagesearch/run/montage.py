@@ -6,7 +6,7 @@ import numpy as np
 from imutils import build_montages
 
 from ..errors import UserError
-from .files import readable_name
+from ..files import readable_name
 
 GRID = (16, 16)
 

@@ -9,7 +9,7 @@ import re
 
 from .checkpoint import checkpoint_dir
 from ..errors import UserError
-from .files import atomic_write
+from ..files import atomic_write
 
 GENERATOR = "generator.keras"
 GENERATOR_EMA = "generator_ema.keras"   # with --ema

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ..errors import UserError  # noqa: E402
-from .files import atomic_write  # noqa: E402
+from ..files import atomic_write  # noqa: E402
 from .outputs import ANIMATION, LOSS_PLOT, epoch_montages  # noqa: E402
 
 

@@ -29,7 +29,6 @@ class RunState:
     benchmark_noise: np.ndarray = None
     history: list = dataclasses.field(default_factory=list)
     checkpoint: str = None         # the file this state was read from
-    saved_settings: dict = None    # the checkpoint's RunConfig, as saved
     # which run wrote a checkpoint: another run's, dropped among this
     # run's, is refused on resume instead of being continued
     run_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
@@ -37,9 +36,10 @@ class RunState:
 
     @classmethod
     def resume(cls, output):
-        """The newest checkpoint's state, or a UserError saying why not.
-        Reads settings and position only: the weights are set by
-        restore() once the models exist."""
+        """The newest checkpoint's state and its run's settings (a dict,
+        for config.RunConfig.resumed), or a UserError saying why not.
+        Reads settings and position only: the weights are set by restore()
+        once the models exist."""
         path = ckpt.latest_checkpoint(output)
         if path is None:
             raise UserError(f"--resume: no checkpoint in "
@@ -49,12 +49,12 @@ class RunState:
         ckpt.check_keras_version(path, meta, keras_version())
         check_one_run(output, path, meta.get("run_id"))
         try:
-            return cls(run_id=meta.get("run_id") or uuid.uuid4().hex,
-                       saved_settings=meta["settings"], epoch=meta["epoch"],
-                       batch=meta["batch"],
-                       benchmark_noise=arrays["benchmark_noise"],
-                       history=[tuple(row) for row in arrays["history"]],
-                       checkpoint=path, _saved=(weights, meta, arrays))
+            state = cls(run_id=meta.get("run_id") or uuid.uuid4().hex,
+                        epoch=meta["epoch"], batch=meta["batch"],
+                        benchmark_noise=arrays["benchmark_noise"],
+                        history=[tuple(row) for row in arrays["history"]],
+                        checkpoint=path, _saved=(weights, meta, arrays))
+            return state, meta["settings"]
         except KeyError as e:
             raise UserError(f"checkpoint {path} lacks its {e.args[0]}: it "
                             "was not written by a training run of this "

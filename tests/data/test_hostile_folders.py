@@ -4,7 +4,6 @@ no picture, stale caches and the run's own output inside the folder.
 Nothing hangs, crashes or runs out of memory: such files are skipped with
 the one warning line."""
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 from pyimagesearch.data import folders
-from pyimagesearch.run.files import readable_name
+from pyimagesearch.files import readable_name
 
 
 @pytest.fixture(autouse=True)

@@ -53,7 +53,7 @@ def test_a_photo_folder_trains_in_colour(photos, colour_run):
     assert montage.shape == (512, 512, 3)        # 16x16 tiles of 32x32
     # three channels of their own, not grey repeated (after 8 steps the
     # colours are faint; that red stays red is tested in test_montage.py
-    # and test_images.py)
+    # and test_folders.py)
     assert (montage[..., 0] != montage[..., 2]).mean() > 0.3
     from PIL import Image
     with Image.open(os.path.join(out, "training.gif")) as gif:

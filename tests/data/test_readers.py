@@ -105,6 +105,12 @@ def test_search_order(monkeypatch, tmp_path):
     assert source == str(variable) and len(train[0]) == 4
     (train, _), _ = readers.load_fashion_mnist(str(given), download=False)
     assert len(train[0]) == 2
+    # a variable naming a folder without the files is an error, as
+    # --data-dir would be, not skipped in silence
+    monkeypatch.setenv(readers.DATA_DIR_VARIABLE, str(tmp_path / "empty"))
+    with pytest.raises(UserError, match=r"\$DCGAN_DATA_DIR .*empty lacks "
+                                        "train-images-idx3-ubyte.gz"):
+        readers.load_fashion_mnist(download=False)
     monkeypatch.delenv(readers.DATA_DIR_VARIABLE)
     # an incomplete cache is skipped, not half-read
     os.remove(cache / "t10k-labels-idx1-ubyte.gz")

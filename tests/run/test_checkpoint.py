@@ -247,7 +247,7 @@ def test_resume_refuses_checkpoints_of_two_runs(tmp_path):
     arrays = dict(ckpt.get_rng_state()[0], benchmark_noise=np.ones((2, 100)),
                   history=np.zeros((0, 4)))
     ckpt.save_checkpoint(out, 30, {}, dict(meta, run_id=ours), arrays)
-    assert RunState.resume(out).run_id == ours
+    assert RunState.resume(out)[0].run_id == ours
     # another run's checkpoint, dropped in with a higher step
     ckpt.save_checkpoint(out, 90, {}, dict(meta, run_id=theirs), arrays,
                          keep=0)
@@ -256,4 +256,4 @@ def test_resume_refuses_checkpoints_of_two_runs(tmp_path):
         RunState.resume(out)
     # checkpoints from before runs had ids belong to any run
     ckpt.save_checkpoint(out, 120, {}, meta, arrays, keep=1)
-    assert RunState.resume(out).epoch == 1
+    assert RunState.resume(out)[0].epoch == 1

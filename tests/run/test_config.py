@@ -6,19 +6,23 @@ import pytest
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.run import cli
-from pyimagesearch.run.config import TIPS, RunConfig, as_flag
+from pyimagesearch.run.config import TIPS, RunConfig, as_flag, given_flags
 
 
 def parse(*argv):
     return cli.build_parser().parse_args(list(argv))
 
 
+def given(*argv):
+    return given_flags(parse("--output", "o", *argv))
+
+
 def fresh(*argv):
-    return RunConfig.from_flags(parse("--output", "o", *argv))
+    return RunConfig.fresh(given(*argv))
 
 
 def resumed(saved, *argv):
-    return RunConfig.resumed(saved, parse("--output", "o", *argv))
+    return RunConfig.resumed(saved, given(*argv))
 
 
 def test_defaults_are_the_tutorials():

@@ -37,6 +37,25 @@ def test_loss_plot_is_a_png(tmp_path):
             assert f.read() == png.getvalue()
 
 
+def test_loss_plot_draws_the_losses_against_epochs():
+    """Each loss per step at its time in epochs (step i of epoch e at
+    e - 1 + i / steps), and its mean over the last epoch's steps."""
+    history = [(1, 0, 0.1, 1.0), (1, 1, 0.3, 2.0), (2, 0, 0.5, 4.0),
+               (2, 1, 0.9, 8.0)]
+    fig = loss_figure(history, 2)
+    try:
+        raw_d, mean_d, raw_g, mean_g = fig.axes[0].lines
+        np.testing.assert_allclose(raw_d.get_xdata(), [0, 0.5, 1, 1.5])
+        np.testing.assert_allclose(raw_d.get_ydata(), [0.1, 0.3, 0.5, 0.9])
+        np.testing.assert_allclose(raw_g.get_ydata(), [1, 2, 4, 8])
+        np.testing.assert_allclose(mean_d.get_xdata(), [0.5, 1, 1.5])
+        np.testing.assert_allclose(mean_d.get_ydata(), [0.2, 0.4, 0.7])
+        np.testing.assert_allclose(mean_g.get_ydata(), [1.5, 3, 6])
+        assert mean_d.get_label() == "discriminator_loss (mean over 2 steps)"
+    finally:
+        plt.close(fig)
+
+
 def test_animation_has_a_frame_per_epoch_montage(tmp_path):
     for epoch, value in ((1, 0), (2, 128), (3, 255)):
         cv2.imwrite(str(tmp_path / f"epoch_{epoch:04d}_output.png"),

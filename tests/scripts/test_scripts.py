@@ -110,13 +110,15 @@ def test_generate_errors(tmp_path):
     result = run_python("generate.py", bad, "--output", tmp_path)
     assert_one_line_error(result, "not a loadable Keras model")
     assert_one_line_error(run_python("generate.py", bad, "--output", tmp_path,
-                                     "--num", "0"), "--num must be a positive")
+                                     "--num", "0"), "--num must be from 1 to")
 
 
 @pytest.mark.parametrize("flags,fragment", [
     (["--batch-size", "0"], "--batch-size must be a positive"),
     (["--image-size", "30"], "--image-size must be a multiple of 4"),
-    (["--channels", "2"], "--channels must be 1 or 3"),
+    (["--channels", "2"], "--channels must be 1 (grey) or 3 (colour)"),
+    (["--batch-size", "abc"], "invalid int value: 'abc'"),
+    (["--image-size", "1024"], "needs about"),       # more than the memory
 ])
 def test_bench_rejects_bad_flags(flags, fragment):
     assert_one_line_error(run_python("bench.py", "--quick", *flags),

@@ -1,0 +1,140 @@
+"""The hooks the training loop calls, each on its own with stand-ins for
+the trainer, the stop request and the board."""
+import numpy as np
+import pytest
+
+from pyimagesearch.run import hooks
+from pyimagesearch.run.state import RunState
+
+
+class Recorder(hooks.Hook):
+    def __init__(self, name, calls):
+        self.name, self.calls = name, calls
+
+    def on_epoch_begin(self, epoch, first_batch):
+        self.calls.append((self.name, "begin", epoch, first_batch))
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        self.calls.append((self.name, "batch", epoch, batch))
+        logs[self.name] = True          # later hooks see earlier hooks' logs
+
+
+def test_hooklist_calls_in_order_and_skips_none():
+    calls = []
+    first, second = Recorder("a", calls), Recorder("b", calls)
+    hook_list = hooks.HookList([first, None, second])
+    assert hook_list.hooks == [first, second]
+    hook_list.on_epoch_begin(1, 0)
+    logs = {}
+    hook_list.on_train_batch_end(1, 0, logs)
+    hook_list.on_epoch_end(1, {})          # Hook's default: nothing
+    assert calls == [("a", "begin", 1, 0), ("b", "begin", 1, 0),
+                     ("a", "batch", 1, 0), ("b", "batch", 1, 0)]
+    assert logs == {"a": True, "b": True}
+
+
+def test_position_keeps_where_the_run_stands():
+    state = RunState()
+    position = hooks.Position(state)
+    position.on_train_batch_end(1, 0, {"d_loss": 0.5, "g_loss": 0.7})
+    position.on_train_batch_end(1, 1, {"d_loss": 0.4, "g_loss": 0.8})
+    assert (state.epoch, state.batch) == (0, 2)
+    position.on_epoch_end(1, {})
+    assert (state.epoch, state.batch) == (1, 0)
+    assert state.history == [(1, 0, 0.5, 0.7), (1, 1, 0.4, 0.8)]
+
+
+@pytest.mark.parametrize("d_loss,g_loss", [(np.nan, 0.5), (0.5, np.inf)])
+def test_a_non_finite_loss_stops_with_exit_status_3(tmp_path, d_loss,
+                                                    g_loss):
+    check = hooks.FiniteLosses(str(tmp_path))
+    check.on_train_batch_end(1, 0, {"d_loss": 0.5, "g_loss": 0.5})
+    with pytest.raises(hooks.NonFiniteLoss, match="non-finite loss at step "
+                       "2_7") as info:
+        check.on_train_batch_end(2, 7, {"d_loss": d_loss, "g_loss": g_loss})
+    assert info.value.exit_code == 3
+
+
+class FakeStop:
+    def __init__(self, signum=None):
+        self.requested, self.exit_code = signum is not None, 128 + (
+            signum or 0)
+
+
+class FakeCheckpoints:
+    def __init__(self):
+        self.saved = 0
+
+    def save(self):
+        self.saved += 1
+        return "ckpt.npz"
+
+
+def test_a_stop_request_ends_at_the_next_step_with_a_checkpoint(capsys):
+    checkpoints = FakeCheckpoints()
+    stop = hooks.StopOnSignal(FakeStop(15), checkpoints, "out", 5, 10)
+    with pytest.raises(hooks.StopTraining) as info:
+        stop.on_train_batch_end(2, 3, {})
+    assert info.value.exit_code == 143 and checkpoints.saved == 1
+    out = capsys.readouterr().out
+    assert "interrupted after step 2_3; checkpoint saved to ckpt.npz" in out
+    # in the epoch's last step, the end of the epoch writes the checkpoint
+    stop.on_train_batch_end(2, 9, {})
+    with pytest.raises(hooks.StopTraining):
+        stop.on_epoch_end(2, {})
+    assert checkpoints.saved == 1
+    # in the run's last step there is nothing left to stop
+    stop.on_epoch_end(5, {})
+    assert "the run is complete" in capsys.readouterr().out
+    # no request: nothing happens
+    quiet = hooks.StopOnSignal(FakeStop(), checkpoints, "out", 5, 10)
+    quiet.on_train_batch_end(1, 0, {})
+    quiet.on_epoch_end(1, {})
+
+
+class FakeBoard:
+    def __init__(self):
+        self.events = []
+
+    def losses(self, step, d_loss, g_loss):
+        self.events.append(("losses", step))
+
+    def montage(self, step, image, tag="montage"):
+        self.events.append((tag, step))
+
+    def quality(self, step, result, prefix):
+        self.events.append((prefix, step))
+
+    def flush(self):
+        self.events.append(("flush",))
+
+
+def test_tensorboard_writes_at_the_global_step():
+    board = FakeBoard()
+    hook = hooks.TensorBoard(board, 30)
+    hook.on_train_batch_end(2, 4, {"d_loss": 1, "g_loss": 2})
+    hook.on_train_batch_end(2, 5, {"d_loss": 1, "g_loss": 2, "montage": 0,
+                                   "ema_montage": 0})
+    hook.on_epoch_end(2, {})
+    assert board.events == [("losses", 35), ("losses", 36), ("montage", 36),
+                            ("ema_montage", 36), ("flush",)]
+
+
+def test_metrics_are_due_every_n_epochs_and_at_the_end():
+    metrics = hooks.Metrics(None, None, "out", every=3, num_epochs=10)
+    assert [epoch for epoch in range(1, 11) if metrics.due(epoch)] == \
+        [3, 6, 9, 10]
+    metrics.on_epoch_end(4, {})         # not due: nothing is measured
+
+
+def test_progress_times_the_steps_not_the_end_of_epoch_work(capsys,
+                                                           monkeypatch):
+    clock = iter([100.0, 101.0, 103.0])
+    monkeypatch.setattr(hooks.time, "time", lambda: next(clock))
+    progress = hooks.Progress(num_epochs=4, batches_per_epoch=2)
+    progress.on_epoch_begin(1, 0)
+    progress.on_train_batch_end(1, 0, {"d_loss": 1.0, "g_loss": 1.0})
+    progress.on_train_batch_end(1, 1, {"d_loss": 1.0, "g_loss": 1.0})
+    progress.on_epoch_end(1, {})        # no clock read left: not timed here
+    assert "[INFO] epoch 1 took 3.0s (1500.0 ms/step)" in \
+        capsys.readouterr().out

@@ -71,6 +71,7 @@ def run_python(script, *args, timeout=600, env=None):
                 if value is not None}   # None: leave the variable out
     return subprocess.run([sys.executable, os.path.join(ROOT, script),
                            *map(str, args)], capture_output=True, text=True,
+                          errors="surrogateescape",   # any file name
                           timeout=timeout, env=full_env, cwd=ROOT)
 
 

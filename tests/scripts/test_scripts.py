@@ -114,6 +114,57 @@ def test_generate_errors(tmp_path):
 
 
 @pytest.mark.parametrize("flags,fragment", [
+    (["--seed", "-1"], "--seed must be from 0 to 4294967295, got -1"),
+    (["--scale", "100000"], "--scale must be from 1 to 16"),
+    (["--num", str(10 ** 9)], "--num must be from 1 to 10000"),
+    (["--steps", str(10 ** 9)], "--steps must be from 2 to 1000"),
+    (["--interpolate", "1", "-2"], "--interpolate must be from 0 to"),
+    (["--num", "10000", "--scale", "16"], "the picture would be 44800x44800 "
+                                          "pixels, more than 16384 a side"),
+])
+def test_generate_numbers_out_of_range(trained, tmp_path, flags, fragment):
+    model = os.path.join(trained, "generator.keras")
+    assert_one_line_error(run_python("generate.py", model, "--output",
+                                     tmp_path, *flags), fragment)
+    assert not [name for name in os.listdir(tmp_path)
+                if name.endswith(".png")]
+
+
+def test_generate_refuses_a_model_that_is_not_a_generator(tmp_path):
+    import keras
+    from pyimagesearch.dcgan import DCGAN
+    disc = tmp_path / "discriminator.keras"
+    DCGAN.build_discriminator(28, 28, 1).save(disc)
+    dense = tmp_path / "dense.keras"
+    keras.Sequential([keras.Input((100,)), keras.layers.Dense(3)]).save(dense)
+    for model in (disc, dense):
+        for extra in ([], ["--interpolate", "1", "2"]):
+            assert_one_line_error(
+                run_python("generate.py", model, "--output", tmp_path,
+                           *extra), "it is not a generator")
+    assert_one_line_error(run_python("evaluate.py", disc),
+                          "it is not a generator")
+
+
+def test_generate_says_how_to_do_without_a_damaged_checkpoint(trained,
+                                                              tmp_path):
+    """A good generator.keras beside a checkpoint that cannot be read for
+    the noise it was trained on: --noise gets round it."""
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    for path in (run / "checkpoints").iterdir():
+        path.write_bytes(b"damaged")
+    model = str(run / "generator.keras")
+    assert_one_line_error(run_python("generate.py", model, "--output",
+                                     tmp_path / "s"),
+                          "pass --noise uniform or --noise normal")
+    result = run_python("generate.py", model, "--output", tmp_path / "s",
+                        "--noise", "uniform", "--num", "4")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("flags,fragment", [
     (["--batch-size", "0"], "--batch-size must be a positive"),
     (["--image-size", "30"], "--image-size must be a multiple of 4"),
     (["--channels", "2"], "--channels must be 1 (grey) or 3 (colour)"),

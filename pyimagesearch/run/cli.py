@@ -9,6 +9,7 @@ import tempfile
 
 from ..data.datasets import check_dataset, is_folder
 from ..errors import UserError, check_positive
+from ..files import readable_name
 from ..gan.noise import NOISES
 from .checkpoint import SUBDIR
 from .config import check_values, given_flags
@@ -166,24 +167,32 @@ def check_tensorboard(output):
         raise UserError("--tensorboard needs the tensorboard package: "
                         "python -m pip install -r requirements.txt")
     folder = os.path.join(output, TENSORBOARD)
-    if os.path.lexists(folder) and not os.path.isdir(folder):
-        raise UserError(f"--tensorboard writes to {folder}, which is not a "
-                        "folder; move it away or train without --tensorboard")
-    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"--tensorboard: {folder} cannot be written; make it "
-                        "writable or train without --tensorboard")
+    try:
+        os.fsencode(os.path.abspath(folder)).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"--tensorboard: TensorFlow writes only to folders "
+                        f"named in UTF-8, and {readable_name(folder)} is not; "
+                        "pick another --output or train without "
+                        "--tensorboard") from None
+    check_run_folder(folder, "--tensorboard writes to",
+                     "train without --tensorboard")
 
 
 def check_checkpoint_dir(output):
-    """OUTPUT/checkpoints must be a writable folder or nothing yet: found
-    now, not after an epoch of training."""
-    folder = os.path.join(output, SUBDIR)
+    """OUTPUT/checkpoints: found now, not after an epoch of training."""
+    check_run_folder(os.path.join(output, SUBDIR), "checkpoints go to",
+                     "pick another --output")
+
+
+def check_run_folder(folder, what, way_out):
+    """A folder a run writes into must be a writable folder or nothing yet
+    (a run must not delete another and then fail here)."""
     if os.path.lexists(folder) and not os.path.isdir(folder):
-        raise UserError(f"{folder} is not a folder, and checkpoints go "
-                        "there; move it away or pick another --output")
+        raise UserError(f"{what} {folder}, which is not a folder; move it "
+                        f"away or {way_out}")
     if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"{folder} cannot be written; make it writable or "
-                        "pick another --output")
+        raise UserError(f"{what} {folder}, which cannot be written; make it "
+                        f"writable or {way_out}")
 
 
 def check_output_dir(output):

@@ -102,9 +102,18 @@ def test_numbers_out_of_their_range(tmp_path, args, fragment):
     cli.check_args(parse("--output", str(tmp_path), "--seed", "4294967295"))
 
 
+def test_tensorboard_needs_a_utf8_folder_name(tmp_path):
+    out = os.fsdecode(os.path.join(os.fsencode(str(tmp_path)), b"o\xff"))
+    with pytest.raises(UserError, match=r"TensorFlow writes only to folders "
+                       r"named in UTF-8, and .*o\\xff/tensorboard is not"):
+        cli.check_args(parse("--output", out, "--tensorboard"))
+    cli.check_args(parse("--output", out))     # without it, any name
+
+
 def test_a_checkpoints_path_that_cannot_be_a_folder(tmp_path):
     (tmp_path / "checkpoints").write_text("in the way")
-    with pytest.raises(UserError, match="checkpoints is not a folder, and "
-                                        "checkpoints go there"):
+    with pytest.raises(UserError, match="checkpoints go to .*checkpoints, "
+                                        "which is not a folder; move it away "
+                                        "or pick another --output"):
         cli.check_args(parse("--output", str(tmp_path)))
     assert (tmp_path / "checkpoints").read_text() == "in the way"

@@ -84,5 +84,5 @@ def test_a_checkpoints_file_is_found_before_training(tmp_path):
     os.makedirs(out)
     (out / "checkpoints").write_text("")
     result = run_script("--output", out, "--limit", "128", "--epochs", "1")
-    assert_one_line_error(result, "checkpoints is not a folder")
+    assert_one_line_error(result, "checkpoints, which is not a folder")
     assert os.listdir(out) == ["checkpoints"]       # nothing was written

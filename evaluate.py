@@ -5,7 +5,8 @@
     python evaluate.py output/generator.keras output/generator_ema.keras
 
 FD and KID use the features of this project's own Fashion-MNIST classifier
-(pyimagesearch/quality/weights/): they are NOT Inception-FID and cannot be compared
+(pyimagesearch/quality/weights/): they are NOT Inception-FID and cannot be
+compared
 with numbers in papers; compare them with the real-data floor printed
 beside them, and with other runs of this project.
 """
@@ -14,7 +15,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from pyimagesearch.errors import UserError, check_range, one_line_errors  # noqa: E402
+from pyimagesearch.errors import (UserError, check_range,  # noqa: E402
+                                  one_line_errors)
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
 from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402

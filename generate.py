@@ -13,10 +13,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pyimagesearch.errors import UserError, check_range, one_line_errors  # noqa: E402
+from pyimagesearch.errors import (UserError, check_range,  # noqa: E402
+                                  one_line_errors)
 from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
-from pyimagesearch.run.cli import ArgumentParser, check_output_dir  # noqa: E402
+from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
+                                   check_output_dir)
 from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402
 from pyimagesearch.run.montage import (build_montage,  # noqa: E402
                                        for_imwrite, from_unit_range,
@@ -38,7 +40,8 @@ def parse_args(argv):
                     help=f"0 to {MAX_SEED} (default 0)")
     ap.add_argument("--singles", action="store_true",
                     help="also write each sample as its own PNG")
-    ap.add_argument("--interpolate", type=int, nargs=2, metavar=("SEED_A", "SEED_B"),
+    ap.add_argument("--interpolate", type=int, nargs=2,
+                    metavar=("SEED_A", "SEED_B"),
                     help="write a strip walking from SEED_A's latent vector "
                          "to SEED_B's instead of samples")
     ap.add_argument("--steps", type=int, default=10,
@@ -93,7 +96,8 @@ class Sampler:
     def check_grid(self, columns, rows):
         """Before anything is generated: the picture's size."""
         height, width = self.generator.output_shape[1:3]
-        width, height = columns * width * self.scale, rows * height * self.scale
+        width *= columns * self.scale
+        height *= rows * self.scale
         if max(width, height) > MAX_SIDE:
             raise UserError(f"the picture would be {width}x{height} pixels, "
                             f"more than {MAX_SIDE} a side: lower --scale, "

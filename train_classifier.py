@@ -14,7 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pyimagesearch.errors import UserError, check_positive, one_line_errors  # noqa: E402
+from pyimagesearch.errors import (UserError, check_positive,  # noqa: E402
+                                  one_line_errors)
 from pyimagesearch.data.datasets import scale_images  # noqa: E402
 from pyimagesearch.data.readers import load_fashion_mnist  # noqa: E402
 from pyimagesearch.quality import classifier  # noqa: E402

@@ -67,7 +67,8 @@ def real_data():
 
 def run_python(script, *args, timeout=600, env=None):
     """Run one of the repo's scripts; returns CompletedProcess (text)."""
-    full_env = {key: value for key, value in dict(os.environ, **(env or {})).items()
+    full_env = {key: value
+                for key, value in dict(os.environ, **(env or {})).items()
                 if value is not None}   # None: leave the variable out
     return subprocess.run([sys.executable, os.path.join(ROOT, script),
                            *map(str, args)], capture_output=True, text=True,

@@ -46,7 +46,8 @@ def named_images(dataset, data_dir):
     """The train and test images stacked (there is no test set for a
     GAN), as the tutorial does, and where they came from."""
     loader = {"fashion_mnist": readers.load_fashion_mnist,
-              "mnist": readers.load_mnist, "cifar10": readers.load_cifar10}[dataset]
+              "mnist": readers.load_mnist,
+              "cifar10": readers.load_cifar10}[dataset]
     ((train_images, _), (test_images, _)), source = loader(data_dir)
     return np.concatenate([train_images, test_images]), source
 

@@ -26,7 +26,7 @@ from tqdm import tqdm  # noqa: E402
 
 from ..errors import UserError  # noqa: E402
 from ..files import (atomic_write, cache_dir,  # noqa: E402
-                         readable_name)
+                     readable_name)
 
 CACHE_VERSION = 3     # 3: ctime in the key, skip reasons; 2: transparency
 SHOW_SKIPPED = 5

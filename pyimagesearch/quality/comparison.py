@@ -115,4 +115,3 @@ def plot_comparison(series, floor, path):
                         "writable path with --output") from None
     finally:
         plt.close(fig)
-

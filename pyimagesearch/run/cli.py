@@ -73,7 +73,8 @@ def build_parser():
     ap.add_argument("--data-dir", default=None,
                     help="folder holding a named dataset's files: the four "
                          "IDX .gz files (Fashion-MNIST, MNIST), mnist.npz, "
-                         "or cifar-10-binary.tar.gz (default for Fashion-MNIST: "
+                         "or cifar-10-binary.tar.gz (default for "
+                         "Fashion-MNIST: "
                          "$DCGAN_DATA_DIR, then Keras' cache, then "
                          "/usr/share/datasets/fashion-mnist, then Keras' "
                          "download)")

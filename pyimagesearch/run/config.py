@@ -72,7 +72,8 @@ class RunConfig:
                 continue
             if key not in MAY_CHANGE_ON_RESUME:
                 raise UserError(
-                    f"the checkpoint was made {as_flag(key, getattr(config, key))}, "
+                    "the checkpoint was made "
+                    f"{as_flag(key, getattr(config, key))}, "
                     f"and this resume asks for it {as_flag(key, value)}: "
                     "leave the flag out to continue the run as it was; the "
                     "data and training settings of a run stay fixed "

@@ -1,6 +1,6 @@
 """Where a run stands, besides its weights and its configuration: position,
-benchmark noise and loss history.  A fresh run starts one; --resume reads one back
-from the newest checkpoint; every checkpoint writes it out."""
+benchmark noise and loss history.  A fresh run starts one; --resume reads
+one back from the newest checkpoint; every checkpoint writes it out."""
 import dataclasses
 import importlib.metadata
 import os
@@ -73,8 +73,8 @@ class RunState:
         """Put the checkpoint's weights, optimizer slots and random state
         back into a freshly built trainer."""
         weights, meta, arrays = self._saved
-        shapes = {name: tuple(variable.shape)
-                  for name, variable in ckpt.trainer_variables(trainer).items()}
+        shapes = {name: tuple(variable.shape) for name, variable
+                  in ckpt.trainer_variables(trainer).items()}
         ckpt.set_state(trainer, ckpt.fit_state(self.checkpoint, meta, weights,
                                                shapes))
         ckpt.set_rng_state(arrays, meta["rng"])
@@ -93,8 +93,9 @@ class RunState:
                 "settings": config.to_dict(), "rng": rng_meta,
                 "keras_version": keras_version(), "run_id": self.run_id}
         global_step = self.epoch * batches_per_epoch + self.batch
-        return ckpt.save_checkpoint(output, global_step, ckpt.get_state(trainer),
-                                    meta, arrays, keep=keep)
+        return ckpt.save_checkpoint(output, global_step,
+                                    ckpt.get_state(trainer), meta, arrays,
+                                    keep=keep)
 
 
 def check_one_run(output, newest, run_id):

@@ -35,8 +35,8 @@ def test_the_trainer_takes_every_tip_and_logs_the_tutorials_lines():
     assert trainer.generator_ema is not None
     disc_lr = trainer.discriminator.optimizer.learning_rate
     gan_lr = trainer.gan.optimizer.learning_rate
-    assert np.isclose(float(disc_lr), 3e-4) and np.isclose(float(gan_lr),
-                                                          1e-4)
+    assert np.isclose(float(disc_lr), 3e-4)
+    assert np.isclose(float(gan_lr), 1e-4)
     plain = build_trainer(dataclasses.replace(config, ema=None,
                                               shared_optimizer=True,
                                               gan_lr=3e-4))

@@ -127,8 +127,8 @@ def test_metrics_are_due_every_n_epochs_and_at_the_end():
     metrics.on_epoch_end(4, {})         # not due: nothing is measured
 
 
-def test_progress_times_the_steps_not_the_end_of_epoch_work(capsys,
-                                                           monkeypatch):
+def test_progress_times_the_steps_not_the_end_of_epoch_work(
+        capsys, monkeypatch):
     clock = iter([100.0, 101.0, 103.0])
     monkeypatch.setattr(hooks.time, "time", lambda: next(clock))
     progress = hooks.Progress(num_epochs=4, batches_per_epoch=2)

@@ -10,6 +10,7 @@ metrics, TensorBoard) hangs off the training loop as hooks
 (pyimagesearch/run/hooks.py).
 """
 import os
+import shlex
 import sys
 import time
 
@@ -119,7 +120,7 @@ def train(options, config, state):
     ema_path = os.path.join(options.output, GENERATOR_EMA)
     if state.finished(config.epochs) and os.path.isfile(gen_path) and (
             config.ema is None or os.path.isfile(ema_path)):
-        print(f"[INFO] {options.output} has already trained all "
+        log(f"[INFO] {options.output} has already trained all "
               f"{config.epochs} epochs; nothing to do (to train longer: "
               f"--resume --epochs N, with N above {config.epochs})")
         return 0
@@ -131,26 +132,26 @@ def train(options, config, state):
 
     # load the Fashion MNIST dataset (or the one asked for) and stack the
     # training and testing data points so we have additional training data
-    print(loading_line(config.dataset))
-    trainImages, config = load_data(options, config)
+    log(loading_line(config.dataset))
+    trainImages, config = load_data(options, config, state)
 
     # build the generator, the discriminator and the GAN: one place builds
     # them from the run's configuration (pyimagesearch/gan/models.py)
-    trainer = build_trainer(config, log=print)
+    trainer = build_trainer(config, log=log)
     if config.tip_flags():
-        print("[INFO] GAN tips on: " + config.tip_flags())
+        log("[INFO] GAN tips on: " + config.tip_flags())
     evaluator = quality_evaluator(options)
     if state.checkpoint:
         state.restore(trainer)
         trim_metrics(options.output, state.epoch)
-        print("[INFO] resumed from {} (epoch {}, batch {})".format(
+        log("[INFO] resumed from {} (epoch {}, batch {})".format(
             state.checkpoint, state.epoch + 1, state.batch))
     if options.overwrite:
         clear_run(options.output)
 
     # randomly generate some benchmark noise so we can consistently
     # visualize how the generative modeling is learning
-    print("[INFO] starting training...")
+    log("[INFO] starting training...")
     if state.benchmark_noise is None:
         state.benchmark_noise = trainer.sample_noise(256)
     run_start, first_epoch = time.time(), state.epoch
@@ -162,13 +163,13 @@ def train(options, config, state):
     if trainer.generator_ema is not None:
         save_generator(trainer.generator_ema, ema_path)
     if state.epoch == first_epoch:
-        print(f"[INFO] generator saved to {gen_path} from the final "
+        log(f"[INFO] generator saved to {gen_path} from the final "
               "checkpoint")
     else:
-        print("[INFO] training complete in {:.1f} min; generator saved to "
+        log("[INFO] training complete in {:.1f} min; generator saved to "
               "{}".format((time.time() - run_start) / 60, gen_path))
     if trainer.generator_ema is not None:
-        print(f"[INFO] averaged generator (--ema) saved to {ema_path}")
+        log(f"[INFO] averaged generator (--ema) saved to {ema_path}")
     return 0
 
 
@@ -180,21 +181,26 @@ def seed_and_precision(config):
         tf.config.experimental.enable_op_determinism()
     if config.mixed_precision:
         from pyimagesearch.gan.precision import enable_mixed_precision
-        print("[INFO] mixed precision: {}".format(enable_mixed_precision()))
+        log("[INFO] mixed precision: {}".format(enable_mixed_precision()))
 
 
-def load_data(options, config):
+def load_data(options, config, state):
     """The training images as uint8, and the run's configuration completed
     with what they are (checked against the checkpoint's on resume): at
-    least one batch, and the classifier if metrics are on."""
+    least one batch, the checkpoint's position within an epoch, and the
+    classifier if metrics are on."""
     images, source, channels = load_dataset(
         config.dataset, options.data_dir, config.limit, config.image_size,
         config.channels, exclude=options.output)
-    print("[INFO] {} images from {}".format(len(images), source))
+    log("[INFO] {} images from {}".format(len(images), source))
     config = config.for_data(len(images), fingerprint(images), channels)
     if config.batch_size > len(images):
         raise UserError(f"--batch-size {config.batch_size} is larger than "
                         f"the {len(images)} training images; lower it")
+    if state.batch >= len(images) // config.batch_size:
+        raise UserError(f"checkpoint {state.checkpoint} is damaged: it is "
+                        f"at batch {state.batch} of epochs of "
+                        f"{len(images) // config.batch_size}; move it away")
     if options.metrics_every:
         from pyimagesearch.quality.evaluator import check_classifier
         check_classifier()
@@ -236,9 +242,10 @@ def train_until_done(options, config, trainer, trainImages, state,
     except StopNow as stopped:
         return stopped_at_once(options.output, stopped.signum)
     if last_epoch < config.epochs:
-        print("[INFO] paused after epoch {} of {}; continue with: python {} "
+        log("[INFO] paused after epoch {} of {}; continue with: python {} "
               "--output {} --resume".format(last_epoch, config.epochs,
-                                            sys.argv[0], options.output))
+                                            sys.argv[0],
+                                            shlex.quote(options.output)))
         return 0
     return None
 
@@ -280,7 +287,8 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
 def stopped_at_once(output, signum):
     """A second Ctrl-C/SIGTERM: stop now, from wherever the run was."""
     last = latest_checkpoint(output)
-    print("\n[INFO] stopped at once by a second signal; " + (
+    print()         # off the line the interrupted output was on
+    log("[INFO] stopped at once by a second signal; " + (
         f"last good checkpoint: {last}; {hooks.resume_hint(output)}" if last
         else "no checkpoint yet: nothing to resume from this run"))
     return 128 + signum
@@ -295,7 +303,8 @@ def main(argv=None):
         return run(args)
     except KeyboardInterrupt:   # outside the training loop's own handling
         last = latest_checkpoint(args.output)
-        print("\n[INFO] interrupted; " + (
+        print()
+        log("[INFO] interrupted; " + (
             f"the newest checkpoint is {last}; "
             f"{hooks.resume_hint(args.output)}" if last
             else "nothing to resume from this run"))

@@ -6,8 +6,7 @@
 
 FD and KID use the features of this project's own Fashion-MNIST classifier
 (pyimagesearch/quality/weights/): they are NOT Inception-FID and cannot be
-compared
-with numbers in papers; compare them with the real-data floor printed
+compared with numbers in papers; compare them with the real-data floor printed
 beside them, and with other runs of this project.
 """
 import os
@@ -49,6 +48,10 @@ def main(argv=None):
     for path in args.models:
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")
+    if args.csv and os.path.lexists(args.csv) and not os.path.isfile(
+            args.csv):
+        raise UserError(f"--csv {args.csv} is not a file to append to; "
+                        "pick another path")
     from pyimagesearch.gan.saved import load_generator, trained_noise
     from pyimagesearch.quality.evaluator import (QualityEvaluator, append_csv,
                                                  check_measurable, row,

@@ -3,6 +3,8 @@ the checks of a typed number that raise it."""
 import functools
 import sys
 
+from .files import readable_name
+
 EXIT_USER_ERROR = 2
 
 
@@ -25,7 +27,8 @@ def one_line_errors(main):
         try:
             return main(*args, **kwargs)
         except UserError as e:
-            print(f"[ERROR] {e}", file=sys.stderr)
+            # one line, whatever names it holds (a newline could forge one)
+            print(f"[ERROR] {readable_name(str(e))}", file=sys.stderr)
             return e.exit_code
     return wrapper
 

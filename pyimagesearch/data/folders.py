@@ -27,6 +27,7 @@ from tqdm import tqdm  # noqa: E402
 from ..errors import UserError  # noqa: E402
 from ..files import (atomic_write, cache_dir,  # noqa: E402
                      readable_name)
+from ..run.outputs import RUN_FILE  # noqa: E402
 
 CACHE_VERSION = 3     # 3: ctime in the key, skip reasons; 2: transparency
 SHOW_SKIPPED = 5
@@ -149,8 +150,9 @@ def why_not(path):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as header:     # reads the header only
                 width, height = header.size
-    except Image.DecompressionBombError:
-        width = height = MAX_PIXELS          # far over the limit
+    except Image.DecompressionBombError:     # far over the limit
+        return (f"over {2 * Image.MAX_IMAGE_PIXELS // 2 ** 20} megapixels, "
+                f"far over the {MAX_PIXELS // 2 ** 20}-megapixel limit")
     except Exception:    # Pillow raises many types for what it cannot read
         return None      # OpenCV may still read it, within its own limit
     if width * height > MAX_PIXELS:
@@ -164,15 +166,27 @@ def skipped_name(path, folder, reason):
     return f"{name} ({reason})" if reason else name
 
 
+def is_run_output(path, folder, output):
+    """Whether `path` is the run's own: anything in its output folder when
+    that folder is inside the data's, else the montages and plots a run
+    writes (an output folder above or equal to the data's holds the data
+    too)."""
+    real, out = os.path.realpath(path), os.path.realpath(output)
+    inside = os.path.realpath(folder) + os.sep
+    if out.startswith(inside) and real.startswith(out + os.sep):
+        return True
+    return (os.path.dirname(real) == out
+            and RUN_FILE.match(os.path.basename(real)) is not None)
+
+
 def unique_files(folder, limit=None, exclude=None):
     """(image files below `folder`, sorted, each real file once: links to a
     file already listed are dropped; at most `limit`), and those that
-    vanished or are dangling links.  Nothing below `exclude` (the run's
-    own output folder) is data."""
+    vanished or are dangling links.  The run's own files in `exclude`
+    (its output folder) are never data."""
     files, gone, seen = [], [], set()
-    exclude = os.path.realpath(exclude) + os.sep if exclude else None
     for path in sorted(list_images(folder)):
-        if exclude and os.path.realpath(path).startswith(exclude):
+        if exclude and is_run_output(path, folder, exclude):
             continue
         try:
             real = os.path.realpath(path)
@@ -215,7 +229,7 @@ def read_cache(path):
 
 def write_cache(path, images, grey, skipped):
     folder = os.path.dirname(path)
-    for tmp in glob.glob(os.path.join(folder, ".tmp-*")):   # killed writes
+    for tmp in glob.glob(os.path.join(glob.escape(folder), ".tmp-*")):
         try:
             if time.time() - os.stat(tmp).st_mtime > STALE_SECONDS:
                 os.remove(tmp)

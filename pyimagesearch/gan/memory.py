@@ -5,6 +5,7 @@ import os
 
 LATENT_DIM, HIDDEN, DEPTH = 100, 512, 64     # DCGAN.build_generator's
 FLOAT_BYTES = 4
+WEIGHT_COPIES = 8
 # of the machine's memory a run may plan to use; TensorFlow, the data and
 # the montages need the rest
 SHARE_OF_MEMORY = 0.8
@@ -27,15 +28,18 @@ def discriminator_parameters(image_size, channels):
 
 
 def training_bytes(image_size, channels, batch_size):
-    """About what training needs: weights, gradients and Adam's two slots
-    for both models plus the averaged generator (5 copies), and each
-    layer's activations kept for the backward pass for the step's two
-    batches of real and generated images."""
+    """About what training needs: weights, gradients, Adam's two slots,
+    the averaged generator and the copies a checkpoint makes of them (8
+    copies of the weights: what a run measured above TensorFlow's own
+    memory at 128x128 and 256x256, batch 8, on a CPU), and each layer's
+    activations kept for the backward pass for the step's two batches of
+    real and generated images."""
     weights = (generator_parameters(image_size, channels)
                + discriminator_parameters(image_size, channels))
     per_image = image_size ** 2 * (3 * 32 // 4 + 3 * DEPTH // 16
                                    + 3 * channels)
-    return FLOAT_BYTES * (5 * weights + 4 * batch_size * per_image)
+    return FLOAT_BYTES * (WEIGHT_COPIES * weights
+                          + 4 * batch_size * per_image)
 
 
 def machine_bytes():

@@ -11,10 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..errors import UserError  # noqa: E402
+from ..files import atomic_write, readable_name  # noqa: E402
 from ..run.checkpoint import latest_checkpoint, load_meta  # noqa: E402
 from ..run.config import RunConfig  # noqa: E402
-from ..files import atomic_write  # noqa: E402
 from ..run.outputs import EMA_METRICS, METRICS  # noqa: E402
+from ..run.plots import as_text  # noqa: E402
 
 # (CSV column, panel title, lower is better)
 PANELS = (("fd", "FD (classifier features)", True),
@@ -45,7 +46,7 @@ def read_metrics(path):
 def run_label(folder):
     """'FOLDER: --noise normal' from the run's newest checkpoint, the
     averaging (--ema) left out: it gets a curve of its own."""
-    name = os.path.normpath(folder)
+    name = as_text(readable_name(os.path.normpath(folder)))
     checkpoint = latest_checkpoint(folder)
     try:
         settings = load_meta(checkpoint).get("settings", {}) \

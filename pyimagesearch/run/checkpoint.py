@@ -99,9 +99,11 @@ def checkpoint_dir(output):
 def list_checkpoints(output):
     """Checkpoint paths in `output`, oldest first (by global step)."""
     found = []
-    for path in glob.glob(os.path.join(checkpoint_dir(output), "ckpt-*.npz")):
+    for path in glob.glob(os.path.join(glob.escape(checkpoint_dir(output)),
+                                       "ckpt-*.npz")):
         match = NAME_RE.match(os.path.basename(path))
-        if match:
+        # only regular files: a FIFO named like one would block a reader
+        if match and os.path.isfile(path):
             found.append((int(match.group(1)), path))
     return [path for _, path in sorted(found)]
 
@@ -165,7 +167,7 @@ def save_checkpoint(output, global_step, state, meta, arrays, keep=3):
                         "free space or make the output folder writable, then "
                         "resume with --resume from the last checkpoint") from None
     # leftovers of a write killed mid-way, and checkpoints beyond `keep`
-    for tmp in glob.glob(os.path.join(folder, ".tmp-*")):
+    for tmp in glob.glob(os.path.join(glob.escape(folder), ".tmp-*")):
         remove_quietly(tmp)
     if keep:
         others = [p for p in list_checkpoints(output) if p != path]
@@ -225,11 +227,40 @@ def check_meta(meta):
         for key, kind in fields.items():
             if (key in where and not isinstance(where[key], kind)) or (
                     kind is int and isinstance(where.get(key), bool)):
-                raise ValueError(f"its {key} is {where[key]!r}, not a "
-                                 f"{kind.__name__}")
+                raise ValueError(f"its {key} is {where[key]!r}, not of "
+                                 f"type {kind.__name__}")
     if meta.get("epoch", 0) < 0 or meta.get("batch", 0) < 0:
         raise ValueError("its position is negative")
     return meta
+
+
+def check_arrays(meta, arrays, latent_dim=100):
+    """A ValueError unless a version-2 checkpoint's arrays and random state
+    are what a run writes, so that a damaged one is refused before any
+    data loads, not with a traceback once the models exist."""
+    numpy_state, python_state = meta["rng"].get("numpy"), meta["rng"].get(
+        "python")
+    if not (isinstance(numpy_state, list) and len(numpy_state) == 4
+            and isinstance(python_state, list) and len(python_state) == 2):
+        raise ValueError("its random state is not what a run writes")
+    expected = {"benchmark_noise": (None, latent_dim), "history": (None, 4),
+                "rng/numpy_keys": (624,), "rng/python_internal": (625,)}
+    for key, shape in expected.items():
+        array = arrays.get(key)
+        if array is None or array.ndim != len(shape) or any(
+                want is not None and have != want
+                for have, want in zip(array.shape, shape)):
+            raise ValueError(f"its {key} is not an array of shape {shape}")
+    try:        # on generators of their own: the run's are left alone
+        name, pos, has_gauss, cached = numpy_state
+        np.random.RandomState().set_state(
+            (name, arrays["rng/numpy_keys"], pos, has_gauss, cached))
+        version, gauss = python_state
+        random.Random().setstate(
+            (version, tuple(int(x) for x in arrays["rng/python_internal"]),
+             gauss))
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"its random state cannot be restored ({e})")
 
 
 def load_meta(path):

@@ -54,9 +54,9 @@ def build_parser():
                          "folder of images (.jpg .jpeg .png .bmp .tif .tiff, "
                          "searched recursively)")
     ap.add_argument("--image-size", type=int, default=None, metavar="S",
-                    help="train at S x S pixels, a multiple of 4, at least 8 "
-                         "(default: the dataset's own, 28 for the MNISTs, 32 "
-                         "for CIFAR-10, 32 for a folder)")
+                    help="train at S x S pixels, a multiple of 4 from 8 to "
+                         "1024 (default: the dataset's own, 28 for the "
+                         "MNISTs, 32 for CIFAR-10, 32 for a folder)")
     ap.add_argument("--channels", type=int, default=None, metavar="C",
                     help="1 (grey) or 3 (colour) (default: the dataset's; "
                          "for a folder 3, or 1 if every image is grey)")

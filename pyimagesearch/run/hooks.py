@@ -10,6 +10,7 @@ on_train_end() (always, also when a hook or the step raised).  `logs`
 is one dict per batch or epoch that later hooks read from earlier ones
 (d_loss and g_loss from the loop, the montage images, quality numbers)."""
 import os
+import shlex
 import sys
 import time
 
@@ -82,8 +83,8 @@ class HookList(Hook):
 
 
 def resume_hint(output):
-    return "resume with: python {} --output {} --resume".format(sys.argv[0],
-                                                                output)
+    return "resume with: python {} --output {} --resume".format(
+        sys.argv[0], shlex.quote(output))
 
 
 class FiniteLosses(Hook):

@@ -48,7 +48,10 @@ def write_image(path, image):
     try:
         if not ok:
             raise OSError("OpenCV could not encode the image")
-        with open(path, "wb") as f:
+        # O_NONBLOCK: a FIFO named like a montage fails here, never blocks
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                     | os.O_NONBLOCK, 0o666)
+        with os.fdopen(fd, "wb") as f:
             f.write(encoded.tobytes())
     except OSError as e:
         raise UserError(f"could not write {readable_name(path)} ({e}): "

@@ -14,6 +14,12 @@ from ..files import atomic_write  # noqa: E402
 from .outputs import ANIMATION, LOSS_PLOT, epoch_montages  # noqa: E402
 
 
+def as_text(name):
+    """A name shown as written: matplotlib reads $...$ as mathematics (and
+    fails on what is not)."""
+    return name.replace("$", r"\$")
+
+
 def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
     """D and G loss per step (faint) and their running mean over an epoch
     (bold), against training time in epochs."""
@@ -43,7 +49,7 @@ def loss_figure(history, batches_per_epoch, title="Fashion-MNIST"):
     ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
-    ax.set_title(f"DCGAN on {title}: losses")
+    ax.set_title(f"DCGAN on {as_text(title)}: losses")
     fig.tight_layout()
     return fig
 

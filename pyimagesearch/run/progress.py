@@ -3,6 +3,8 @@ import sys
 
 from tqdm import tqdm
 
+from ..files import readable_name
+
 
 class EpochProgress:
     """tqdm bar with D/G losses, steps per second and ETA.  Shown only when
@@ -23,8 +25,9 @@ class EpochProgress:
 
     @staticmethod
     def log(line):
-        """Print a log line above the bar without breaking it."""
-        tqdm.write(line, file=sys.stdout)
+        """Print a log line above the bar without breaking it, the names
+        in it escaped (a newline in a name cannot forge a line)."""
+        tqdm.write(readable_name(line), file=sys.stdout)
         sys.stdout.flush()
 
     def close(self):

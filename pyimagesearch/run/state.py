@@ -47,6 +47,12 @@ class RunState:
                             "--resume first")
         weights, meta, arrays = ckpt.load_checkpoint(path)
         ckpt.check_keras_version(path, meta, keras_version())
+        try:
+            ckpt.check_arrays(meta, arrays)
+        except (KeyError, ValueError) as e:
+            raise UserError(f"checkpoint {path} is damaged ({e}); move it "
+                            "away to resume from an older one, or train "
+                            "afresh in another --output") from None
         check_one_run(output, path, meta.get("run_id"))
         try:
             state = cls(run_id=meta.get("run_id") or uuid.uuid4().hex,

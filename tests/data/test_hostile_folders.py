@@ -176,3 +176,15 @@ def test_a_killed_cache_write_is_cleaned_up_later(tmp_path, cache):
     os.utime(stale, (old, old))
     load(tmp_path)
     assert not stale.exists() and fresh.exists()
+
+
+@pytest.mark.parametrize("layout", ["output is the data", "output above"])
+def test_an_output_at_or_above_the_data_keeps_the_data(tmp_path, layout):
+    data = tmp_path / "images"
+    good_images(data)
+    put(data, "epoch_0001_output.png", np.zeros((24, 24, 3), np.uint8))
+    output = data if layout == "output is the data" else tmp_path
+    put(output, "losses.png", np.zeros((24, 24, 3), np.uint8))
+    images, lines = load(data, exclude=str(output))
+    # the data stays data; only a run's own files beside it are left out
+    assert len(images) == (3 if layout == "output is the data" else 4)

@@ -216,13 +216,13 @@ def write_meta(path, meta):
     ([1, 2], "its meta is a list, not a dict"),
     ("text", "its meta is a str, not a dict"),
     ({"format": ckpt.FORMAT, "version": 2, "epoch": "3"},
-     "its epoch is '3', not a int"),
+     "its epoch is '3', not of type int"),
     ({"format": ckpt.FORMAT, "version": 2, "rng": []},
-     "its rng is [], not a dict"),
+     "its rng is [], not of type dict"),
     ({"format": ckpt.FORMAT, "version": 2, "rng": {"numpy": 5}},
-     "its numpy is 5, not a list"),
+     "its numpy is 5, not of type list"),
     ({"format": ckpt.FORMAT, "version": 2, "settings": [], "epoch": 1},
-     "its settings is [], not a dict"),
+     "its settings is [], not of type dict"),
     ({"format": ckpt.FORMAT, "version": 2, "batch": -4},
      "its position is negative"),
 ])
@@ -257,3 +257,41 @@ def test_resume_refuses_checkpoints_of_two_runs(tmp_path):
     # checkpoints from before runs had ids belong to any run
     ckpt.save_checkpoint(out, 120, {}, meta, arrays, keep=1)
     assert RunState.resume(out)[0].epoch == 1
+
+
+@pytest.mark.parametrize("damage", [
+    lambda meta, arrays: meta["rng"].update(numpy=[1, 2]),
+    lambda meta, arrays: meta["rng"].update(
+        numpy=["MT19937", "x", 0, 0.0]),
+    lambda meta, arrays: meta["rng"].update(python=[3]),
+    lambda meta, arrays: arrays.update(benchmark_noise=np.ones((256, 7))),
+    lambda meta, arrays: arrays.update(history=np.zeros(5)),
+    lambda meta, arrays: arrays.update({"rng/numpy_keys": np.zeros(3)}),
+    lambda meta, arrays: arrays.pop("rng/python_internal"),
+])
+def test_damaged_random_state_or_arrays_are_refused_on_resume(tmp_path,
+                                                              damage):
+    from pyimagesearch.run.state import RunState
+    rng_arrays, rng_meta = ckpt.get_rng_state()
+    meta = {"epoch": 1, "batch": 0, "settings": {}, "rng": rng_meta,
+            "keras_version": "3.15.1"}
+    arrays = dict(rng_arrays, benchmark_noise=np.ones((2, 100)),
+                  history=np.zeros((0, 4)))
+    ckpt.save_checkpoint(str(tmp_path), 30, {}, meta, arrays)
+    RunState.resume(str(tmp_path))                  # undamaged: fine
+    damage(meta, arrays)
+    ckpt.save_checkpoint(str(tmp_path), 60, {}, meta, arrays)
+    with pytest.raises(UserError, match="ckpt-00000060.npz is damaged"):
+        RunState.resume(str(tmp_path))
+
+
+def test_odd_folder_names_and_fifos_among_checkpoints(tmp_path):
+    """Glob characters in --output are a name, not a pattern; a FIFO named
+    like a checkpoint is never listed (reading it would block)."""
+    out = str(tmp_path / "o[1]")
+    for step in (10, 20, 30):
+        save(out, step, keep=2)
+    names = [os.path.basename(p) for p in ckpt.list_checkpoints(out)]
+    assert names == ["ckpt-00000020.npz", "ckpt-00000030.npz"]
+    os.mkfifo(os.path.join(out, "checkpoints", "ckpt-00000099.npz"))
+    assert ckpt.latest_checkpoint(out).endswith("ckpt-00000030.npz")

@@ -188,9 +188,9 @@ def test_options_are_not_part_of_the_run():
 def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
     from pyimagesearch.run import config as config_module
     monkeypatch.setattr(config_module, "machine_bytes", lambda: 8 * 2 ** 30)
-    fresh("--image-size", "128").check()          # ~2.7 GB
+    fresh("--image-size", "128").check()          # ~3.5 GB
     with pytest.raises(UserError, match=r"--image-size 512 with --batch-size "
-                       r"128 needs about 39.6 GB .* this machine's 8.0 GB"):
+                       r"128 needs about 51.7 GB .* this machine's 8.0 GB"):
         fresh("--image-size", "512").check()
     with pytest.raises(UserError, match="--batch-size 1000000 needs about"):
         fresh("--batch-size", "1000000").check()

@@ -72,3 +72,22 @@ def test_colour_montages_keep_their_colours(tmp_path):
     from PIL import Image
     with Image.open(path) as image:              # and as any viewer sees it
         assert image.convert("RGB").getpixel((5, 5)) == (255, 0, 0)
+
+
+def test_a_fifo_named_like_a_montage_fails_without_blocking(tmp_path):
+    import numpy as np
+    path = str(tmp_path / "epoch_0001_output.png")
+    os.mkfifo(path)
+    with pytest.raises(UserError, match="could not write"):
+        write_image(path, np.zeros((8, 8, 3), np.uint8))
+
+
+def test_any_file_name_is_written(tmp_path):
+    import numpy as np
+    folder = os.path.join(os.fsencode(str(tmp_path)), b"bad\xff\xfe")
+    os.makedirs(folder)
+    path = os.fsdecode(os.path.join(folder, b"m.png"))
+    write_image(path, np.full((8, 8, 3), 9, np.uint8))
+    ok, expected = cv2.imencode(".png", np.full((8, 8, 3), 9, np.uint8))
+    with open(path, "rb") as f:
+        assert f.read() == expected.tobytes()    # what cv2.imwrite writes

@@ -99,3 +99,10 @@ def test_colour_animation_keeps_colours_and_sees_rewritten_frames(tmp_path):
     os.utime(paths[1], ns=(1, 1))
     write_animation(paths, gif_path, grey=False)
     assert frame_colours() == [(255, 0, 0), (0, 0, 255)]
+
+
+def test_a_dollar_in_the_datasets_name_is_shown_as_written(tmp_path):
+    history = [(1, i, 0.5, 1.0) for i in range(4)]
+    path = str(tmp_path / "losses.png")
+    plot_losses(history, 2, path, title="d$\\foo{$")   # no mathematics
+    assert cv2.imread(path) is not None

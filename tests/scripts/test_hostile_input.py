@@ -86,3 +86,19 @@ def test_a_checkpoints_file_is_found_before_training(tmp_path):
     result = run_script("--output", out, "--limit", "128", "--epochs", "1")
     assert_one_line_error(result, "checkpoints, which is not a folder")
     assert os.listdir(out) == ["checkpoints"]       # nothing was written
+
+
+def test_a_name_cannot_forge_an_error_line(tmp_path):
+    out = tmp_path / "x\n[ERROR] forged"
+    out.write_text("a file, not a folder")
+    result = run_script("--output", out)
+    line = assert_one_line_error(result, "is a file, not a folder")
+    assert "x\\n[ERROR] forged" in line
+
+
+def test_evaluate_refuses_a_csv_that_is_no_file_before_measuring(tmp_path):
+    from conftest import run_python
+    model = tmp_path / "g.keras"
+    model.write_bytes(b"x")
+    result = run_python("evaluate.py", model, "--csv", tmp_path)
+    assert_one_line_error(result, "is not a file to append to")

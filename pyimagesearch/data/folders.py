@@ -54,19 +54,36 @@ def square(image, size):
     return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
+def row_strips(image):
+    """(first row, strip) over an image, ALPHA_ROWS rows at a time: large
+    images are converted a strip at a time, never as full float copies."""
+    for top in range(0, image.shape[0], ALPHA_ROWS):
+        yield top, image[top:top + ALPHA_ROWS]
+
+
 def to_8_bits(image):
     """16-bit and float images to 8 bits; None for a float image with
     NaN or infinite pixels (it has no picture to show)."""
     if image.dtype == np.uint8:
         return image
+    eight = np.empty(image.shape, np.uint8)
     if image.dtype == np.uint16:
-        return (image >> 8).astype(np.uint8)
-    image = image.astype(np.float32)
-    if not np.isfinite(image).all():
-        return None
-    if image.max(initial=0) <= 1.0:
-        image = image * 255.0
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+        for top, strip in row_strips(image):
+            eight[top:top + ALPHA_ROWS] = strip >> 8
+        return eight
+    peak = -np.inf
+    for _, strip in row_strips(image):
+        strip = strip.astype(np.float32)
+        if not np.isfinite(strip).all():
+            return None
+        peak = max(peak, strip.max(initial=0))
+    scale = 255.0 if peak <= 1.0 else None     # a [0, 1] image
+    for top, strip in row_strips(image):
+        strip = strip.astype(np.float32)
+        if scale:
+            strip = strip * scale
+        eight[top:top + ALPHA_ROWS] = np.clip(np.rint(strip), 0, 255)
+    return eight
 
 
 def drop_alpha(image):
@@ -74,8 +91,7 @@ def drop_alpha(image):
     transparent pixel holds underneath (often black, sometimes white, in
     one icon set) is not part of the picture."""
     over_white = np.empty(image.shape[:2] + (image.shape[2] - 1,), np.uint8)
-    for top in range(0, image.shape[0], ALPHA_ROWS):   # in float32 strips
-        strip = image[top:top + ALPHA_ROWS]
+    for top, strip in row_strips(image):       # in float32 strips
         colour = strip[..., :-1].astype(np.float32)
         alpha = strip[..., -1:].astype(np.float32) / 255.0
         over_white[top:top + ALPHA_ROWS] = np.rint(

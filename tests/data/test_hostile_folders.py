@@ -188,3 +188,20 @@ def test_an_output_at_or_above_the_data_keeps_the_data(tmp_path, layout):
     images, lines = load(data, exclude=str(output))
     # the data stays data; only a run's own files beside it are left out
     assert len(images) == (3 if layout == "output is the data" else 4)
+
+
+def test_a_large_float_image_is_converted_in_strips(tmp_path):
+    """A float TIFF is turned to 8 bits a strip at a time: the decode costs
+    the decoded image, not the four float copies it took before."""
+    picture = np.zeros((3000, 3000, 3), np.float32)
+    picture[:, :1500] = 0.5
+    assert cv2.imwrite(str(tmp_path / "float.tif"), picture)
+    del picture
+    imports = "from pyimagesearch.data import folders; import numpy"
+    base = peak_rss_mb(imports)
+    peak = peak_rss_mb(imports + "; image, grey = folders.decode("
+                       f"{str(tmp_path / 'float.tif')!r}, 32)")
+    # decoded: 103 MB of float32; the copies took about 330 MB more
+    assert peak - base < 250, (base, peak)
+    image, grey = folders.decode(str(tmp_path / "float.tif"), 32)
+    assert image[16, 4].tolist() == [128, 128, 128] and grey

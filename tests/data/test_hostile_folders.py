@@ -86,6 +86,14 @@ def peak_rss_mb(code):
     return int(out.stdout.split()[-1]) / 1024
 
 
+def decode_peak_mb(path):
+    """Peak memory of a fresh process with the folder module imported,
+    and of one that also decodes `path`, in MB."""
+    imports = "from pyimagesearch.data import folders; import numpy"
+    return (peak_rss_mb(imports), peak_rss_mb(
+        imports + f"; image, grey = folders.decode({str(path)!r}, 32)"))
+
+
 def test_decoding_a_large_transparent_image_stays_within_bounds(tmp_path):
     """A 7000x7000 RGBA PNG (49 megapixels, under the limit) is decoded
     in uint8 and laid over white in strips: the decode's peak memory is
@@ -96,10 +104,7 @@ def test_decoding_a_large_transparent_image_stays_within_bounds(tmp_path):
     rgba[:, :3500, 3] = 255                 # left half opaque red
     put(tmp_path, "big.png", rgba)
     del rgba
-    imports = "from pyimagesearch.data import folders; import numpy"
-    base = peak_rss_mb(imports)
-    peak = peak_rss_mb(imports + "; image, grey = folders.decode("
-                       f"{str(tmp_path / 'big.png')!r}, 32)")
+    base, peak = decode_peak_mb(tmp_path / "big.png")
     # the decoded RGBA image is 187 MB and the colour result 140 MB
     assert peak - base < 450, (base, peak)
     image, grey = folders.decode(str(tmp_path / "big.png"), 32)
@@ -197,10 +202,7 @@ def test_a_large_float_image_is_converted_in_strips(tmp_path):
     picture[:, :1500] = 0.5
     assert cv2.imwrite(str(tmp_path / "float.tif"), picture)
     del picture
-    imports = "from pyimagesearch.data import folders; import numpy"
-    base = peak_rss_mb(imports)
-    peak = peak_rss_mb(imports + "; image, grey = folders.decode("
-                       f"{str(tmp_path / 'float.tif')!r}, 32)")
+    base, peak = decode_peak_mb(tmp_path / "float.tif")
     # decoded: 103 MB of float32; the copies took about 330 MB more
     assert peak - base < 250, (base, peak)
     image, grey = folders.decode(str(tmp_path / "float.tif"), 32)

@@ -5,6 +5,9 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
     python bench.py --quick    # a few steps, for CI
     python bench.py --image-size 64 --channels 3   # the step at other sizes
     python bench.py --tips     # what each GAN tip costs a step, as ratios
+    python bench.py --arch radford --image-size 64 --channels 3
+    python bench.py --recipes --image-size 32 --channels 3 --batch-size 32
+                               # the small-data recipes' steps, as ratios
 """
 import dataclasses
 import os
@@ -28,7 +31,7 @@ from pyimagesearch.gan import precision  # noqa: E402
 from pyimagesearch.gan.models import build_trainer  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
-from pyimagesearch.run.config import RunConfig  # noqa: E402
+from pyimagesearch.run.config import ARCHS, RunConfig  # noqa: E402
 
 
 # the GAN tips as the README's table of runs uses them
@@ -43,19 +46,31 @@ TIPS = {"--noise normal": {"noise": "normal"},
                         "gan_lr": 1e-4, "ema": 0.999}}
 
 
-def bench_tips(real, config, warmup, timed, rounds):
-    """The script's step with each tip on, against the step without."""
-    tf.get_logger().setLevel("ERROR")   # eight trainers: eight traces, meant
-    trainers = {"the tutorial's recipe": build_trainer(config)}
-    trainers.update({name: build_trainer(dataclasses.replace(config, **tips))
-                     for name, tips in TIPS.items()})
+# the small-data recipes as README and docs/OWN_DATA.md compare them
+AUGMENT = "color,translation,cutout"
+RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
+           "--arch radford": {"arch": "radford"},
+           f"--arch radford --augment {AUGMENT}": {"arch": "radford",
+                                                   "augment": AUGMENT}}
+
+
+def bench_variants(real, config, variants, heading, warmup, timed, rounds):
+    """The script's step with each variant's settings, against the
+    tutorial's recipe, as ratios from one interleaved run."""
+    tf.get_logger().setLevel("ERROR")   # several trainers: traces, meant
+    base_config = dataclasses.replace(config, arch="tutorial", augment=None)
+    trainers = {"the tutorial's recipe": build_trainer(base_config)}
+    trainers.update({name: build_trainer(dataclasses.replace(config,
+                                                             **settings))
+                     for name, settings in variants.items()})
     medians = time_round_robin(
         {name: (lambda t=trainer: t.train_step(real))
          for name, trainer in trainers.items()}, warmup, timed, rounds)
     base = medians["the tutorial's recipe"]
-    print(f"{'GAN tip':28s} {'ms/step':>8s} {'x tutorial step':>16s}")
+    width = max(28, max(map(len, medians)))
+    print(f"{heading:{width}s} {'ms/step':>8s} {'x tutorial step':>16s}")
     for name, seconds in medians.items():
-        print(f"{name:28s} {1000 * seconds:8.1f} {seconds / base:16.3f}")
+        print(f"{name:{width}s} {1000 * seconds:8.1f} {seconds / base:16.3f}")
 
 
 def literal_2020_step(trainer, imageBatch):
@@ -92,6 +107,13 @@ def parse_args():
                     help="skip the bf16 variant")
     ap.add_argument("--tips", action="store_true",
                     help="time the step with each GAN tip on instead")
+    ap.add_argument("--arch", choices=ARCHS, default="tutorial",
+                    help="the models to time (default: the tutorial's)")
+    ap.add_argument("--augment", default=None, metavar="POLICY",
+                    help="time the step with this --augment policy")
+    ap.add_argument("--recipes", action="store_true",
+                    help="time the small-data recipes (--augment, --arch "
+                         "radford, both) against the tutorial's instead")
     return ap.parse_args()
 
 
@@ -189,17 +211,20 @@ def bench_step(args, config, real, warmup, timed, rounds):
 def main():
     args = parse_args()
     config = RunConfig(image_size=args.image_size, channels=args.channels,
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, arch=args.arch,
+                       augment=args.augment)
     config.check()      # the training script's ranges, and the memory
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
     real = random_real_images(args.batch_size, args.image_size, args.channels)
-    if args.tips:
+    if args.tips or args.recipes:
         print(f"[BENCH] {machine()}; {args.image_size}x{args.image_size}x"
               f"{args.channels} images, batch {args.batch_size}; median of "
               f"{max(1, timed // rounds) * rounds} steps each, "
               f"{rounds} interleaved rounds"
               + (" (--quick: not a speed measurement)" if args.quick else ""))
-        bench_tips(real, config, warmup, timed, rounds)
+        bench_variants(real, config, TIPS if args.tips else RECIPES,
+                       "GAN tip" if args.tips else "recipe", warmup, timed,
+                       rounds)
     else:
         bench_step(args, config, real, warmup, timed, rounds)
     return 0

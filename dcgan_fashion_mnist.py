@@ -58,13 +58,17 @@ def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks):
             # trained; every later epoch starts at its first batch
             start = first_batch if epoch == first_epoch else 0
             callbacks.on_epoch_begin(epoch, start)
+            # the images in the data's order, or with --shuffle in this
+            # epoch's own order (the same again on resume)
+            order = state.epoch_order(epoch, len(trainImages), config)
 
             # loop over the batches of this epoch
             for i in range(start, batchesPerEpoch):
                 # the next batch of real images, scaled from [0, 255] to
                 # [-1, 1], the generator's tanh range
+                rows = slice(i * BATCH_SIZE, (i + 1) * BATCH_SIZE)
                 imageBatch = to_unit_range(
-                    trainImages[i * BATCH_SIZE:(i + 1) * BATCH_SIZE])
+                    trainImages[rows if order is None else order[rows]])
 
                 # (1) update the discriminator on real and generated
                 # images, then (2) update the generator through the GAN,
@@ -140,7 +144,7 @@ def train(options, config, state):
     trainer = build_trainer(config, log=log)
     if config.tip_flags():
         log("[INFO] GAN tips on: " + config.tip_flags())
-    evaluator = quality_evaluator(options)
+    evaluator = quality_evaluator(options, config, trainImages)
     if state.checkpoint:
         state.restore(trainer)
         trim_metrics(options.output, state.epoch)
@@ -201,7 +205,8 @@ def load_data(options, config, state):
         raise UserError(f"checkpoint {state.checkpoint} is damaged: it is "
                         f"at batch {state.batch} of epochs of "
                         f"{len(images) // config.batch_size}; move it away")
-    if options.metrics_every:
+    if options.metrics_every and config.dataset == "fashion_mnist" and (
+            config.image_size, config.channels) == (28, 1):
         from pyimagesearch.quality.evaluator import check_classifier
         check_classifier()
     return images, config
@@ -213,13 +218,14 @@ def loading_line(dataset):
     return "[INFO] loading {} dataset...".format(title(dataset))
 
 
-def quality_evaluator(options):
+def quality_evaluator(options, config, trainImages):
     """Built after the GAN: the classifier draws from Keras' seeded
-    initializers, which must give the same DCGAN with or without metrics."""
+    initializers, which must give the same DCGAN with or without metrics.
+    The SWD compares with the run's own training images."""
     if not options.metrics_every:
         return None
-    from pyimagesearch.quality.evaluator import QualityEvaluator
-    return QualityEvaluator(options.data_dir)
+    from pyimagesearch.quality.evaluator import evaluator_for
+    return evaluator_for(trainImages, config.dataset, options.data_dir)
 
 
 def train_until_done(options, config, trainer, trainImages, state,

@@ -91,3 +91,59 @@ class DCGAN:
 
 		# return the discriminator model
 		return model
+
+	# -- not in the tutorial: the DCGAN paper's models (--arch radford) ----
+
+	@staticmethod
+	def build_radford_generator(size, channels=1, inputDim=100, width=32,
+		kernel=4):
+		# Radford et al. 2016: z projected to 4x4x(8 * width), then
+		# stride-2 transposed convolutions doubling the size and halving
+		# the channels, BN + RELU between, TANH out
+		stages = size.bit_length() - 3  # log2(size / 4) upsamplings
+		depth = 8 * width
+		model = Sequential()
+		model.add(Input(shape=(inputDim,)))
+		model.add(Dense(4 * 4 * depth))  # inputDim -> 4*4*8w
+		model.add(Reshape((4, 4, depth)))
+		model.add(BatchNormalization())
+		model.add(Activation("relu"))
+
+		# upsample to size/2, halving the channels each time
+		for _ in range(stages - 1):
+			depth //= 2
+			model.add(Conv2DTranspose(depth, (kernel, kernel),
+				strides=(2, 2), padding="same", use_bias=False))
+			model.add(BatchNormalization())
+			model.add(Activation("relu"))
+
+		# the last upsampling outputs the image through a TANH
+		model.add(Conv2DTranspose(channels, (kernel, kernel),
+			strides=(2, 2), padding="same"))  # size/2 -> size x channels
+		model.add(Activation("tanh"))
+		return model
+
+	@staticmethod
+	def build_radford_discriminator(size, depth, alpha=0.2, dropout=0.0,
+		width=32, kernel=4):
+		# the generator's mirror: stride-2 convolutions halving the size
+		# and doubling the channels down to 4x4x(8 * width), LeakyReLU
+		# 0.2, BN after every convolution but the first, SIGMOID out
+		stages = size.bit_length() - 3
+		channels = 8 * width // 2 ** (stages - 1)
+		model = Sequential()
+		model.add(Input(shape=(size, size, depth)))
+		for stage in range(stages):
+			model.add(Conv2D(channels, (kernel, kernel), strides=(2, 2),
+				padding="same", use_bias=stage == 0))
+			if stage > 0:
+				model.add(BatchNormalization())
+			model.add(LeakyReLU(negative_slope=alpha))
+			add_dropout(model, dropout)
+			channels *= 2
+
+		# 4x4x8w -> one SIGMOID score
+		model.add(Flatten())
+		model.add(Dense(1))
+		model.add(Activation("sigmoid"))
+		return model

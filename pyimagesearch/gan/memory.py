@@ -27,15 +27,35 @@ def discriminator_parameters(image_size, channels):
             + (volume + 1) * HIDDEN + HIDDEN + 1)         # two Dense
 
 
-def training_bytes(image_size, channels, batch_size):
+def radford_parameters(image_size, channels, width=32, kernel=4):
+    """DCGAN.build_radford_generator's plus build_radford_discriminator's
+    parameter counts (their convolutions mirror each other)."""
+    stages = image_size.bit_length() - 3
+    depths = [8 * width // 2 ** stage for stage in range(stages)]
+    square = kernel * kernel
+    convolutions = sum(square * a * b for a, b in zip(depths, depths[1:]))
+    first = 16 * depths[0]
+    generator = ((LATENT_DIM + 1) * first + 4 * depths[0]
+                 + convolutions + 4 * sum(depths[1:])
+                 + square * depths[-1] * channels + channels)
+    discriminator = (square * channels * depths[-1] + depths[-1]
+                     + convolutions + 4 * sum(depths[:-1])
+                     + first + 1)
+    return generator + discriminator
+
+
+def training_bytes(image_size, channels, batch_size, arch="tutorial"):
     """About what training needs: weights, gradients, Adam's two slots,
     the averaged generator and the copies a checkpoint makes of them (8
     copies of the weights: what a run measured above TensorFlow's own
     memory at 128x128 and 256x256, batch 8, on a CPU), and each layer's
     activations kept for the backward pass for the step's two batches of
     real and generated images."""
-    weights = (generator_parameters(image_size, channels)
-               + discriminator_parameters(image_size, channels))
+    if arch == "radford":
+        weights = radford_parameters(image_size, channels)
+    else:
+        weights = (generator_parameters(image_size, channels)
+                   + discriminator_parameters(image_size, channels))
     per_image = image_size ** 2 * (3 * 32 // 4 + 3 * DEPTH // 16
                                    + 3 * channels)
     return FLOAT_BYTES * (WEIGHT_COPIES * weights

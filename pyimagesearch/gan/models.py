@@ -5,6 +5,7 @@ script, bench.py, and loading a generator from a checkpoint all build
 through here, so a model-side option is added here, in the RunConfig and
 as a flag, and nowhere else."""
 from ..dcgan import DCGAN
+from .augment import parse_policy
 from .precision import float32_output
 from .trainer import GANTrainer
 
@@ -12,14 +13,27 @@ from .trainer import GANTrainer
 GENERATOR_DEPTH = 64
 
 
+# --arch radford: the channels at 4x4 are 8x this (DCGAN.build_radford_*)
+RADFORD_WIDTH = 32
+
+
 def build_generator(config):
-    """Two upsamplings from size/4 to size: 7x7x64 -> 28x28 for the
-    MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders."""
+    """The tutorial's: two upsamplings from size/4 to size, 7x7x64 -> 28x28
+    for the MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders.  --arch
+    radford: the DCGAN paper's, doubling from 4x4x256."""
+    if config.arch == "radford":
+        return DCGAN.build_radford_generator(config.image_size,
+                                             config.channels,
+                                             width=RADFORD_WIDTH)
     return DCGAN.build_generator(config.image_size // 4, GENERATOR_DEPTH,
                                  channels=config.channels)
 
 
 def build_discriminator(config):
+    if config.arch == "radford":
+        return DCGAN.build_radford_discriminator(
+            config.image_size, config.channels, dropout=config.disc_dropout,
+            width=RADFORD_WIDTH)
     return DCGAN.build_discriminator(config.image_size, config.image_size,
                                      config.channels,
                                      dropout=config.disc_dropout)
@@ -47,5 +61,7 @@ def build_trainer(config, log=None):
     log("[INFO] building GAN...")
     tips = config.tips
     del tips["disc_dropout"]        # built into the discriminator above
+    augment = parse_policy(config.augment) if config.augment else None
     return GANTrainer(gen, disc, config.epochs,
-                      shared_optimizer=config.shared_optimizer, **tips)
+                      shared_optimizer=config.shared_optimizer,
+                      augment=augment, **tips)

@@ -13,6 +13,7 @@ from tensorflow.keras.models import Model
 from tensorflow.keras.optimizers import Adam
 from tensorflow.keras.optimizers.schedules import InverseTimeDecay
 
+from .augment import DiffAugment
 from .noise import LATENT_DIM, sample_noise
 
 INIT_LR = 2e-4
@@ -93,12 +94,13 @@ class GANTrainer:
     labels of D become 1 - X; label_noise: a fraction P of D's labels is
     flipped; disc_lr / gan_lr: the two Adams' learning rates; ema: keep
     `generator_ema`, an exponential moving average of G's weights with
-    this decay, updated after every step."""
+    this decay, updated after every step; augment: DiffAugment's policy
+    (transform names), applied to every image D sees in both steps."""
 
     def __init__(self, generator, discriminator, epochs,
                  latent_dim=LATENT_DIM, shared_optimizer=False,
                  noise="uniform", label_smoothing=0.0, label_noise=0.0,
-                 disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None):
+                 disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None, augment=None):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -117,10 +119,21 @@ class GANTrainer:
         else:
             # the text's intent: "an Adam with the same hyper-parameters"
             gan_opt = make_optimizer(epochs, gan_lr)
-        discriminator.compile(loss="binary_crossentropy", optimizer=disc_opt)
+        # D as its own step trains it: through the augmentation, if any
+        self.augment = DiffAugment(augment) if augment else None
+        self.disc_model = discriminator
+        if self.augment is not None:
+            images = Input(shape=discriminator.input_shape[1:])
+            self.disc_model = Model(images,
+                                    discriminator(self.augment(images)))
+        self.disc_model.compile(loss="binary_crossentropy",
+                                optimizer=disc_opt)
         with frozen(discriminator):
             gan_input = Input(shape=(latent_dim,))
-            gan_output = discriminator(generator(gan_input))
+            fake_images = generator(gan_input)
+            if self.augment is not None:
+                fake_images = self.augment(fake_images)
+            gan_output = discriminator(fake_images)
             self.gan = Model(gan_input, gan_output)
             self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
         self._generate = compiled_inference(generator)
@@ -149,7 +162,7 @@ class GANTrainer:
         labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
         (images, labels) = shuffle(images, labels)
         labels = self.noisy_labels(labels)
-        return float(self.discriminator.train_on_batch(images, labels))
+        return float(self.disc_model.train_on_batch(images, labels))
 
     def noisy_labels(self, labels):
         """Chollet's tip, when asked for: flip a fraction of the labels,
@@ -183,7 +196,7 @@ class GANTrainer:
     def build_optimizers(self):
         """Create the optimizers' slots now (as the first step would), so
         that a checkpoint's optimizer state can be loaded before training."""
-        disc_opt = self.discriminator.optimizer
+        disc_opt = self.disc_model.optimizer
         if not disc_opt.built:
             disc_opt.build(self.discriminator.trainable_variables)
         with frozen(self.discriminator):

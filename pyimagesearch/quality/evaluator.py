@@ -1,31 +1,46 @@
-"""Evaluate a generator against Fashion-MNIST with the shipped classifier:
-FD, KID and class coverage, beside the same numbers for real images."""
+"""Evaluate a generator against real images: the sliced Wasserstein
+distance (SWD) on any data, and for Fashion-MNIST also FD, KID and class
+coverage with the shipped classifier, each beside its real-data floor."""
 import csv
 import os
 
 import numpy as np
 
-from ..data.datasets import scale_images
+from ..data.datasets import scale_images, to_unit_range
 from ..data.readers import load_fashion_mnist
 from ..errors import UserError
 from ..gan.noise import seeded_noise
 from ..run.outputs import EMA_METRICS, METRICS
-from . import metrics
+from . import metrics, swd
 from .classifier import WEIGHTS, FeatureExtractor
 
-FIELDS = ["epoch", "fd", "kid", "kid_std", "class_entropy_bits",
-          "min_class_share"] + [f"share_{c}" for c in range(10)]
+CLASSIFIER_FIELDS = ["fd", "kid", "kid_std", "class_entropy_bits",
+                     "min_class_share"] + [f"share_{c}" for c in range(10)]
+FASHION_SHAPE = (28, 28, 1)
 
 
-def check_measurable(generator, name="the generator"):
-    """Only Fashion-MNIST generators can be measured: the classifier
-    behind the metrics knows 28x28 grey garments, nothing else."""
-    shape = tuple(generator.output_shape[1:])
-    if shape != (28, 28, 1):
+def fields(levels, classifier):
+    """metrics.csv's columns: the SWD and its levels, the classifier's
+    numbers for Fashion-MNIST, and the epoch of the best so far."""
+    return (["epoch", "swd"] + [f"swd_{size}" for size in levels]
+            + (CLASSIFIER_FIELDS if classifier else []) + ["best_epoch"])
+
+
+def main_number(result):
+    """What "best" means: FD where the classifier applies, else SWD."""
+    return ("fd", result["fd"]) if "fd" in result else ("swd", result["swd"])
+
+
+def check_measurable(generator, shape, name="the generator"):
+    """A generator of the real images' shape, large enough for the SWD."""
+    made = tuple(generator.output_shape[1:])
+    if made != tuple(shape):
         raise UserError(
-            f"{name} makes {'x'.join(map(str, shape))} images; the quality "
-            "metrics need a classifier for the data, and one exists for "
-            "Fashion-MNIST (28x28x1) only")
+            f"{name} makes {'x'.join(map(str, made))} images and the real "
+            f"images are {'x'.join(map(str, shape))}: measure it against "
+            "the data it was trained on (--dataset, --image-size, "
+            "--channels as in training)")
+    swd.check_size(made[0])
 
 
 def check_classifier():
@@ -35,7 +50,64 @@ def check_classifier():
 
 
 class QualityEvaluator:
-    """Real-data statistics are computed once (and cached on disk)."""
+    """SWD against up to `num_samples` of the real images (all of a smaller
+    set: as many generated images are made), and with `classifier` the
+    Fashion-MNIST numbers too.  The floors are computed once."""
+
+    def __init__(self, real_images, num_samples=10000, seed=0,
+                 classifier=None):
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        count = min(num_samples, len(real_images))
+        pick = np.sort(rng.choice(len(real_images), count, replace=False))
+        self.real = to_unit_range(real_images[pick])
+        self.shape = self.real.shape[1:]
+        swd.check_size(self.shape[0])
+        self.levels = swd.levels(self.shape[0])
+        self.classifier = classifier
+        self._floor = None
+
+    def floor(self):
+        """Two disjoint halves of the real images against each other (and
+        the classifier's floor): what real images score."""
+        if self._floor is None:
+            self._floor = swd_numbers(swd.real_floor(self.real, self.seed))
+            if self.classifier is not None:
+                self._floor.update(self.classifier.floor())
+        return self._floor
+
+    def evaluate(self, generator, batch_size=1000, name="the generator",
+                 noise="uniform"):
+        """The numbers for as many images as there are real ones, from
+        fixed noise of the kind the generator was trained on (its own RNG,
+        so a training run's random stream is left untouched)."""
+        check_measurable(generator, self.shape, name)
+        # the classifier's numbers keep their own count (FD depends on it)
+        count = (self.classifier.num_samples if self.classifier is not None
+                 else len(self.real))
+        noise = seeded_noise(self.seed, max(count, len(self.real)),
+                             generator.input_shape[-1], noise)
+        images = np.concatenate([
+            np.asarray(generator.predict_on_batch(
+                noise[start:start + batch_size].astype("float32")))
+            for start in range(0, len(noise), batch_size)])
+        result = swd_numbers(swd.swd(
+            self.real, images[:len(self.real)].astype("float32"), self.seed))
+        if self.classifier is not None:
+            result.update(self.classifier.compare(images[:count]))
+        return result
+
+    def fields(self):
+        return fields(self.levels, self.classifier is not None)
+
+
+def swd_numbers(result):
+    return {"swd": result["swd"], "swd_levels": result["levels"]}
+
+
+class ClassifierMetrics:
+    """FD, KID and class coverage on the shipped Fashion-MNIST classifier's
+    features; the real test set's statistics are cached on disk."""
 
     def __init__(self, data_dir=None, num_samples=10000, seed=0):
         check_classifier()
@@ -60,62 +132,106 @@ class QualityEvaluator:
                                           self.real)
         return self._floor
 
-    def evaluate(self, generator, batch_size=1000, name="the generator",
-                 noise="uniform"):
-        """Numbers for num_samples images from fixed noise of the kind the
-        generator was trained on (its own RNG, so a training run's random
-        stream is left untouched)."""
-        check_measurable(generator, name)
-        noise = seeded_noise(self.seed, self.num_samples,
-                             generator.input_shape[-1], noise)
-        images = np.concatenate([
-            np.asarray(generator.predict_on_batch(
-                noise[start:start + batch_size].astype("float32")))
-            for start in range(0, len(noise), batch_size)])
+    def compare(self, images):
         return metrics.compare(*self.extractor(images), self.real)
 
 
-def row(epoch, result):
-    values = {"epoch": epoch, "fd": result["fd"], "kid": result["kid"],
-              "kid_std": result["kid_std"],
-              "class_entropy_bits": result["entropy"],
-              "min_class_share": result["min_share"]}
-    values.update({f"share_{c}": share
-                   for c, share in enumerate(result["shares"])})
+def evaluator_for(real_images, dataset, data_dir=None, num_samples=10000,
+                  seed=0):
+    """The evaluator for a data set's real images: with the classifier's
+    numbers for Fashion-MNIST at its own 28x28x1."""
+    classifier = None
+    if dataset == "fashion_mnist" and real_images.shape[1:] == FASHION_SHAPE:
+        classifier = ClassifierMetrics(data_dir, num_samples, seed)
+    return QualityEvaluator(real_images, num_samples, seed, classifier)
+
+
+def row(epoch, result, best_epoch=None):
+    values = {"epoch": epoch, "swd": result["swd"]}
+    values.update({f"swd_{size}": value
+                   for size, value in result["swd_levels"].items()})
+    if "fd" in result:
+        values.update({"fd": result["fd"], "kid": result["kid"],
+                       "kid_std": result["kid_std"],
+                       "class_entropy_bits": result["entropy"],
+                       "min_class_share": result["min_share"]})
+        values.update({f"share_{c}": share
+                       for c, share in enumerate(result["shares"])})
+    if best_epoch is not None:
+        values["best_epoch"] = best_epoch
     return {key: (f"{value:.6g}" if isinstance(value, float) else value)
             for key, value in values.items()}
 
 
-def append_csv(path, rows):
-    """Append rows to a metrics CSV, writing the header on first use."""
+def append_csv(path, rows, columns):
+    """Append rows to a metrics CSV, writing the header on first use; a
+    file with other columns (another data set's, an older version's) is
+    refused rather than mixed."""
     new = not os.path.isfile(path)
+    if not new:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), None)
+        if header != columns:
+            raise UserError(f"{path} holds other columns than this "
+                            "measurement writes (another data set's, or "
+                            "from an older version): move it away, or pick "
+                            "another path")
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         if new:
             writer.writeheader()
         writer.writerows(rows)
 
 
 def summary(label, result):
-    return ("{}: FD={:.3f}, KID={:.4f}±{:.4f}, class entropy={:.3f} bits, "
-            "smallest class share={:.3f}".format(
-                label, result["fd"], result["kid"], result["kid_std"],
-                result["entropy"], result["min_share"]))
+    levels = ", ".join(f"{size}px {value:.1f}"
+                       for size, value in result["swd_levels"].items())
+    text = f"{label}: SWD={result['swd']:.2f} (x1000; {levels})"
+    if "fd" in result:
+        text += (", FD={:.3f}, KID={:.4f}±{:.4f}, class entropy={:.3f} bits, "
+                 "smallest class share={:.3f}".format(
+                     result["fd"], result["kid"], result["kid_std"],
+                     result["entropy"], result["min_share"]))
+    return text
 
 
 def log_metrics(evaluator, generator, epoch, output, noise="uniform",
-                ema=False):
+                ema=False, best=None):
     """Append this epoch's numbers (first of all the real-data floor) to
-    OUTPUT/metrics.csv (ema_metrics.csv for the averaged generator);
-    returns the line to log and the numbers."""
+    OUTPUT/metrics.csv (ema_metrics.csv for the averaged generator), with
+    the epoch of the best so far (`best`: (epoch, number) before this one,
+    or None); returns the line to log, the numbers and the new best."""
     path = os.path.join(output, EMA_METRICS if ema else METRICS)
     rows = [] if os.path.isfile(path) else [
         row("real-data floor", evaluator.floor())]
     result = evaluator.evaluate(generator, noise=noise)
+    _, number = main_number(result)
+    if best is None or number < best[1]:
+        best = (epoch, number)
     try:
-        append_csv(path, rows + [row(epoch, result)])
+        append_csv(path, rows + [row(epoch, result, best[0])],
+                   evaluator.fields())
     except OSError as e:
         raise UserError(f"could not write {path} ({e}); make it writable, "
                         "then continue with --resume") from None
     label = "EMA metrics" if ema else "metrics"
-    return "[INFO] " + summary(f"{label} at epoch {epoch}", result), result
+    return ("[INFO] " + summary(f"{label} at epoch {epoch}", result), result,
+            best)
+
+
+def best_so_far(path):
+    """(epoch, number) of the lowest main number in a metrics CSV, or
+    None: where a resumed run's "best" stands."""
+    best = None
+    try:
+        with open(path, newline="") as f:
+            for values in csv.DictReader(f):
+                if not values.get("epoch", "").isdigit():
+                    continue
+                number = float(values["fd"] if values.get("fd")
+                               else values["swd"])
+                if best is None or number < best[1]:
+                    best = (int(values["epoch"]), number)
+    except (OSError, KeyError, ValueError, csv.Error):
+        return None
+    return best

@@ -35,8 +35,9 @@ class Board:
 
     def quality(self, step, result, prefix="quality"):
         with self.writer.as_default(step=step):
-            for key in ("fd", "kid", "entropy", "min_share"):
-                self.tf.summary.scalar(f"{prefix}/{key}", result[key])
+            for key in ("swd", "fd", "kid", "entropy", "min_share"):
+                if key in result:
+                    self.tf.summary.scalar(f"{prefix}/{key}", result[key])
 
     def flush(self):
         self.writer.flush()

@@ -66,11 +66,14 @@ def trainer_variables(trainer):
     models = dict(named)
     if trainer.generator_ema is not None:
         named.update(model_variables(trainer.generator_ema, "generator_ema"))
+    if trainer.augment is not None:
+        # where --augment's random transforms are in their stream
+        named["augment/seed_state"] = trainer.augment.seed_generator.state
     if trainer.shared_optimizer:
         named.update(optimizer_variables(trainer.gan.optimizer, "optimizer",
                                          models))
     else:
-        named.update(optimizer_variables(trainer.discriminator.optimizer,
+        named.update(optimizer_variables(trainer.disc_model.optimizer,
                                          "disc_optimizer", models))
         named.update(optimizer_variables(trainer.gan.optimizer,
                                          "gan_optimizer", models))

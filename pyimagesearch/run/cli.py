@@ -12,7 +12,7 @@ from ..errors import UserError, check_positive
 from ..files import readable_name
 from ..gan.noise import NOISES
 from .checkpoint import SUBDIR
-from .config import check_values, given_flags
+from .config import ARCHS, check_values, given_flags
 from .outputs import TENSORBOARD
 
 
@@ -82,9 +82,10 @@ def build_parser():
                     help="compute in bf16 (fp16 on pre-Ampere GPUs), keep "
                          "float32 weights; needs a CPU with bf16 or a GPU")
     ap.add_argument("--metrics-every", type=int, default=None, metavar="N",
-                    help="every N epochs (and at the end) append FD, KID and "
-                         "class coverage to OUTPUT/metrics.csv (off by "
-                         "default; needs the shipped classifier)")
+                    help="every N epochs (and at the end) append the sliced "
+                         "Wasserstein distance (and for Fashion-MNIST FD, KID "
+                         "and class coverage) to OUTPUT/metrics.csv, and "
+                         "keep the best generator (off by default)")
     ap.add_argument("--shared-optimizer", action="store_true", default=None,
                     help="reproduce the 2020 code literally: one Adam for the "
                          "discriminator and the GAN, so its learning-rate "
@@ -114,6 +115,23 @@ def build_parser():
                       help="also keep an exponential moving average of the "
                            "generator's weights with this decay (e.g. "
                            "0.999): ema_ montages, generator_ema.keras")
+    data_efficient = ap.add_argument_group(
+        "small data sets", "for a few thousand images of your own: not in "
+        "the tutorial, off by default; fixed for the life of a run")
+    data_efficient.add_argument(
+        "--arch", choices=ARCHS, default=None,
+        help="tutorial (default): the tutorial's two-upsampling models; "
+             "radford: the DCGAN paper's, doubling from 4x4 (an image size "
+             "that is a power of two from 16)")
+    data_efficient.add_argument(
+        "--augment", default=None, metavar="POLICY",
+        help="differentiable augmentation of every image the discriminator "
+             "sees: a comma-separated subset of color, translation, cutout "
+             "(e.g. color,translation,cutout; default: none)")
+    data_efficient.add_argument(
+        "--shuffle", action="store_true", default=None,
+        help="train on the images in a new random order every epoch "
+             "(default: in the data's order every epoch, as the tutorial)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")

@@ -9,14 +9,17 @@ import os
 
 from ..data.datasets import is_folder, native_shape
 from ..errors import UserError, check_positive, check_range
+from ..gan.augment import parse_policy
 from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
                           training_bytes)
 from ..gan.noise import NOISES
+from ..quality.swd import SMALLEST_LEVEL as SWD_SMALLEST
 
 # the largest seed NumPy's global generator takes
 MAX_SEED = 2 ** 32 - 1
 # two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
 MAX_IMAGE_SIZE = 1024
+ARCHS = ("tutorial", "radford")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # what a resumed run may change: everything else must match its checkpoint
@@ -47,6 +50,11 @@ class RunConfig:
     disc_lr: float = 2e-4
     gan_lr: float = 2e-4
     ema: float = None
+    # not the tutorial's: the DCGAN paper's models, DiffAugment, and a new
+    # order of the training images every epoch
+    arch: str = "tutorial"
+    augment: str = None
+    shuffle: bool = False
     # the training data, as loaded: a resumed run must see the same
     num_images: int = None
     data_sha1: str = None
@@ -139,16 +147,17 @@ class RunConfig:
             raise UserError("--shared-optimizer trains both models with one "
                             "Adam, so one learning rate: leave out --disc-lr "
                             "and --gan-lr, or give them the same value")
-        if metrics_every and (self.dataset, self.image_size,
-                              self.channels) != ("fashion_mnist", 28, 1):
-            raise UserError("--metrics-every: the quality metrics need a "
-                            "classifier for the data, and one exists for "
-                            "fashion_mnist at 28x28x1 only; train without it")
+        if metrics_every and self.image_size < SWD_SMALLEST:
+            raise UserError(f"--metrics-every: the sliced Wasserstein "
+                            f"distance needs images of at least "
+                            f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
+                            f"at {self.image_size}x{self.image_size}; raise "
+                            "--image-size or train without it")
         self.check_memory()
 
     def check_memory(self):
         needed = training_bytes(self.image_size, self.channels or 3,
-                                self.batch_size)
+                                self.batch_size, self.arch)
         have = machine_bytes()
         if have and needed > SHARE_OF_MEMORY * have:
             raise UserError(
@@ -166,11 +175,15 @@ class RunConfig:
         return {key: getattr(self, key) for key in TIPS}
 
     def tip_flags(self):
-        """The tips this run uses, as flags: '--noise normal --ema 0.999',
-        or '' for the tutorial's recipe."""
-        return " ".join(f"--{key.replace('_', '-')} {value}"
-                        for key, value in self.tips.items()
-                        if value != _DEFAULTS[key])
+        """The tips and small-data switches this run uses, as flags:
+        '--noise normal --ema 0.999 --arch radford', or '' for the
+        tutorial's recipe."""
+        changed = dict(self.tips, arch=self.arch, augment=self.augment,
+                       shuffle=self.shuffle)
+        return " ".join(
+            f"--{key.replace('_', '-')}" + (
+                "" if value is True else f" {value}")
+            for key, value in changed.items() if value != _DEFAULTS[key])
 
 
 _DEFAULTS = {field.name: field.default
@@ -188,7 +201,15 @@ def _of_its_type(key, value):
         return kind is bool and isinstance(value, bool)
     if kind is float:
         return isinstance(value, (int, float))
-    return isinstance(value, kind) and (key != "noise" or value in NOISES)
+    if not isinstance(value, kind):
+        return False
+    if key == "augment":
+        try:
+            return parse_policy(value) is not None
+        except ValueError:
+            return False
+    return {"noise": NOISES, "arch": ARCHS}.get(key, (value,)).__contains__(
+        value)
 
 
 def given_flags(args):
@@ -219,10 +240,30 @@ def check_values(values):
         raise UserError(f"--image-size must be a multiple of 4 from 8 to "
                         f"{MAX_IMAGE_SIZE} (the generator upsamples S/4 "
                         f"twice), got {size}")
+    check_arch(values)
     if values.get("channels") not in (None, 1, 3):
         raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
                         f"{values['channels']}")
     check_tips(values)
+
+
+def check_arch(values):
+    """A known --arch; the DCGAN paper's models double from 4x4, so a
+    power of two from 16; a known --augment policy."""
+    arch, size = values.get("arch"), values.get("image_size")
+    if arch is not None and arch not in ARCHS:
+        raise UserError(f"--arch must be one of {', '.join(ARCHS)}, got "
+                        f"{arch}")
+    if arch == "radford" and size is not None and (
+            size < 16 or size & (size - 1)):
+        raise UserError(f"--arch radford doubles the size from 4x4, so "
+                        f"--image-size must be a power of two from 16 "
+                        f"(16, 32, 64, ...), got {size}")
+    if values.get("augment") is not None:
+        try:
+            parse_policy(values["augment"])
+        except ValueError as e:
+            raise UserError(str(e)) from None
 
 
 def check_tips(values):

@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import UserError
 from .checkpoint import latest_checkpoint
 from .montage import build_montage, montage_name, write_image
-from .outputs import EMA_PREFIX
+from .outputs import (EMA_METRICS, EMA_PREFIX, GENERATOR_BEST,
+                      GENERATOR_EMA_BEST, METRICS)
 from .progress import EpochProgress
 
 log = EpochProgress.log
@@ -223,15 +224,22 @@ class Plots(Hook):
 
 
 class Metrics(Hook):
-    """--metrics-every N: FD, KID and class coverage every N epochs and at
-    the end, for the generator and its average (--ema), logged, in the
-    metrics CSVs and, with --tensorboard, on the board."""
+    """--metrics-every N: the SWD (and for Fashion-MNIST FD, KID and class
+    coverage) every N epochs and at the end, for the generator and its
+    average (--ema), logged, in the metrics CSVs and, with --tensorboard,
+    on the board.  Whenever a generator scores its best so far, it is
+    saved as generator_best.keras (generator_ema_best.keras): a GAN on
+    little data gets worse if trained too long."""
 
     def __init__(self, evaluator, trainer, output, every, num_epochs,
                  board=None, batches_per_epoch=None):
+        from ..quality.evaluator import best_so_far
         self.evaluator, self.trainer = evaluator, trainer
         self.output, self.every, self.num_epochs = output, every, num_epochs
         self.board, self.batches_per_epoch = board, batches_per_epoch
+        # a resumed run's best so far, from the rows its checkpoint kept
+        self.best = {ema: best_so_far(os.path.join(
+            output, EMA_METRICS if ema else METRICS)) for ema in (False, True)}
 
     def due(self, epoch):
         return epoch % self.every == 0 or epoch == self.num_epochs
@@ -244,14 +252,27 @@ class Metrics(Hook):
         if self.trainer.generator_ema is not None:
             generators.append((self.trainer.generator_ema, True))
         for generator, ema in generators:
-            line, result = log_metrics(self.evaluator, generator, epoch,
-                                       self.output, self.trainer.noise, ema)
+            line, result, best = log_metrics(
+                self.evaluator, generator, epoch, self.output,
+                self.trainer.noise, ema, self.best[ema])
             log(line)
+            if best[0] == epoch:
+                self.keep_best(generator, ema, best)
+            self.best[ema] = best
             if self.board:
                 self.board.quality(epoch * self.batches_per_epoch, result,
                                    "ema_quality" if ema else "quality")
         if self.board:
             self.board.flush()
+
+    def keep_best(self, generator, ema, best):
+        from ..gan.saved import save_generator
+        path = os.path.join(self.output,
+                            GENERATOR_EMA_BEST if ema else GENERATOR_BEST)
+        save_generator(generator, path)
+        name = "FD" if "fd" in self.evaluator.fields() else "SWD"
+        log(f"[INFO] best {name} so far ({best[1]:.3f}, epoch {best[0]}): "
+            f"saved to {path}")
 
 
 class TensorBoard(Hook):

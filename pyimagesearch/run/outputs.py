@@ -13,6 +13,9 @@ from ..files import atomic_write
 
 GENERATOR = "generator.keras"
 GENERATOR_EMA = "generator_ema.keras"   # with --ema
+# the best so far by the quality measure, with --metrics-every
+GENERATOR_BEST = "generator_best.keras"
+GENERATOR_EMA_BEST = "generator_ema_best.keras"
 METRICS = "metrics.csv"
 EMA_METRICS = "ema_metrics.csv"
 EMA_PREFIX = "ema_"                     # the averaged generator's montages
@@ -27,8 +30,9 @@ EVENTS = re.compile(r"^events\.out\.tfevents\..+$")
 # the run's files at the top of --output: montages and the named files
 RUN_FILE = re.compile("^(?:" + "|".join(
     [MONTAGE.pattern[1:-1]] + [re.escape(name) for name in
-                               (GENERATOR, GENERATOR_EMA, METRICS,
-                                EMA_METRICS, LOSS_PLOT, ANIMATION)])
+                               (GENERATOR, GENERATOR_EMA, GENERATOR_BEST,
+                                GENERATOR_EMA_BEST, METRICS, EMA_METRICS,
+                                LOSS_PLOT, ANIMATION)])
     + ")$")
 # half-written files a killed run can leave behind (atomic writes)
 LEFTOVER = re.compile(r"^\.tmp-.*|.*\.tmp\.keras$")

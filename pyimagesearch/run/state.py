@@ -85,6 +85,17 @@ class RunState:
                                                shapes))
         ckpt.set_rng_state(arrays, meta["rng"])
 
+    def epoch_order(self, epoch, count, config):
+        """Where each batch of `epoch` takes its images from: None for the
+        data's order, or with --shuffle a permutation of its
+        own for each epoch, from the run's --seed (else its id), so that a
+        resumed epoch goes on in the same order."""
+        if not config.shuffle:
+            return None
+        seed = config.seed if config.seed is not None else int(
+            self.run_id[:16], 16)
+        return np.random.default_rng([seed, epoch]).permutation(count)
+
     def record(self, epoch, batch, d_loss, g_loss):
         self.history.append((epoch, batch, d_loss, g_loss))
 

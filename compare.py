@@ -1,6 +1,7 @@
 """Plot the quality numbers of several training runs over epochs in one
-PNG: FD, KID, class entropy and the smallest class share, each curve
-named by its run's switches (and a dashed one for a run's --ema average).
+PNG: the SWD (any data; for Fashion-MNIST runs also FD, KID, class entropy
+and the smallest class share), each curve named by its run's switches (and
+a dashed one for a run's --ema average).
 
     python compare.py runs/default runs/normal runs/dropout -o comparison.png
 
@@ -21,15 +22,18 @@ def main(argv=None):
     ap.add_argument("-o", "--output", default="comparison.png",
                     help="the PNG to write (default comparison.png)")
     args = ap.parse_args(argv)
-    from pyimagesearch.quality.comparison import plot_comparison, read_runs
+    from pyimagesearch.quality.comparison import (main_number,
+                                                  plot_comparison, read_runs)
     series, floor = read_runs(args.runs)
     for label, epochs, _, _ in series:
-        last = max(epochs) if epochs else None
-        print(f"[INFO] {label}: " + (
-            "no epochs measured yet" if last is None else
-            "FD {:.2f} at epoch {} (lowest {:.2f})".format(
-                epochs[last]["fd"], last,
-                min(values["fd"] for values in epochs.values()))))
+        if not epochs:
+            print(f"[INFO] {label}: no epochs measured yet")
+            continue
+        last = max(epochs)
+        name, value = main_number(epochs[last])
+        lowest = min(epochs, key=lambda e: main_number(epochs[e])[1])
+        print(f"[INFO] {label}: {name} {value:.2f} at epoch {last} (lowest "
+              f"{main_number(epochs[lowest])[1]:.2f}, epoch {lowest})")
     plot_comparison(series, floor, args.output)
     print(f"[INFO] comparison written to {os.path.abspath(args.output)}")
     return 0

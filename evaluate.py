@@ -1,21 +1,24 @@
-"""Measure sample quality of saved generators on Fashion-MNIST, offline.
+"""Measure sample quality of saved generators against real images, offline.
 
     python evaluate.py output/generator.keras
     python evaluate.py output/checkpoints/ckpt-00000546.npz ... --csv m.csv
-    python evaluate.py output/generator.keras output/generator_ema.keras
+    python evaluate.py icons/generator_best.keras --dataset path/to/icons
 
-FD and KID use the features of this project's own Fashion-MNIST classifier
-(pyimagesearch/quality/weights/): they are NOT Inception-FID and cannot be
-compared with numbers in papers; compare them with the real-data floor printed
-beside them, and with other runs of this project.
+Every data set gets the sliced Wasserstein distance (SWD, ProGAN's, on
+Laplacian-pyramid patches; lower is better) against as many real images as
+generated ones.  Fashion-MNIST also gets FD and KID on the features of this
+project's own classifier (pyimagesearch/quality/weights/): NOT Inception-FID,
+not comparable with papers.  Compare each with the real-data floor printed
+beside it, and with other runs of this project.
 """
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from pyimagesearch.errors import (UserError, check_range,  # noqa: E402
-                                  one_line_errors)
+from pyimagesearch.data.datasets import check_dataset  # noqa: E402
+from pyimagesearch.errors import (UserError, check_positive,  # noqa: E402
+                                  check_range, one_line_errors)
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
 from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402
@@ -24,16 +27,46 @@ from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402
 MAX_NUM = 70000       # as many as Fashion-MNIST has images
 
 
+def real_data_evaluator(args, path, generator):
+    """The evaluator for the real images the generators are measured
+    against: --dataset, else the first generator's run's data (and
+    --limit), at the size and channels it makes."""
+    from pyimagesearch.data.datasets import load_dataset
+    from pyimagesearch.gan.saved import trained_settings
+    from pyimagesearch.quality.evaluator import evaluator_for
+    from pyimagesearch.quality.swd import check_size
+    dataset, limit = args.dataset, args.limit
+    if dataset is None:
+        settings = trained_settings(path, "pass --dataset to do without it")
+        dataset = settings.get("dataset", "fashion_mnist")
+        limit = limit or settings.get("limit")
+        check_dataset(dataset)
+    (_, size, _, channels) = generator.output_shape
+    check_size(size)
+    images, source, _ = load_dataset(dataset, args.data_dir, limit, size,
+                                     channels)
+    print(f"[INFO] real images: {len(images)} from {source}")
+    return evaluator_for(images, dataset, args.data_dir, args.num, args.seed)
+
+
 @one_line_errors
 def main(argv=None):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+",
                     help="generator .keras files or training checkpoints")
     ap.add_argument("--num", type=int, default=10000,
-                    help=f"samples per generator, 2 to {MAX_NUM} (default "
-                         "10000, the size of the test set)")
+                    help=f"real and generated images per measurement, 2 to "
+                         f"{MAX_NUM}, at most as many as there are real ones "
+                         "(default 10000, Fashion-MNIST's test set's size)")
     ap.add_argument("--seed", type=int, default=0,
                     help=f"0 to {MAX_SEED} (default 0)")
+    ap.add_argument("-d", "--dataset", default=None,
+                    help="the real images: fashion_mnist, mnist, cifar10 or "
+                         "a folder (default: the first generator's run's, "
+                         "with its --limit; fashion_mnist if unknown)")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="the first N real images only (default: the run's "
+                         "--limit when --dataset is not given)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--csv", default=None, help="also append rows to this CSV")
     ap.add_argument("--ema", action="store_true",
@@ -44,7 +77,10 @@ def main(argv=None):
                          "was trained on, read from its run's checkpoint)")
     args = ap.parse_args(argv)
     check_range("--num", args.num, 2, MAX_NUM)
+    check_positive("--limit", args.limit)
     check_seed(args.seed)
+    if args.dataset is not None:
+        check_dataset(args.dataset)
     for path in args.models:
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")
@@ -53,18 +89,18 @@ def main(argv=None):
         raise UserError(f"--csv {args.csv} is not a file to append to; "
                         "pick another path")
     from pyimagesearch.gan.saved import load_generator, trained_noise
-    from pyimagesearch.quality.evaluator import (QualityEvaluator, append_csv,
-                                                 check_measurable, row,
-                                                 summary)
+    from pyimagesearch.quality.evaluator import append_csv, row, summary
     generators = {path: load_generator(path, ema=args.ema)
                   for path in args.models}
-    for path, generator in generators.items():
-        check_measurable(generator, path)
-    evaluator = QualityEvaluator(args.data_dir, args.num, args.seed)
-    print("[INFO] features: shipped Fashion-MNIST classifier, not "
-          "Inception; compare with the floor, not with papers")
+    first = args.models[0]
+    evaluator = real_data_evaluator(args, first, generators[first])
+    print("[INFO] SWD: x1000, per pyramid level and their mean; lower is "
+          "better, the floor is two halves of the real images")
+    if evaluator.classifier is not None:
+        print("[INFO] FD, KID: shipped Fashion-MNIST classifier's features, "
+              "not Inception; compare with the floor, not with papers")
     floor = evaluator.floor()
-    print("[INFO] " + summary("real-data floor (train vs test)", floor))
+    print("[INFO] " + summary("real-data floor", floor))
     rows = [row("real-data floor", floor)]
     for path, generator in generators.items():
         label = f"{path} (averaged generator)" if args.ema else path
@@ -73,7 +109,7 @@ def main(argv=None):
         print("[INFO] " + summary(label, result))
         rows.append(row(label, result))
     if args.csv:
-        append_csv(args.csv, rows)
+        append_csv(args.csv, rows, evaluator.fields())
         print(f"[INFO] rows appended to {args.csv}")
     return 0
 

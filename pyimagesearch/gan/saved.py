@@ -89,10 +89,11 @@ def generator_from_checkpoint(path, ema=False):
     return generator
 
 
-def trained_noise(path):
-    """The noise a generator was trained on ("uniform" or "normal"): from
-    the checkpoint itself, or for a .keras file from its run's newest
-    checkpoint beside it; "uniform" (the tutorial's) when there is none."""
+def trained_settings(path, without):
+    """The settings of the run a generator comes from: the checkpoint's
+    own, or for a .keras file its run's newest checkpoint beside it; {}
+    when there is none.  `without`: how to do without them, for the error
+    an unreadable checkpoint gives."""
     if path.endswith(".npz"):
         checkpoint = path
     else:
@@ -100,11 +101,16 @@ def trained_noise(path):
         checkpoint = (latest_checkpoint(folder)
                       if os.path.isdir(checkpoint_dir(folder)) else None)
     if checkpoint is None:
-        return "uniform"
+        return {}
     try:
-        settings = load_meta(checkpoint).get("settings", {})
+        return load_meta(checkpoint).get("settings", {})
     except UserError as e:
-        raise UserError(f"{e}; it was read for the noise {path} was "
-                        "trained on: pass --noise uniform or --noise normal "
-                        "to do without it") from None
-    return settings.get("noise", "uniform")
+        raise UserError(f"{e}; it was read for what {path} was trained on: "
+                        f"{without}") from None
+
+
+def trained_noise(path):
+    """The noise a generator was trained on ("uniform" or "normal");
+    "uniform" (the tutorial's) when no checkpoint says."""
+    return trained_settings(path, "pass --noise uniform or --noise normal "
+                            "to do without it").get("noise", "uniform")

@@ -17,8 +17,9 @@ from ..run.config import RunConfig  # noqa: E402
 from ..run.outputs import EMA_METRICS, METRICS  # noqa: E402
 from ..run.plots import as_text  # noqa: E402
 
-# (CSV column, panel title, lower is better)
-PANELS = (("fd", "FD (classifier features)", True),
+# (CSV column, panel title, lower is better): those a run's CSV has
+PANELS = (("swd", "SWD x1000 (pyramid patches)", True),
+          ("fd", "FD (classifier features)", True),
           ("kid", "KID", True),
           ("class_entropy_bits", "class entropy (bits, best log2 10 = 3.32)",
            False),
@@ -27,12 +28,18 @@ FLOOR = "real-data floor"
 
 
 def read_metrics(path):
-    """({epoch: {column: value}}, floor row or None) from a metrics CSV."""
+    """({epoch: {column: value}}, floor row or None) from a metrics CSV,
+    with the columns of PANELS it has (an older run's has no SWD)."""
     epochs, floor = {}, None
     try:
         with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                values = {key: float(row[key]) for key, _, _ in PANELS}
+            reader = csv.DictReader(f)
+            keys = [key for key, _, _ in PANELS
+                    if key in (reader.fieldnames or [])]
+            if not keys:
+                raise KeyError("no quality column")
+            for row in reader:
+                values = {key: float(row[key]) for key in keys}
                 if row["epoch"] == FLOOR:
                     floor = values
                 else:
@@ -87,28 +94,50 @@ def read_runs(folders):
     return series, floor
 
 
+def panels(series):
+    """The panels every run can fill: SWD alone unless all are
+    Fashion-MNIST runs with the classifier's numbers too."""
+    return [panel for panel in PANELS
+            if all(panel[0] in values for _, epochs, _, _ in series
+                   for values in epochs.values())]
+
+
+def main_number(values):
+    """('FD', value) where the classifier's numbers are, else ('SWD', ...)."""
+    key = "fd" if "fd" in values else "swd"
+    return key.upper(), values[key]
+
+
 def plot_comparison(series, floor, path):
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9), dpi=100)
-    for ax, (key, title, lower_better) in zip(axes.flat, PANELS):
+    shown = panels(series) or PANELS[:1]
+    rows = (len(shown) + 1) // 2
+    columns = 1 if len(shown) == 1 else 2
+    fig, axes = plt.subplots(rows, columns, figsize=(13, 4.5 * rows + 1),
+                             dpi=100, squeeze=False)
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
+    for ax, (key, title, lower_better) in zip(axes.flat, shown):
         for label, epochs, number, averaged in series:
             x = sorted(epochs)
             # a run's averaged generator: dashed, in its run's colour
             ax.plot(x, [epochs[e][key] for e in x], "--" if averaged else "-",
                     marker="o", markersize=3, label=label,
                     color=f"C{number % 10}")
-        if floor:
+        if floor and key in floor:
             ax.axhline(floor[key], color="grey", linestyle=":",
                        label=f"{FLOOR} (real images)")
         ax.set_title(title + (" - lower is better" if lower_better else
                               " - higher is better"))
         ax.set_xlabel("epoch")
-        if key == "fd":      # KID, unbiased, goes to 0 and below: linear
+        if key in ("fd", "swd"):   # KID, unbiased, goes below 0: linear
             ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9)
-    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 1) // 2), 1, 1))
+    legend_rows = (len(labels) + 1) // 2
+    fig.tight_layout(rect=(0, (0.3 + 0.25 * legend_rows) / (4.5 * rows + 1),
+                           1, 1))
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png"))
     except OSError as e:

@@ -21,3 +21,14 @@ def test_training_memory_grows_with_size_and_batch():
     assert memory.training_bytes(56, 1, 128) > 3 * small
     assert memory.training_bytes(28, 1, 256) > small
     assert memory.gigabytes(3 * 2 ** 30) == "3.0 GB"
+
+
+@pytest.mark.parametrize("size,channels", [(16, 1), (32, 3), (64, 3),
+                                           (128, 1)])
+def test_radford_parameter_counts_match_the_built_models(size, channels):
+    gen = DCGAN.build_radford_generator(size, channels)
+    disc = DCGAN.build_radford_discriminator(size, channels)
+    assert memory.radford_parameters(size, channels) == \
+        gen.count_params() + disc.count_params()
+    assert memory.training_bytes(size, channels, 32, "radford") != \
+        memory.training_bytes(size, channels, 32)

@@ -42,3 +42,46 @@ def test_the_trainer_takes_every_tip_and_logs_the_tutorials_lines():
                                               gan_lr=3e-4))
     assert plain.generator_ema is None
     assert plain.gan.optimizer is plain.discriminator.optimizer
+
+
+def layer_shapes(model, kind):
+    return [tuple(layer.output.shape[1:]) for layer in model.layers
+            if type(layer).__name__ == kind]
+
+
+def test_radford_models_double_from_4x4():
+    config = RunConfig(image_size=64, channels=3, arch="radford",
+                       disc_dropout=0.2)
+    gen, disc = build_generator(config), build_discriminator(config)
+    # G: 4x4x256, then the size doubles and the channels halve
+    assert gen.layers[1].output.shape[1:] == (4, 4, 256)
+    assert layer_shapes(gen, "Conv2DTranspose") == [
+        (8, 8, 128), (16, 16, 64), (32, 32, 32), (64, 64, 3)]
+    assert type(gen.layers[-1]).__name__ == "Activation"
+    assert gen.layers[-1].get_config()["activation"] == "tanh"
+    # D: the mirror, BatchNorm after every convolution but the first
+    assert layer_shapes(disc, "Conv2D") == [
+        (32, 32, 32), (16, 16, 64), (8, 8, 128), (4, 4, 256)]
+    kinds = [type(layer).__name__ for layer in disc.layers]
+    assert kinds.count("BatchNormalization") == 3
+    assert kinds[:3] == ["Conv2D", "LeakyReLU", "Dropout"]
+    assert disc.layers[-1].get_config()["activation"] == "sigmoid"
+    small = RunConfig(image_size=16, channels=1, arch="radford")
+    assert build_generator(small).output_shape == (None, 16, 16, 1)
+    assert layer_shapes(build_discriminator(small), "Conv2D") == [
+        (8, 8, 128), (4, 4, 256)]
+
+
+def test_augment_wraps_what_d_sees_in_both_steps():
+    config = RunConfig(image_size=16, channels=3, augment="cutout,color")
+    trainer = build_trainer(config)
+    assert trainer.augment.policy == ("color", "cutout")
+    # D's own step and the GAN both pass images through the augmentation
+    assert trainer.disc_model is not trainer.discriminator
+    assert trainer.augment in trainer.disc_model.layers
+    assert trainer.augment in trainer.gan.layers
+    # ... whose trainable weights are D's and G's alone
+    assert {v.path for v in trainer.disc_model.trainable_variables} == \
+        {v.path for v in trainer.discriminator.trainable_variables}
+    plain = build_trainer(RunConfig(image_size=16, channels=3))
+    assert plain.augment is None and plain.disc_model is plain.discriminator

@@ -1,6 +1,7 @@
 """The run configuration: resolved once from the flags or the checkpoint,
 checked, frozen, and the rules for what a resumed run may change."""
 import dataclasses
+import re
 
 import pytest
 
@@ -74,14 +75,57 @@ def test_batch_larger_than_limit():
             fresh(*flags).check()
 
 
-def test_metrics_need_fashion_mnist_at_28x28x1():
-    fresh().check(metrics_every=1)
-    for flags in (["--dataset", "mnist"], ["--image-size", "32"],
-                  ["--channels", "3"]):
-        with pytest.raises(UserError, match="one exists for fashion_mnist "
-                                            "at 28x28x1 only"):
-            fresh(*flags).check(metrics_every=1)
-        fresh(*flags).check()        # without metrics, fine
+def test_metrics_work_on_any_data_of_16_pixels_or_more():
+    for flags in ([], ["--dataset", "mnist"], ["--image-size", "32"],
+                  ["--channels", "3"], ["--image-size", "16"]):
+        fresh(*flags).check(metrics_every=1)
+    with pytest.raises(UserError, match="sliced Wasserstein distance needs "
+                       "images of at least 16x16, this run trains at 12x12"):
+        fresh("--image-size", "12").check(metrics_every=1)
+    fresh("--image-size", "12").check()        # without metrics, fine
+
+
+@pytest.mark.parametrize("flags,fragment", [
+    (["--augment", "colour"], "--augment takes a comma-separated list of "
+                              "color, translation, cutout, got 'colour'"),
+    (["--augment", ""], "got ''"),
+    (["--augment", "color,,cutout"], "got 'color,,cutout'"),
+    (["--arch", "radford", "--image-size", "48"],
+     "--image-size must be a power of two from 16 (16, 32, 64, ...), got "
+     "48"),
+    (["--arch", "radford", "--image-size", "8"], "got 8"),
+])
+def test_bad_small_data_switches(flags, fragment):
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        cli.check_args(parse("--output", "o", *flags))
+
+
+def test_radford_needs_a_power_of_two_even_by_default():
+    # Fashion-MNIST is 28x28: known before any data loads
+    with pytest.raises(UserError, match="power of two from 16 .* got 28"):
+        fresh("--arch", "radford").check()
+    fresh("--arch", "radford", "--image-size", "32").check()
+    with pytest.raises(UserError, match="invalid choice: 'dcgan'"):
+        parse("--output", "o", "--arch", "dcgan")
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--augment", "color"], "made without --augment, and this resume asks "
+                             "for it with --augment color"),
+    (["--arch", "radford"], "made with --arch tutorial, and this resume "
+                            "asks for it with --arch radford"),
+    (["--shuffle"], "made without --shuffle, and this resume asks for it "
+                    "with --shuffle"),
+])
+def test_small_data_switches_are_fixed_on_resume(flags, message):
+    saved = fresh("--image-size", "32").to_dict()
+    with pytest.raises(UserError, match=message):
+        resumed(saved, *flags)
+    # a checkpoint from before they existed was made without them
+    old = {key: value for key, value in saved.items()
+           if key not in ("arch", "augment", "shuffle")}
+    assert resumed(old) == resumed(saved)
+    assert resumed(old).arch == "tutorial"
 
 
 def test_resume_takes_checkpoint_settings():
@@ -168,6 +212,9 @@ def test_one_shared_optimizer_has_one_learning_rate():
 
 def test_tip_flags_are_exact_and_name_only_tips():
     assert RunConfig(ema=0.9999999).tip_flags() == "--ema 0.9999999"
+    assert RunConfig(arch="radford", augment="color,cutout",
+                     shuffle=True).tip_flags() == (
+        "--arch radford --augment color,cutout --shuffle")
     assert RunConfig(shared_optimizer=True).tip_flags() == ""
     assert as_flag("disc_dropout", 0.0) == "without --disc-dropout"
     assert as_flag("label_noise", 0.05) == "with --label-noise 0.05"
@@ -198,7 +245,8 @@ def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
 
 @pytest.mark.parametrize("saved", [
     {"epochs": "50"}, {"ema": True}, {"noise": "gauss"}, {"seed": 1.5},
-    {"epochs": None}, {"dataset": ["a"]}])
+    {"epochs": None}, {"dataset": ["a"]}, {"arch": "big"},
+    {"augment": "zoom"}, {"shuffle": 1}])
 def test_damaged_checkpoint_settings_are_one_line(saved):
     with pytest.raises(UserError, match="the checkpoint's settings hold .* "
                                         "the checkpoint is damaged"):

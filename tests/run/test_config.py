@@ -35,6 +35,8 @@ def test_defaults_are_the_tutorials():
         # the GAN tips: off, and the tutorial's learning rates
         "noise": "uniform", "disc_dropout": 0.0, "label_smoothing": 0.0,
         "label_noise": 0.0, "disc_lr": 2e-4, "gan_lr": 2e-4, "ema": None,
+        # the small-data switches: off
+        "arch": "tutorial", "augment": None, "shuffle": False,
         "num_images": None, "data_sha1": None}
     assert config.tip_flags() == ""
 

@@ -109,8 +109,15 @@ def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
     (["--image-size", "30"], "--image-size must be a multiple of 4"),
     (["--image-size", "4"], "from 8 to 1024"),
     (["--channels", "2"], "--channels must be 1 (grey) or 3 (colour), got 2"),
-    (["--dataset", "cifar10", "--metrics-every", "1"],
-     "one exists for fashion_mnist at 28x28x1 only"),
+    (["--dataset", "{photos}", "--image-size", "12", "--metrics-every", "1"],
+     "needs images of at least 16x16"),
+    (["--dataset", "{photos}", "--augment", "zoom"],
+     "--augment takes a comma-separated list of color, translation, cutout"),
+    (["--dataset", "{photos}", "--arch", "radford", "--image-size", "24"],
+     "--image-size must be a power of two from 16"),
+    (["--arch", "radford"], "must be a power of two from 16 (16, 32, 64, "
+                            "...), got 28"),
+    (["--arch", "big"], "invalid choice: 'big'"),
     (["--dataset", "{photos}", "--data-dir", "{photos}"],
      "--data-dir is for the named datasets"),
 ])
@@ -136,7 +143,8 @@ def test_folders_that_cannot_make_a_batch(photos, cache_env, tmp_path):
                           "images")
 
 
-def test_generate_and_evaluate_a_colour_generator(colour_run, tmp_path):
+def test_generate_and_evaluate_a_colour_generator(colour_run, cache_env,
+                                                 tmp_path):
     model = os.path.join(colour_run[0], "generator.keras")
     result = run_python("generate.py", model, "--output", tmp_path, "--num",
                         "4", "--singles")
@@ -150,6 +158,16 @@ def test_generate_and_evaluate_a_colour_generator(colour_run, tmp_path):
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(tmp_path / "samples_seed9.png")).shape == \
         (64, 64, 3)
-    assert_one_line_error(run_python("evaluate.py", model),
-                          "makes 32x32x3 images",
-                          "one exists for Fashion-MNIST (28x28x1) only")
+    # measured against the folder it was trained on, by the SWD alone
+    result = run_python("evaluate.py", model, "--num", "64", env=cache_env)
+    assert result.returncode == 0, result.stderr
+    assert "[INFO] real images: 64 from" in result.stdout
+    assert "FD=" not in result.stdout
+    floor = [line for line in result.stdout.splitlines()
+             if line.startswith("[INFO] real-data floor: SWD=")]
+    assert len(floor) == 1 and "32px" in floor[0] and "16px" in floor[0]
+    assert f"[INFO] {model}: SWD=" in result.stdout
+    # real images that are not there are one line
+    assert_one_line_error(run_python("evaluate.py", model, "--dataset",
+                                     tmp_path / "gone"),
+                          "is neither one of fashion_mnist")

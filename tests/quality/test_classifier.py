@@ -67,17 +67,24 @@ def test_evaluate_prints_metrics_and_the_floor(small_generator, tmp_path):
     lines = [line for line in result.stdout.splitlines() if "FD=" in line]
     assert len(lines) == 3 and lines[0].startswith("[INFO] real-data floor")
     fd = [float(line.split("FD=")[1].split(",")[0]) for line in lines]
+    swd = [float(line.split("SWD=")[1].split(" ")[0]) for line in lines]
     # a 10-step generator is far from the data; real images are close
     assert fd[1] == pytest.approx(fd[2], rel=1e-6)   # same weights twice
     assert fd[1] > 5 * fd[0]
+    assert swd[1] == swd[2] and swd[1] > 3 * swd[0]
+    # against the run's own 1280 images (its --limit), 600 of them
+    assert "[INFO] real images: 1280 from" in result.stdout
     rows = csv_path.read_text().splitlines()
-    assert rows[0].startswith("epoch,fd,kid") and len(rows) == 4
+    assert rows[0].startswith("epoch,swd,swd_28,fd,kid") and len(rows) == 4
     assert os.listdir(tmp_path / "cache")            # real stats cached
 
 
 def test_training_logs_metrics_csv(small_generator):
     out, result = small_generator
-    assert "[INFO] metrics at epoch 1: FD=" in result.stdout
+    assert "[INFO] metrics at epoch 1: SWD=" in result.stdout
+    assert "(x1000; 28px " in result.stdout and ", FD=" in result.stdout
+    assert ("[INFO] best FD so far" in result.stdout
+            and os.path.isfile(os.path.join(out, "generator_best.keras")))
     rows = open(os.path.join(out, "metrics.csv")).read().splitlines()
     assert rows[1].startswith("real-data floor,") and rows[2].startswith("1,")
     assert len(rows) == 3

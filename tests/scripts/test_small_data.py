@@ -1,0 +1,157 @@
+"""End-to-end: the small-data switches (--arch radford, --augment,
+--shuffle) with the SWD measured every epoch and the best generator kept,
+recorded in the checkpoint and resumed exactly; evaluate.py and compare.py
+on such a run."""
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error, run_python, run_script
+from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.run.config import RunConfig
+from pyimagesearch.run.state import RunState
+
+# 640 Fashion-MNIST images at 32x32 / batch 64 = 10 steps an epoch
+SMALL_DATA = ["--limit", "640", "--batch-size", "64", "--image-size", "32",
+              "--epochs", "2", "--seed", "3", "--arch", "radford",
+              "--augment", "color,translation,cutout", "--shuffle",
+              "--ema", "0.9", "--metrics-every", "1"]
+GENERATORS = ("generator.keras", "generator_ema.keras",
+              "generator_best.keras", "generator_ema_best.keras")
+
+
+def pngs(folder):
+    return {name: open(os.path.join(folder, name), "rb").read()
+            for name in sorted(os.listdir(folder)) if name.endswith(".png")}
+
+
+def weights(path):
+    import keras
+    return keras.models.load_model(path).get_weights()
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory, real_data):
+    out = str(tmp_path_factory.mktemp("small") / "whole")
+    result = run_script("--output", out, *SMALL_DATA)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_switches_are_announced_and_recorded(whole):
+    out, result = whole
+    assert ("[INFO] GAN tips on: --ema 0.9 --arch radford --augment "
+            "color,translation,cutout --shuffle") in result.stdout
+    state, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    settings = meta["settings"]
+    assert (settings["arch"], settings["augment"], settings["shuffle"]) == \
+        ("radford", "color,translation,cutout", True)
+    # the augmentation's random stream travels with the weights
+    assert "augment/seed_state" in state
+    assert any("_BatchNormalization/" in name and "discriminator/" in name
+               for name in state)
+
+
+def test_swd_every_epoch_and_the_best_generators_kept(whole):
+    out, result = whole
+    for name, label in (("metrics.csv", "metrics"),
+                        ("ema_metrics.csv", "EMA metrics")):
+        rows = read_rows(os.path.join(out, name))
+        assert list(rows[0]) == ["epoch", "swd", "swd_32", "swd_16",
+                                 "best_epoch"]
+        assert rows[0]["epoch"] == "real-data floor"
+        measured = rows[1:]
+        assert [row["epoch"] for row in measured] == ["1", "2"]
+        # best_epoch: the epoch with the lowest SWD up to that row
+        for index, row in enumerate(measured):
+            upto = measured[:index + 1]
+            best = min(upto, key=lambda r: float(r["swd"]))
+            assert row["best_epoch"] == best["epoch"]
+        assert float(rows[0]["swd"]) < min(float(r["swd"]) for r in measured)
+        assert f"[INFO] {label} at epoch 2: SWD=" in result.stdout
+    assert "[INFO] best SWD so far (" in result.stdout
+    for name in GENERATORS:
+        assert os.path.isfile(os.path.join(out, name))
+
+
+def test_evaluate_reproduces_the_best_generator_s_number(whole):
+    out, _ = whole
+    rows = read_rows(os.path.join(out, "metrics.csv"))
+    best = [row for row in rows[1:]
+            if row["epoch"] == rows[-1]["best_epoch"]][0]
+    result = run_python("evaluate.py",
+                        os.path.join(out, "generator_best.keras"))
+    assert result.returncode == 0, result.stderr
+    # the run's own data (its --limit) at the generator's size
+    assert "[INFO] real images: 640 from" in result.stdout
+    line = [line for line in result.stdout.splitlines()
+            if "generator_best.keras: SWD=" in line][0]
+    assert float(line.split("SWD=")[1].split(" ")[0]) == pytest.approx(
+        float(best["swd"]), abs=0.006)
+
+
+def test_resume_with_every_switch_is_identical(whole, tmp_path):
+    out = str(tmp_path / "paused")
+    first = run_script("--output", out, *SMALL_DATA, "--pause-after", "1")
+    assert first.returncode == 0, first.stderr
+    # a changed switch is refused, in one line, before any data loads
+    for flags, fragment in (
+            (["--augment", "color"], "made with --augment color,translation,"
+                                     "cutout, and this resume asks for it "
+                                     "with --augment color"),
+            (["--arch", "tutorial"], "made with --arch radford")):
+        result = run_script("--output", out, "--resume", *flags)
+        assert_one_line_error(result, fragment)
+        assert "[INFO] loading" not in result.stdout
+    # --metrics-every says how a run reports, not what it is: given again
+    second = run_script("--output", out, "--resume", "--metrics-every", "1")
+    assert second.returncode == 0, second.stderr
+    assert pngs(out) == pngs(whole[0])
+    for name in GENERATORS:
+        for a, b in zip(weights(os.path.join(out, name)),
+                        weights(os.path.join(whole[0], name))):
+            np.testing.assert_array_equal(a, b)
+    for name in ("metrics.csv", "ema_metrics.csv"):
+        assert read_rows(os.path.join(out, name)) == read_rows(
+            os.path.join(whole[0], name))
+
+
+def test_compare_plots_the_swd(whole, tmp_path):
+    out, _ = whole
+    png = str(tmp_path / "comparison.png")
+    result = run_python("compare.py", out, "-o", png)
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(os.path.join(out, "metrics.csv"))
+    last = float(rows[-1]["swd"])
+    assert (f"[INFO] {out}: --arch radford --augment color,translation,"
+            f"cutout --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
+        in result.stdout
+    import cv2
+    assert cv2.imread(png) is not None
+
+
+def test_shuffle_gives_each_epoch_its_own_order():
+    state = RunState()
+    plain = RunConfig()
+    assert state.epoch_order(1, 10, plain) is None
+    seeded = RunConfig(shuffle=True, seed=3)
+    first = state.epoch_order(1, 100, seeded)
+    assert sorted(first) == list(range(100))
+    assert not np.array_equal(first, state.epoch_order(2, 100, seeded))
+    # the same again for the same epoch: a resumed epoch goes on in order
+    np.testing.assert_array_equal(first, RunState().epoch_order(1, 100,
+                                                                seeded))
+    # unseeded runs take it from their id, which the checkpoint keeps
+    unseeded = RunConfig(shuffle=True)
+    again = RunState(run_id=state.run_id)
+    np.testing.assert_array_equal(state.epoch_order(1, 100, unseeded),
+                                  again.epoch_order(1, 100, unseeded))
+    assert not np.array_equal(state.epoch_order(1, 100, unseeded),
+                              RunState().epoch_order(1, 100, unseeded))

@@ -170,6 +170,8 @@ def test_generate_says_how_to_do_without_a_damaged_checkpoint(trained,
     (["--channels", "2"], "--channels must be 1 (grey) or 3 (colour)"),
     (["--batch-size", "abc"], "invalid int value: 'abc'"),
     (["--batch-size", str(10 ** 9)], "needs about"),  # more than any memory
+    (["--arch", "radford"], "must be a power of two from 16"),
+    (["--augment", "zoom"], "--augment takes a comma-separated list"),
 ])
 def test_bench_rejects_bad_flags(flags, fragment):
     assert_one_line_error(run_python("bench.py", "--quick", *flags),
@@ -258,6 +260,24 @@ def test_bench_tips_prints_each_tips_cost_as_a_ratio():
     assert all(float(ms) > 0 and float(ratio) > 0
                for ms, ratio in rows.values())
     # each ratio is the tip's ms/step over the tutorial's
+    base = rows["the tutorial's recipe"][0]
+    for name, (ms, ratio) in rows.items():
+        assert_printed_quotient(ratio, ms, base)
+
+
+def test_bench_recipes_time_the_small_data_switches_as_ratios():
+    result = run_python("bench.py", "--quick", "--recipes", "--image-size",
+                        "16", "--channels", "3", "--batch-size", "8",
+                        timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = {}
+    for line in result.stdout.splitlines():
+        if line.startswith(("the tutorial", "--")):
+            name, ms, ratio = line.rsplit(None, 2)
+            rows[name.strip()] = (ms, ratio)
+    augment = "--augment color,translation,cutout"
+    assert list(rows) == ["the tutorial's recipe", augment,
+                          "--arch radford", "--arch radford " + augment]
     base = rows["the tutorial's recipe"][0]
     for name, (ms, ratio) in rows.items():
         assert_printed_quotient(ratio, ms, base)

@@ -123,6 +123,16 @@ def test_resume_with_every_switch_is_identical(whole, tmp_path):
             os.path.join(whole[0], name))
 
 
+def test_generate_from_a_radford_checkpoint(whole, tmp_path):
+    checkpoint = ckpt.latest_checkpoint(whole[0])
+    result = run_python("generate.py", checkpoint, "--output", tmp_path,
+                        "--num", "4", "--ema")
+    assert result.returncode == 0, result.stderr
+    import cv2
+    assert cv2.imread(str(tmp_path / "ema_samples_seed0.png")).shape == \
+        (128, 128, 3)
+
+
 def test_compare_plots_the_swd(whole, tmp_path):
     out, _ = whole
     png = str(tmp_path / "comparison.png")

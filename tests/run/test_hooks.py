@@ -1,5 +1,6 @@
 """The hooks the training loop calls, each on its own with stand-ins for
 the trainer, the stop request and the board."""
+import os
 import numpy as np
 import pytest
 
@@ -138,3 +139,53 @@ def test_progress_times_the_steps_not_the_end_of_epoch_work(
     progress.on_epoch_end(1, {})        # no clock read left: not timed here
     assert "[INFO] epoch 1 took 3.0s (1500.0 ms/step)" in \
         capsys.readouterr().out
+
+
+class ScriptedEvaluator:
+    """SWD numbers in a given order, as an evaluator of any data gives."""
+
+    def __init__(self, numbers):
+        self.numbers = list(numbers)
+
+    def fields(self):
+        return ["epoch", "swd", "swd_16", "best_epoch"]
+
+    def floor(self):
+        return {"swd": 1.0, "swd_levels": {16: 1.0}}
+
+    def evaluate(self, generator, noise="uniform"):
+        number = self.numbers.pop(0)
+        return {"swd": number, "swd_levels": {16: number}}
+
+
+class Trainer:
+    generator, generator_ema, noise = "G", None, "uniform"
+
+
+def test_the_best_generator_is_kept_and_a_resume_knows_its_best(
+        tmp_path, monkeypatch, capsys):
+    from pyimagesearch.gan import saved
+    kept = []
+    monkeypatch.setattr(saved, "save_generator",
+                        lambda generator, path: kept.append(path))
+    out = str(tmp_path)
+    metrics = hooks.Metrics(ScriptedEvaluator([50, 30, 40, 20]), Trainer(),
+                            out, every=1, num_epochs=6)
+    metrics.on_train_begin()
+    for epoch in (1, 2, 3):
+        metrics.on_epoch_end(epoch, {})
+    best = os.path.join(out, "generator_best.keras")
+    assert kept == [best, best]                 # epochs 1 and 2, not 3
+    log = capsys.readouterr().out
+    assert "SWD (x1000, lower is better)" in log
+    assert "[INFO] best SWD so far (30.000, epoch 2): saved to" in log
+    with open(os.path.join(out, "metrics.csv")) as f:
+        rows = [line.split(",") for line in f.read().splitlines()]
+    assert [row[-1] for row in rows] == ["best_epoch", "", "1", "2", "2"]
+    # resumed: the best so far comes from the rows the checkpoint kept
+    resumed = hooks.Metrics(ScriptedEvaluator([35, 25]), Trainer(), out,
+                            every=1, num_epochs=6)
+    assert resumed.best[False] == (2, 30.0)
+    resumed.on_epoch_end(4, {})                 # 35: no better
+    resumed.on_epoch_end(5, {})                 # 25: the best
+    assert kept == [best] * 3

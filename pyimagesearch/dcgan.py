@@ -1,4 +1,6 @@
 # import the necessary packages
+import keras
+from keras import ops
 from tensorflow.keras.models import Sequential
 from tensorflow.keras.layers import Input
 from tensorflow.keras.layers import BatchNormalization
@@ -17,6 +19,47 @@ def add_dropout(model, rate):
 	# discriminator after each LeakyReLU (off unless asked for)
 	if rate > 0:
 		model.add(Dropout(rate))
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class BatchStatistics(BatchNormalization):
+	# not in the tutorial's network: BatchNorm for a discriminator trained
+	# on real and generated images in one batch, and frozen for the
+	# generator's step.  Two Keras behaviours would let D tell the sets
+	# apart by the batch statistics alone, and G learn nothing: one mixed
+	# batch normalises real and fake images together (D's step) while
+	# G's step normalises fakes alone, and a frozen BatchNorm runs in
+	# inference mode.  Here, in every training call, frozen or not, each
+	# group of `group` consecutive images (a real half, a fake half, G's
+	# batch) is normalised by its own statistics, as two separate batches
+	# would be; only an unfrozen layer updates its moving statistics
+	def __init__(self, group=None, **kwargs):
+		super().__init__(**kwargs)
+		self.group = group
+
+	def call(self, inputs, training=None, mask=None):
+		if not training:
+			return super().call(inputs, training=training, mask=mask)
+		x = ops.cast(inputs, "float32")
+		rank = len(x.shape)
+		axis = self.axis % rank
+		group = self.group or ops.shape(x)[0]
+		grouped = ops.reshape(x, (-1, group) + tuple(x.shape[1:]))
+		axes = [1] + [i + 1 for i in range(1, rank) if i != axis]
+		mean, variance = ops.moments(grouped, axes=axes, keepdims=True)
+		normed = (grouped - mean) * ops.rsqrt(variance + self.epsilon)
+		outputs = ops.reshape(normed * self.gamma + self.beta,
+			ops.shape(x))
+		if self.trainable:
+			flat = [i for i in range(mean.ndim) if i != axis + 1]
+			for moving, batch in ((self.moving_mean, mean),
+				(self.moving_variance, variance)):
+				moving.assign(moving * self.momentum + ops.mean(batch,
+					axis=flat) * (1.0 - self.momentum))
+		return ops.cast(outputs, self.compute_dtype)
+
+	def get_config(self):
+		return {**super().get_config(), "group": self.group}
 
 
 class DCGAN:
@@ -125,10 +168,12 @@ class DCGAN:
 
 	@staticmethod
 	def build_radford_discriminator(size, depth, alpha=0.2, dropout=0.0,
-		width=32, kernel=4):
+		width=32, kernel=4, batchSize=None):
 		# the generator's mirror: stride-2 convolutions halving the size
 		# and doubling the channels down to 4x4x(8 * width), LeakyReLU
-		# 0.2, BN after every convolution but the first, SIGMOID out
+		# 0.2, BN after every convolution but the first, SIGMOID out;
+		# the BN normalises each batchSize images (real ones, fake ones)
+		# by their own statistics
 		stages = size.bit_length() - 3
 		channels = 8 * width // 2 ** (stages - 1)
 		model = Sequential()
@@ -137,7 +182,7 @@ class DCGAN:
 			model.add(Conv2D(channels, (kernel, kernel), strides=(2, 2),
 				padding="same", use_bias=stage == 0))
 			if stage > 0:
-				model.add(BatchNormalization())
+				model.add(BatchStatistics(group=batchSize))
 			model.add(LeakyReLU(negative_slope=alpha))
 			add_dropout(model, dropout)
 			channels *= 2

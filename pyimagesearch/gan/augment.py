@@ -21,9 +21,10 @@ def parse_policy(text):
     unknown = [name for name in names if name not in TRANSFORMS]
     if not text.strip() or "" in names or unknown:
         raise ValueError(
-            f"--augment takes a comma-separated list of {', '.join(TRANSFORMS)}"
-            f", got {text!r}" + (f" ({', '.join(map(repr, unknown))} unknown)"
-                                 if unknown else ""))
+            "--augment takes a comma-separated list of "
+            f"{', '.join(TRANSFORMS)}, got {text!r}"
+            + (f" ({', '.join(map(repr, unknown))} unknown)" if unknown
+               else ""))
     return tuple(name for name in TRANSFORMS if name in names)
 
 

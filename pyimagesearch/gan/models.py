@@ -33,7 +33,7 @@ def build_discriminator(config):
     if config.arch == "radford":
         return DCGAN.build_radford_discriminator(
             config.image_size, config.channels, dropout=config.disc_dropout,
-            width=RADFORD_WIDTH)
+            width=RADFORD_WIDTH, batchSize=config.batch_size)
     return DCGAN.build_discriminator(config.image_size, config.image_size,
                                      config.channels,
                                      dropout=config.disc_dropout)
@@ -64,4 +64,5 @@ def build_trainer(config, log=None):
     augment = parse_policy(config.augment) if config.augment else None
     return GANTrainer(gen, disc, config.epochs,
                       shared_optimizer=config.shared_optimizer,
-                      augment=augment, **tips)
+                      augment=augment,
+                      mixed_batches=config.arch != "radford", **tips)

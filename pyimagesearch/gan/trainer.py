@@ -95,17 +95,24 @@ class GANTrainer:
     flipped; disc_lr / gan_lr: the two Adams' learning rates; ema: keep
     `generator_ema`, an exponential moving average of G's weights with
     this decay, updated after every step; augment: DiffAugment's policy
-    (transform names), applied to every image D sees in both steps."""
+    (transform names), applied to every image D sees in both steps;
+    mixed_batches=False (--arch radford, BatchNorm in both models, as the
+    DCGAN paper's code trains them): D's batch stays real images then
+    fakes, unshuffled, for a D whose BatchNorm normalises each half on its
+    own, and the fakes come from G in training mode (batch statistics, as
+    in G's step), not from its lagging moving statistics."""
 
     def __init__(self, generator, discriminator, epochs,
                  latent_dim=LATENT_DIM, shared_optimizer=False,
                  noise="uniform", label_smoothing=0.0, label_noise=0.0,
-                 disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None, augment=None):
+                 disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None, augment=None,
+                 mixed_batches=True):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.shared_optimizer = shared_optimizer
         self.noise = noise
+        self.mixed_batches = mixed_batches
         self.label_smoothing = label_smoothing
         self.label_noise = label_noise
         disc_opt = make_optimizer(epochs, disc_lr)
@@ -137,6 +144,9 @@ class GANTrainer:
             self.gan = Model(gan_input, gan_output)
             self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
         self._generate = compiled_inference(generator)
+        self._generate_training = tf.function(
+            lambda noise: generator(noise, training=True),
+            reduce_retracing=True)
         self.generator_ema = None
         if ema is not None:
             self.generator_ema = averaged_copy(generator)
@@ -155,12 +165,17 @@ class GANTrainer:
 
     def discriminator_step(self, real_images):
         """(1) Update D: real images labelled 1, generated ones 0, shuffled
-        together so no batch is all-real then all-fake."""
+        together so no batch is all-real then all-fake (unless D's
+        BatchNorm wants the halves apart)."""
         batch_size = len(real_images)
-        fake_images = self.generate(self.sample_noise(batch_size))
+        noise = self.sample_noise(batch_size)
+        fake_images = (self.generate(noise) if self.mixed_batches else
+                       self._generate_training(tf.convert_to_tensor(noise))
+                       .numpy())
         images = np.concatenate((real_images, fake_images))
         labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
-        (images, labels) = shuffle(images, labels)
+        if self.mixed_batches:
+            (images, labels) = shuffle(images, labels)
         labels = self.noisy_labels(labels)
         return float(self.disc_model.train_on_batch(images, labels))
 

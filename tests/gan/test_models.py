@@ -63,7 +63,7 @@ def test_radford_models_double_from_4x4():
     assert layer_shapes(disc, "Conv2D") == [
         (32, 32, 32), (16, 16, 64), (8, 8, 128), (4, 4, 256)]
     kinds = [type(layer).__name__ for layer in disc.layers]
-    assert kinds.count("BatchNormalization") == 3
+    assert kinds.count("BatchStatistics") == 3
     assert kinds[:3] == ["Conv2D", "LeakyReLU", "Dropout"]
     assert disc.layers[-1].get_config()["activation"] == "sigmoid"
     small = RunConfig(image_size=16, channels=1, arch="radford")
@@ -85,3 +85,50 @@ def test_augment_wraps_what_d_sees_in_both_steps():
         {v.path for v in trainer.discriminator.trainable_variables}
     plain = build_trainer(RunConfig(image_size=16, channels=3))
     assert plain.augment is None and plain.disc_model is plain.discriminator
+
+
+def test_radford_d_normalises_real_and_fake_halves_apart():
+    from pyimagesearch.dcgan import BatchStatistics
+    layer = BatchStatistics(group=4)
+    rng = np.random.default_rng(0)
+    images = np.concatenate([rng.random((4, 5, 5, 3)),
+                             3 + 2 * rng.random((4, 5, 5, 3))]).astype(
+        "float32")
+    expected = np.concatenate([
+        (half - half.mean((0, 1, 2))) / np.sqrt(half.var((0, 1, 2)) + 1e-3)
+        for half in (images[:4], images[4:])])
+    np.testing.assert_allclose(layer(images, training=True), expected,
+                               atol=1e-5)
+    moving = layer.moving_mean.numpy().copy()
+    assert (moving > 0).all()                   # trained: it moves
+    # frozen (G's step): still each half by its own numbers, nothing moves
+    layer.trainable = False
+    np.testing.assert_allclose(layer(images, training=True), expected,
+                               atol=1e-5)
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), moving)
+    # inference: the moving statistics, as plain BatchNorm
+    assert not np.allclose(layer(images, training=False), expected,
+                           atol=1e-2)
+    assert BatchStatistics.from_config(layer.get_config()).group == 4
+
+
+def test_radford_d_step_keeps_the_halves_and_trains_fakes_as_g_makes_them(
+        monkeypatch):
+    seen = {}
+    for arch in ("tutorial", "radford"):
+        trainer = build_trainer(RunConfig(image_size=16, channels=1,
+                                          batch_size=8, arch=arch))
+        monkeypatch.setattr(
+            trainer.disc_model, "train_on_batch",
+            lambda images, labels, arch=arch: seen.setdefault(
+                arch, (images, labels)) and 0.0)
+        trainer.discriminator_step(np.zeros((8, 16, 16, 1), "float32"))
+    images, labels = seen["radford"]
+    assert list(labels) == [1] * 8 + [0] * 8
+    assert list(seen["tutorial"][1]) != [1] * 8 + [0] * 8   # shuffled
+    # the fakes come from G in training mode: its batch statistics
+    assert trainer.mixed_batches is False
+    noise = trainer.sample_noise(8)
+    training = trainer._generate_training(noise).numpy()
+    inference = trainer.generate(noise)
+    assert not np.allclose(training, inference, atol=1e-3)

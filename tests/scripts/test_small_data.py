@@ -55,7 +55,7 @@ def test_switches_are_announced_and_recorded(whole):
         ("radford", "color,translation,cutout", True)
     # the augmentation's random stream travels with the weights
     assert "augment/seed_state" in state
-    assert any("_BatchNormalization/" in name and "discriminator/" in name
+    assert any("_BatchStatistics/" in name and "discriminator/" in name
                for name in state)
 
 

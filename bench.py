@@ -55,20 +55,21 @@ RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
 
 
 def bench_variants(real, config, variants, heading, warmup, timed, rounds):
-    """The script's step with each variant's settings, against the
-    tutorial's recipe, as ratios from one interleaved run."""
+    """The script's step with each variant's settings added to `config`,
+    against `config` alone, as ratios from one interleaved run."""
     tf.get_logger().setLevel("ERROR")   # several trainers: traces, meant
-    base_config = dataclasses.replace(config, arch="tutorial", augment=None)
-    trainers = {"the tutorial's recipe": build_trainer(base_config)}
+    base_name = (f"{config.tip_flags()} alone" if config.tip_flags()
+                 else "the tutorial's recipe")
+    trainers = {base_name: build_trainer(config)}
     trainers.update({name: build_trainer(dataclasses.replace(config,
                                                              **settings))
                      for name, settings in variants.items()})
     medians = time_round_robin(
         {name: (lambda t=trainer: t.train_step(real))
          for name, trainer in trainers.items()}, warmup, timed, rounds)
-    base = medians["the tutorial's recipe"]
+    base = medians[base_name]
     width = max(28, max(map(len, medians)))
-    print(f"{heading:{width}s} {'ms/step':>8s} {'x tutorial step':>16s}")
+    print(f"{heading:{width}s} {'ms/step':>8s} {'x the first row':>16s}")
     for name, seconds in medians.items():
         print(f"{name:{width}s} {1000 * seconds:8.1f} {seconds / base:16.3f}")
 
@@ -222,6 +223,11 @@ def main():
               f"{max(1, timed // rounds) * rounds} steps each, "
               f"{rounds} interleaved rounds"
               + (" (--quick: not a speed measurement)" if args.quick else ""))
+        if args.recipes:    # against the tutorial's models, unaugmented
+            config = dataclasses.replace(config, arch="tutorial",
+                                         augment=None)
+            for settings in RECIPES.values():
+                dataclasses.replace(config, **settings).check()
         bench_variants(real, config, TIPS if args.tips else RECIPES,
                        "GAN tip" if args.tips else "recipe", warmup, timed,
                        rounds)

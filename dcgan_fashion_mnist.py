@@ -85,6 +85,7 @@ def run(args):
     """The flags first, then the output folder, held for this run alone."""
     check_args(args)
     options, given = RunOptions.from_flags(args), given_flags(args)
+    hooks.RESUME_FLAGS = options.reporting_flags()
     folder_lock = lock(options.output)
     try:
         return train(options, *start_or_resume(options, given))
@@ -249,9 +250,9 @@ def train_until_done(options, config, trainer, trainImages, state,
         return stopped_at_once(options.output, stopped.signum)
     if last_epoch < config.epochs:
         log("[INFO] paused after epoch {} of {}; continue with: python {} "
-              "--output {} --resume".format(last_epoch, config.epochs,
-                                            sys.argv[0],
-                                            shlex.quote(options.output)))
+              "--output {} --resume{}".format(
+                  last_epoch, config.epochs, sys.argv[0],
+                  shlex.quote(options.output), hooks.RESUME_FLAGS))
         return 0
     return None
 

@@ -36,17 +36,35 @@ def real_data_evaluator(args, path, generator):
     from pyimagesearch.quality.evaluator import evaluator_for
     from pyimagesearch.quality.swd import check_size
     dataset, limit = args.dataset, args.limit
+    (_, size, _, channels) = generator.output_shape
     if dataset is None:
         settings = trained_settings(path, "pass --dataset to do without it")
+        if not settings and (size, channels) != (28, 1):
+            raise UserError(f"no checkpoint beside {path} says what it was "
+                            "trained on: pass --dataset (and --limit) for "
+                            "the real images to measure it against")
         dataset = settings.get("dataset", "fashion_mnist")
         limit = limit or settings.get("limit")
         check_dataset(dataset)
-    (_, size, _, channels) = generator.output_shape
     check_size(size)
     images, source, _ = load_dataset(dataset, args.data_dir, limit, size,
                                      channels)
     print(f"[INFO] real images: {len(images)} from {source}")
     return evaluator_for(images, dataset, args.data_dir, args.num, args.seed)
+
+
+def check_csv_columns(path, columns):
+    """An existing --csv must take these columns: refused before minutes
+    of measuring, not after."""
+    import csv
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), None)
+    if header is not None and header != columns:
+        raise UserError(f"--csv {path} holds other columns than this "
+                        "measurement writes (another data set's, or an "
+                        "older version's): pick another path")
 
 
 @one_line_errors
@@ -90,10 +108,16 @@ def main(argv=None):
                         "pick another path")
     from pyimagesearch.gan.saved import load_generator, trained_noise
     from pyimagesearch.quality.evaluator import append_csv, row, summary
+    from pyimagesearch.quality.evaluator import check_measurable
     generators = {path: load_generator(path, ema=args.ema)
                   for path in args.models}
     first = args.models[0]
+    shape = generators[first].output_shape[1:]
+    for path, generator in generators.items():     # all, before measuring
+        check_measurable(generator, shape, path)
     evaluator = real_data_evaluator(args, first, generators[first])
+    if args.csv:
+        check_csv_columns(args.csv, evaluator.fields())
     print("[INFO] SWD: x1000, per pyramid level and their mean; lower is "
           "better, the floor is two halves of the real images")
     if evaluator.classifier is not None:

@@ -23,8 +23,8 @@ def parse_policy(text):
         raise ValueError(
             "--augment takes a comma-separated list of "
             f"{', '.join(TRANSFORMS)}, got {text!r}"
-            + (f" ({', '.join(map(repr, unknown))} unknown)" if unknown
-               else ""))
+            + (f" ({', '.join(map(repr, unknown))} unknown)"
+               if unknown and "" not in unknown else ""))
     return tuple(name for name in TRANSFORMS if name in names)
 
 

@@ -71,9 +71,10 @@ def run_label(folder):
 
 def read_runs(folders):
     """[(label, {epoch: values}, run number, averaged?)] for each run, and
-    its averaged generator when it has one; and the first real-data floor
-    found."""
-    series, floor = [], None
+    its averaged generator when it has one; and the real-data floor, when
+    every run that has one was measured against the same (None when they
+    differ: runs on other data, or another --limit)."""
+    series, floors = [], []
     for number, folder in enumerate(folders):
         if not os.path.isdir(folder):
             raise UserError(f"{folder} is not a folder; pass training "
@@ -84,14 +85,19 @@ def read_runs(folders):
                             "--metrics-every N to measure a run")
         label, ema = run_label(folder)
         epochs, run_floor = read_metrics(path)
-        floor = floor or run_floor
+        if run_floor is not None and run_floor not in floors:
+            floors.append(run_floor)
         series.append((label, epochs, number, False))
         ema_path = os.path.join(folder, EMA_METRICS)
         if os.path.isfile(ema_path):
             series.append((f"{label}, averaged G (--ema {ema:g})"
                            if ema else f"{label}, averaged G",
                            read_metrics(ema_path)[0], number, True))
-    return series, floor
+    if len(floors) > 1:
+        print("[INFO] the runs were measured against different real images "
+              "(other data, or another --limit): no floor drawn, and their "
+              "numbers compare only roughly")
+    return series, (floors[0] if len(floors) == 1 else None)
 
 
 def panels(series):
@@ -109,7 +115,11 @@ def main_number(values):
 
 
 def plot_comparison(series, floor, path):
-    shown = panels(series) or PANELS[:1]
+    shown = panels(series)
+    if not shown:
+        raise UserError("these runs share no quality number to plot (SWD "
+                        "is in runs measured since it exists, FD only in "
+                        "older Fashion-MNIST runs): compare them apart")
     rows = (len(shown) + 1) // 2
     columns = 1 if len(shown) == 1 else 2
     fig, axes = plt.subplots(rows, columns, figsize=(13, 4.5 * rows + 1),

@@ -37,9 +37,8 @@ def check_measurable(generator, shape, name="the generator"):
     if made != tuple(shape):
         raise UserError(
             f"{name} makes {'x'.join(map(str, made))} images and the real "
-            f"images are {'x'.join(map(str, shape))}: measure it against "
-            "the data it was trained on (--dataset, --image-size, "
-            "--channels as in training)")
+            f"images are {'x'.join(map(str, shape))}: measure generators "
+            "of one size and channels together")
     swd.check_size(made[0])
 
 
@@ -59,6 +58,9 @@ class QualityEvaluator:
         self.seed = seed
         rng = np.random.default_rng(seed)
         count = min(num_samples, len(real_images))
+        if count < 4:
+            raise UserError(f"the SWD needs at least 4 real images (its "
+                            f"floor compares two halves), got {count}")
         pick = np.sort(rng.choice(len(real_images), count, replace=False))
         self.real = to_unit_range(real_images[pick])
         self.shape = self.real.shape[1:]
@@ -217,6 +219,28 @@ def log_metrics(evaluator, generator, epoch, output, noise="uniform",
     label = "EMA metrics" if ema else "metrics"
     return ("[INFO] " + summary(f"{label} at epoch {epoch}", result), result,
             best)
+
+
+def set_aside_other_columns(path, columns):
+    """A metrics CSV from before this measurement's columns (an older
+    version's, FD only) is renamed beside it, never mixed or lost; returns
+    the new name, or None when there was nothing to set aside."""
+    try:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), None)
+    except OSError:
+        return None
+    if header is None or header == columns:
+        return None
+    stem, extension = os.path.splitext(path)
+    kept = f"{stem}_old_columns{extension}"
+    try:
+        os.replace(path, kept)
+    except OSError as e:
+        raise UserError(f"{path} holds other columns than this run writes "
+                        f"and could not be renamed ({e.strerror}); move it "
+                        "away, then resume") from None
+    return kept
 
 
 def best_so_far(path):

@@ -138,6 +138,15 @@ def sliced_wasserstein(a, b, rng, buffers):
     return float(np.mean(results))
 
 
+def memory_bytes(count, size, channels):
+    """About what swd() holds for two sets of `count` images: both sets'
+    pyramids, patch descriptors and sorted projections (float32)."""
+    patches = count * PATCHES_PER_IMAGE
+    pyramids = 2 * 2 * count * size * size * channels
+    return 4 * (pyramids + 2 * patches * (PATCH * PATCH * channels
+                                          + DIRECTIONS))
+
+
 def check_size(size):
     if size < SMALLEST_LEVEL:
         from ..errors import UserError

@@ -34,6 +34,13 @@ class RunOptions:
         return cls(**{field.name: getattr(args, field.name)
                       for field in dataclasses.fields(cls)})
 
+    def reporting_flags(self):
+        """' --metrics-every 2 --tensorboard': how this run reports, which
+        a resume must be told again ('' when it reports as by default)."""
+        return (f" --metrics-every {self.metrics_every}"
+                if self.metrics_every else "") + (
+            " --tensorboard" if self.tensorboard else "")
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors (a missing value, `--epochs abc`) are one

@@ -14,6 +14,10 @@ from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
                           training_bytes)
 from ..gan.noise import NOISES
 from ..quality.swd import SMALLEST_LEVEL as SWD_SMALLEST
+from ..quality.swd import memory_bytes as swd_bytes
+
+# the most real images the SWD measures with during training
+SWD_IMAGES = 10000
 
 # the largest seed NumPy's global generator takes
 MAX_SEED = 2 ** 32 - 1
@@ -153,17 +157,21 @@ class RunConfig:
                             f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
                             f"at {self.image_size}x{self.image_size}; raise "
                             "--image-size or train without it")
-        self.check_memory()
+        self.check_memory(metrics_every)
 
-    def check_memory(self):
+    def check_memory(self, metrics_every=None):
         needed = training_bytes(self.image_size, self.channels or 3,
                                 self.batch_size, self.arch)
+        if metrics_every:   # the SWD of up to 10,000 images, at the epochs
+            needed += swd_bytes(min(self.limit or SWD_IMAGES, SWD_IMAGES),
+                                self.image_size, self.channels or 3)
         have = machine_bytes()
         if have and needed > SHARE_OF_MEMORY * have:
             raise UserError(
                 f"--image-size {self.image_size} with --batch-size "
                 f"{self.batch_size} needs about {gigabytes(needed)} for the "
-                "models' weights, optimizer state and activations, more "
+                "models' weights, optimizer state and activations"
+                + (" and the SWD" if metrics_every else "") + ", more "
                 f"than this machine's {gigabytes(have)} can hold; choose a "
                 "smaller --image-size or --batch-size")
 
@@ -220,6 +228,11 @@ def given_flags(args):
              if key not in ("num_images", "data_sha1")}
     if given["dataset"] is not None and is_folder(given["dataset"]):
         given["dataset"] = os.path.abspath(given["dataset"])
+    if given["augment"] is not None:
+        try:    # one name for one policy: "cutout, color" is "color,cutout"
+            given["augment"] = ",".join(parse_policy(given["augment"]))
+        except ValueError:
+            pass        # check_values says what is wrong with it
     return given
 
 
@@ -258,7 +271,8 @@ def check_arch(values):
             size < 16 or size & (size - 1)):
         raise UserError(f"--arch radford doubles the size from 4x4, so "
                         f"--image-size must be a power of two from 16 "
-                        f"(16, 32, 64, ...), got {size}")
+                        f"(16, 32, 64, ...), got {size} (without "
+                        "--image-size, the data's own size)")
     if values.get("augment") is not None:
         try:
             parse_policy(values["augment"])

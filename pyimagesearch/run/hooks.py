@@ -83,9 +83,14 @@ class HookList(Hook):
             hook.on_train_end()
 
 
+# the reporting flags a resume should give again (--metrics-every N, ...):
+# they are not part of the checkpoint; set by the training script
+RESUME_FLAGS = ""
+
+
 def resume_hint(output):
-    return "resume with: python {} --output {} --resume".format(
-        sys.argv[0], shlex.quote(output))
+    return "resume with: python {} --output {} --resume{}".format(
+        sys.argv[0], shlex.quote(output), RESUME_FLAGS)
 
 
 class FiniteLosses(Hook):
@@ -233,13 +238,19 @@ class Metrics(Hook):
 
     def __init__(self, evaluator, trainer, output, every, num_epochs,
                  board=None, batches_per_epoch=None):
-        from ..quality.evaluator import best_so_far
+        from ..quality.evaluator import best_so_far, set_aside_other_columns
         self.evaluator, self.trainer = evaluator, trainer
         self.output, self.every, self.num_epochs = output, every, num_epochs
         self.board, self.batches_per_epoch = board, batches_per_epoch
-        # a resumed run's best so far, from the rows its checkpoint kept
-        self.best = {ema: best_so_far(os.path.join(
-            output, EMA_METRICS if ema else METRICS)) for ema in (False, True)}
+        self.best = {}
+        for ema in (False, True):
+            path = os.path.join(output, EMA_METRICS if ema else METRICS)
+            kept = set_aside_other_columns(path, evaluator.fields())
+            if kept:
+                log(f"[INFO] {path} has the columns of an older version: "
+                    f"kept as {kept}, new rows go to a fresh {path}")
+            # a resumed run's best so far, from the rows its checkpoint kept
+            self.best[ema] = best_so_far(path)
 
     def due(self, epoch):
         return epoch % self.every == 0 or epoch == self.num_epochs

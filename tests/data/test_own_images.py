@@ -167,6 +167,21 @@ def test_generate_and_evaluate_a_colour_generator(colour_run, cache_env,
              if line.startswith("[INFO] real-data floor: SWD=")]
     assert len(floor) == 1 and "32px" in floor[0] and "16px" in floor[0]
     assert f"[INFO] {model}: SWD=" in result.stdout
+    # no checkpoint beside it: which data is not guessed
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(model, lone / "g.keras")
+    assert_one_line_error(run_python("evaluate.py", lone / "g.keras"),
+                          "no checkpoint beside", "pass --dataset")
+    # too few real images for a floor, another file's columns: refused
+    # before measuring
+    assert_one_line_error(run_python("evaluate.py", model, "--limit", "3",
+                                     env=cache_env), "at least 4 real")
+    other = tmp_path / "other.csv"
+    other.write_text("epoch,fd\n")
+    refused = run_python("evaluate.py", model, "--csv", other, env=cache_env)
+    assert_one_line_error(refused, "holds other columns")
+    assert "[INFO] real-data floor" not in refused.stdout
     # real images that are not there are one line
     assert_one_line_error(run_python("evaluate.py", model, "--dataset",
                                      tmp_path / "gone"),

@@ -102,9 +102,32 @@ def test_bad_small_data_switches(flags, fragment):
         cli.check_args(parse("--output", "o", *flags))
 
 
+def test_one_augment_policy_has_one_name():
+    assert fresh("--augment", "cutout, color").augment == "color,cutout"
+    saved = fresh("--augment", "color,cutout").to_dict()
+    assert resumed(saved, "--augment", "cutout,color").augment == \
+        "color,cutout"
+
+
+def test_the_memory_check_counts_the_swd(monkeypatch):
+    from pyimagesearch.run import config as config_module
+    from pyimagesearch.quality.swd import memory_bytes
+    config = fresh("--image-size", "32", "--channels", "3", "--batch-size",
+                   "32")
+    need = config_module.training_bytes(32, 3, 32, "tutorial")
+    swd = memory_bytes(10000, 32, 3)
+    monkeypatch.setattr(config_module, "machine_bytes",
+                        lambda: int((need + swd / 2) / 0.8))
+    config.check()
+    with pytest.raises(UserError, match="and the SWD, more than"):
+        config.check(metrics_every=1)
+
+
 def test_radford_needs_a_power_of_two_even_by_default():
     # Fashion-MNIST is 28x28: known before any data loads
-    with pytest.raises(UserError, match="power of two from 16 .* got 28"):
+    with pytest.raises(UserError, match="power of two from 16 .* got 28 "
+                                        r"\(without --image-size, the "
+                                        "data's own size\)"):
         fresh("--arch", "radford").check()
     fresh("--arch", "radford", "--image-size", "32").check()
     with pytest.raises(UserError, match="invalid choice: 'dcgan'"):

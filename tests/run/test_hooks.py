@@ -121,8 +121,9 @@ def test_tensorboard_writes_at_the_global_step():
                             ("ema_montage", 36), ("flush",)]
 
 
-def test_metrics_are_due_every_n_epochs_and_at_the_end():
-    metrics = hooks.Metrics(None, None, "out", every=3, num_epochs=10)
+def test_metrics_are_due_every_n_epochs_and_at_the_end(tmp_path):
+    metrics = hooks.Metrics(ScriptedEvaluator([]), None, str(tmp_path),
+                            every=3, num_epochs=10)
     assert [epoch for epoch in range(1, 11) if metrics.due(epoch)] == \
         [3, 6, 9, 10]
     metrics.on_epoch_end(4, {})         # not due: nothing is measured
@@ -189,3 +190,25 @@ def test_the_best_generator_is_kept_and_a_resume_knows_its_best(
     resumed.on_epoch_end(4, {})                 # 35: no better
     resumed.on_epoch_end(5, {})                 # 25: the best
     assert kept == [best] * 3
+
+
+def test_an_older_metrics_file_is_set_aside_not_mixed(tmp_path, capsys):
+    old = tmp_path / "metrics.csv"
+    old.write_text("epoch,fd,kid\r\nreal-data floor,0.05,0.001\r\n1,30,2\r\n")
+    metrics = hooks.Metrics(ScriptedEvaluator([]), Trainer(), str(tmp_path),
+                            every=1, num_epochs=2)
+    assert not old.exists()
+    kept = tmp_path / "metrics_old_columns.csv"
+    assert kept.read_text().startswith("epoch,fd,kid")
+    assert metrics.best[False] is None
+    assert "kept as" in capsys.readouterr().out
+
+
+def test_the_resume_hint_repeats_how_the_run_reports(monkeypatch):
+    from pyimagesearch.run import cli
+    options = cli.RunOptions(output="o", metrics_every=2, tensorboard=True)
+    assert options.reporting_flags() == " --metrics-every 2 --tensorboard"
+    assert cli.RunOptions(output="o").reporting_flags() == ""
+    monkeypatch.setattr(hooks, "RESUME_FLAGS", options.reporting_flags())
+    assert hooks.resume_hint("my out").endswith(
+        "--output 'my out' --resume --metrics-every 2 --tensorboard")

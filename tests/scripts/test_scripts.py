@@ -172,6 +172,7 @@ def test_generate_says_how_to_do_without_a_damaged_checkpoint(trained,
     (["--batch-size", str(10 ** 9)], "needs about"),  # more than any memory
     (["--arch", "radford"], "must be a power of two from 16"),
     (["--augment", "zoom"], "--augment takes a comma-separated list"),
+    (["--recipes"], "--arch radford doubles the size from 4x4"),  # at 28
 ])
 def test_bench_rejects_bad_flags(flags, fragment):
     assert_one_line_error(run_python("bench.py", "--quick", *flags),

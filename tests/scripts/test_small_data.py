@@ -165,3 +165,26 @@ def test_shuffle_gives_each_epoch_its_own_order():
                                   again.epoch_order(1, 100, unseeded))
     assert not np.array_equal(state.epoch_order(1, 100, unseeded),
                               RunState().epoch_order(1, 100, unseeded))
+
+
+def test_compare_keeps_runs_on_other_images_apart(whole, tmp_path):
+    out, _ = whole
+    other = tmp_path / "other"
+    other.mkdir()
+    rows = open(os.path.join(out, "metrics.csv")).read().splitlines()
+    floor = rows[1].split(",")
+    floor[1] = "99"                     # another data set's floor
+    with open(other / "metrics.csv", "w") as f:
+        f.write("\n".join([rows[0], ",".join(floor)] + rows[2:]) + "\n")
+    png = str(tmp_path / "c.png")
+    result = run_python("compare.py", out, other, "-o", png)
+    assert result.returncode == 0, result.stderr
+    assert "measured against different real images" in result.stdout
+    # an older run with FD only shares no number with a folder run
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "metrics.csv").write_text("epoch,fd,kid,kid_std,"
+                                     "class_entropy_bits,min_class_share\n"
+                                     "1,30,2,0.1,3.0,0.05\n")
+    assert_one_line_error(run_python("compare.py", out, old, "-o", png),
+                          "share no quality number")

@@ -9,23 +9,8 @@ layer's seed generator, whose state the checkpoint holds."""
 import keras
 import tensorflow as tf
 
-TRANSFORMS = ("color", "translation", "cutout")
-TRANSLATION_RATIO = 1 / 8       # the largest shift, of the side
-CUTOUT_RATIO = 1 / 2            # the side of the erased square, of the side
-
-
-def parse_policy(text):
-    """'color,cutout' -> ('color', 'cutout') in the paper's order; a
-    ValueError names what is wrong."""
-    names = [name.strip() for name in text.split(",")]
-    unknown = [name for name in names if name not in TRANSFORMS]
-    if not text.strip() or "" in names or unknown:
-        raise ValueError(
-            "--augment takes a comma-separated list of "
-            f"{', '.join(TRANSFORMS)}, got {text!r}"
-            + (f" ({', '.join(map(repr, unknown))} unknown)"
-               if unknown and "" not in unknown else ""))
-    return tuple(name for name in TRANSFORMS if name in names)
+from .policy import (CUTOUT_RATIO, TRANSFORMS,  # noqa: F401 (re-exported)
+                     TRANSLATION_RATIO, parse_policy)
 
 
 class DiffAugment(keras.layers.Layer):

@@ -5,7 +5,7 @@ script, bench.py, and loading a generator from a checkpoint all build
 through here, so a model-side option is added here, in the RunConfig and
 as a flag, and nowhere else."""
 from ..dcgan import DCGAN
-from .augment import parse_policy
+from .policy import parse_policy
 from .precision import float32_output
 from .trainer import GANTrainer
 

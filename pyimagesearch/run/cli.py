@@ -136,9 +136,10 @@ def build_parser():
              "sees: a comma-separated subset of color, translation, cutout "
              "(e.g. color,translation,cutout; default: none)")
     data_efficient.add_argument(
-        "--shuffle", action="store_true", default=None,
+        "--shuffle", action=argparse.BooleanOptionalAction, default=None,
         help="train on the images in a new random order every epoch "
-             "(default: in the data's order every epoch, as the tutorial)")
+             "(default: on for a folder, which is read in sorted order; off "
+             "for the named data sets, in the tutorial's order)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")

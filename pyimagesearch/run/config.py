@@ -9,7 +9,7 @@ import os
 
 from ..data.datasets import is_folder, native_shape
 from ..errors import UserError, check_positive, check_range
-from ..gan.augment import parse_policy
+from ..gan.policy import parse_policy
 from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
                           training_bytes)
 from ..gan.noise import NOISES
@@ -29,7 +29,8 @@ TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
 # what a resumed run may change: everything else must match its checkpoint
 MAY_CHANGE_ON_RESUME = ("epochs",)
 # what a checkpoint written before a setting existed was made with
-LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1}
+LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1,
+          "shuffle": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +56,11 @@ class RunConfig:
     gan_lr: float = 2e-4
     ema: float = None
     # not the tutorial's: the DCGAN paper's models, DiffAugment, and a new
-    # order of the training images every epoch
+    # order of the training images every epoch (None: on for a folder,
+    # whose files come in sorted order; off for the named data sets)
     arch: str = "tutorial"
     augment: str = None
-    shuffle: bool = False
+    shuffle: bool = None
     # the training data, as loaded: a resumed run must see the same
     num_images: int = None
     data_sha1: str = None
@@ -115,7 +117,9 @@ class RunConfig:
         size, channels = native_shape(self.dataset)
         return dataclasses.replace(
             self, image_size=self.image_size or size,
-            channels=self.channels or channels)
+            channels=self.channels or channels,
+            shuffle=default_shuffle(self.dataset) if self.shuffle is None
+            else self.shuffle)
 
     def for_data(self, num_images, data_sha1, channels):
         """The config once the training images are loaded: what they are,
@@ -186,12 +190,12 @@ class RunConfig:
         """The tips and small-data switches this run uses, as flags:
         '--noise normal --ema 0.999 --arch radford', or '' for the
         tutorial's recipe."""
-        changed = dict(self.tips, arch=self.arch, augment=self.augment,
-                       shuffle=self.shuffle)
-        return " ".join(
-            f"--{key.replace('_', '-')}" + (
-                "" if value is True else f" {value}")
-            for key, value in changed.items() if value != _DEFAULTS[key])
+        changed = dict(self.tips, arch=self.arch, augment=self.augment)
+        flags = [f"--{key.replace('_', '-')} {value}"
+                 for key, value in changed.items() if value != _DEFAULTS[key]]
+        if self.shuffle not in (None, default_shuffle(self.dataset)):
+            flags.append("--shuffle" if self.shuffle else "--no-shuffle")
+        return " ".join(flags)
 
 
 _DEFAULTS = {field.name: field.default
@@ -218,6 +222,13 @@ def _of_its_type(key, value):
             return False
     return {"noise": NOISES, "arch": ARCHS}.get(key, (value,)).__contains__(
         value)
+
+
+def default_shuffle(dataset):
+    """A folder is read in sorted order (each batch one sub-folder's
+    images), so it is shuffled every epoch unless --no-shuffle; the named
+    data sets keep the tutorial's order (their makers shuffled them)."""
+    return is_folder(dataset)
 
 
 def given_flags(args):

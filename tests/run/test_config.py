@@ -102,6 +102,22 @@ def test_bad_small_data_switches(flags, fragment):
         cli.check_args(parse("--output", "o", *flags))
 
 
+def test_a_folder_is_shuffled_every_epoch_unless_asked_not_to(tmp_path):
+    folder = str(tmp_path)
+    assert fresh().shuffle is False                 # the tutorial's order
+    assert fresh("--dataset", "mnist", "--shuffle").shuffle is True
+    assert fresh("--dataset", folder).shuffle is True
+    assert fresh("--dataset", folder).tip_flags() == ""
+    assert fresh("--dataset", folder, "--no-shuffle").tip_flags() == \
+        "--no-shuffle"
+    # a folder checkpoint from before --shuffle existed was in order
+    old = {key: value for key, value in
+           fresh("--dataset", folder).to_dict().items() if key != "shuffle"}
+    assert resumed(old).shuffle is False
+    with pytest.raises(UserError, match="made without --shuffle"):
+        resumed(old, "--shuffle")
+
+
 def test_one_augment_policy_has_one_name():
     assert fresh("--augment", "cutout, color").augment == "color,cutout"
     saved = fresh("--augment", "color,cutout").to_dict()
@@ -158,7 +174,8 @@ def test_resume_takes_checkpoint_settings():
              "num_images": 640}
     config = resumed(saved)
     assert config == RunConfig(epochs=2, batch_size=64, limit=640, seed=1,
-                               image_size=28, channels=1, num_images=640)
+                               image_size=28, channels=1, shuffle=False,
+                               num_images=640)
     # raising --epochs is how a finished run trains longer
     assert resumed(saved, "--epochs", "5").epochs == 5
     # repeating a setting unchanged is fine

@@ -9,7 +9,8 @@ import numpy as np
 from . import readers
 from ..errors import UserError
 from ..files import readable_name
-from .folders import load_folder, square, to_channels
+from .folders import load_folder_files, square, to_channels
+from .labels import CLASS_NAMES, class_counts_warning, folder_labels
 
 # name -> (image size, channels) of the data as published
 NAMED = {"fashion_mnist": (28, 1), "mnist": (28, 1), "cifar10": (32, 3)}
@@ -44,12 +45,16 @@ def title(dataset):
 
 def named_images(dataset, data_dir):
     """The train and test images stacked (there is no test set for a
-    GAN), as the tutorial does, and where they came from."""
+    GAN), as the tutorial does, where they came from, and their labels
+    stacked the same way."""
     loader = {"fashion_mnist": readers.load_fashion_mnist,
               "mnist": readers.load_mnist,
               "cifar10": readers.load_cifar10}[dataset]
-    ((train_images, _), (test_images, _)), source = loader(data_dir)
-    return np.concatenate([train_images, test_images]), source
+    ((train_images, train_labels), (test_images, test_labels)), source = \
+        loader(data_dir)
+    labels = np.concatenate([np.ravel(train_labels), np.ravel(test_labels)])
+    return (np.concatenate([train_images, test_images]), source,
+            labels.astype(np.int64))
 
 
 def load_dataset(dataset, data_dir=None, limit=None, size=None,
@@ -58,14 +63,46 @@ def load_dataset(dataset, data_dir=None, limit=None, size=None,
     first `limit` images, resized and converted as asked; channels=None
     keeps the data's own (for a folder: 3, or 1 if every file is grey).
     Nothing below `exclude` (the run's output folder) is read as data."""
+    images, source, channels, _ = load_images(
+        dataset, data_dir, limit, size, channels, log, exclude)
+    return images, source, channels
+
+
+def load_labelled(dataset, data_dir=None, limit=None, size=None,
+                  channels=None, log=print, exclude=None):
+    """load_dataset's (images, source, channels) and the images' classes:
+    int64 labels (N,) in the images' order, and the class names.  A
+    folder's classes are its sub-folders; a class with very few images is
+    warned of."""
+    images, source, channels, (labels, names) = load_images(
+        dataset, data_dir, limit, size, channels, log, exclude,
+        labelled=True)
+    warning = class_counts_warning(labels, names)
+    if warning:
+        log(warning)
+    return images, source, channels, labels, names
+
+
+def load_images(dataset, data_dir, limit, size, channels, log, exclude,
+                labelled=False):
+    classes = None
     if is_folder(dataset):
-        images, all_grey = load_folder(dataset, size or FOLDER_SIZE, limit,
-                                       log=log, exclude=exclude)
+        images, all_grey, paths = load_folder_files(
+            dataset, size or FOLDER_SIZE, limit, log=log, exclude=exclude)
         source = readable_name(dataset)
         native = 1 if all_grey else 3
+        if labelled:
+            classes = folder_labels(dataset, paths, limit, exclude)
     else:
-        images, source = named_images(dataset, data_dir)
+        images, source, labels = named_images(dataset, data_dir)
         native = NAMED[dataset][1]
+        names = CLASS_NAMES[dataset]
+        if labelled and len(labels) and not (
+                0 <= labels.min() and labels.max() < len(names)):
+            raise UserError(f"{source} holds labels from {labels.min()} to "
+                            f"{labels.max()}, not {dataset}'s 0 to "
+                            f"{len(names) - 1}; reinstall the data")
+        classes = (labels[:limit], names)
     images = images[:limit]
     if images.ndim == 3:
         images = images[..., np.newaxis]
@@ -77,7 +114,7 @@ def load_dataset(dataset, data_dir=None, limit=None, size=None,
         images = np.repeat(images, 3, axis=-1)
     elif images.shape[-1] == 3 and channels == 1:
         images = to_channels(images, 1)
-    return images, source, channels
+    return images, source, channels, classes
 
 
 def to_unit_range(images):

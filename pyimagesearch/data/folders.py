@@ -29,7 +29,8 @@ from ..files import (atomic_write, cache_dir,  # noqa: E402
                      readable_name)
 from ..run.outputs import RUN_FILE  # noqa: E402
 
-CACHE_VERSION = 3     # 3: ctime in the key, skip reasons; 2: transparency
+CACHE_VERSION = 4     # 4: which files were used; 3: ctime in the key,
+#                       skip reasons; 2: transparency
 SHOW_SKIPPED = 5
 ALPHA_ROWS = 512      # rows laid over white at a time, to bound the memory
 STALE_SECONDS = 3600  # a cache's temporary file older than this was left
@@ -238,12 +239,13 @@ def read_cache(path):
     try:
         with np.load(path, allow_pickle=False) as cached:
             return (cached["images"], cached["grey"],
-                    [str(name) for name in cached["skipped"]])
+                    [str(name) for name in cached["skipped"]],
+                    cached["used"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None          # missing or damaged: decode again
 
 
-def write_cache(path, images, grey, skipped):
+def write_cache(path, images, grey, skipped, used):
     folder = os.path.dirname(path)
     for tmp in glob.glob(os.path.join(glob.escape(folder), ".tmp-*")):
         try:
@@ -255,18 +257,21 @@ def write_cache(path, images, grey, skipped):
         os.makedirs(folder, exist_ok=True)
         atomic_write(path, lambda f: np.savez(
             f, images=images, grey=grey,
-            skipped=np.asarray(skipped, dtype=str)))
+            skipped=np.asarray(skipped, dtype=str), used=used))
     except OSError:
         pass                 # no cache is slower, not wrong
 
 
 def decode_all(paths, size, show_progress):
     """Decode in parallel threads (OpenCV releases the GIL) the files that
-    may be decoded; returns (images, grey, [(path, why skipped)])."""
+    may be decoded; returns (images, grey, [(path, why skipped)], the
+    indices in `paths` of the images)."""
     reasons = [why_not(path) for path in paths]     # cheap: headers only
     skipped = [(path, reason) for path, reason in zip(paths, reasons)
                if reason is not None]
-    paths = [path for path, reason in zip(paths, reasons) if reason is None]
+    indices = np.array([index for index, reason in enumerate(reasons)
+                        if reason is None], dtype=np.int64)
+    paths = [paths[index] for index in indices]
     images = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     grey = np.zeros(len(paths), dtype=bool)
     used = np.zeros(len(paths), dtype=bool)
@@ -284,7 +289,7 @@ def decode_all(paths, size, show_progress):
                 images[index], grey[index] = result
                 used[index] = True
             bar.update(1)
-    return images[used], grey[used], skipped
+    return images[used], grey[used], skipped, indices[used]
 
 
 def load_folder(folder, size, limit=None, show_progress=None, log=print,
@@ -293,6 +298,14 @@ def load_folder(folder, size, limit=None, show_progress=None, log=print,
     files below `folder` (the first `limit`, in sorted order, none below
     `exclude`); files that cannot be used are skipped with one warning
     line."""
+    images, all_grey, _ = load_folder_files(folder, size, limit,
+                                            show_progress, log, exclude)
+    return images, all_grey
+
+
+def load_folder_files(folder, size, limit=None, show_progress=None,
+                      log=print, exclude=None):
+    """load_folder's images and all-grey, and the path of each image."""
     shown = readable_name(folder)
     if not os.path.isdir(folder):
         raise UserError(f"--dataset {shown} is not a folder")
@@ -308,15 +321,16 @@ def load_folder(folder, size, limit=None, show_progress=None, log=print,
     start = time.time()
     cached = read_cache(cache)
     if cached is None:
-        images, grey, skipped = decode_all(paths, size, show_progress)
+        images, grey, skipped, used = decode_all(paths, size,
+                                                 show_progress)
         skipped = [skipped_name(path, folder, reason)
                    for path, reason in skipped]
-        write_cache(cache, images, grey, skipped)
+        write_cache(cache, images, grey, skipped, used)
         seconds = time.time() - start
         how = "decoded in {:.1f} s ({:.0f} images/s)".format(
             seconds, len(paths) / max(seconds, 1e-9))
     else:
-        images, grey, skipped = cached
+        images, grey, skipped, used = cached
         how = "read from the cache in {:.1f} s".format(time.time() - start)
     skipped = [skipped_name(path, folder, "")
                for path in gone] + skipped
@@ -332,4 +346,4 @@ def load_folder(folder, size, limit=None, show_progress=None, log=print,
     if not len(images):
         raise UserError(f"none of the {found} image files in {shown} "
                         "could be read; check that they are images")
-    return images, bool(grey.all())
+    return images, bool(grey.all()), [paths[index] for index in used]

@@ -1,0 +1,81 @@
+"""The class of every training image, for --conditional: the named data
+sets' own labels, or for a folder the first level of sub-folders
+(PyImageSearch's `dataset/{class}/image.jpg`), read from the path."""
+import os
+
+import numpy as np
+
+from ..errors import UserError
+from ..files import readable_name
+
+CLASS_NAMES = {
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                "frog", "horse", "ship", "truck"),
+}
+
+# a class with fewer images than this gets a warning: G sees it too rarely
+FEW_IMAGES = 20
+
+
+def class_folders(folder, exclude=None):
+    """The sorted names of `folder`'s sub-folders (hidden ones and the
+    run's output folder left out): the classes a folder may hold."""
+    out = os.path.realpath(exclude) if exclude else None
+    names = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if out is not None and os.path.realpath(entry.path) == out:
+            continue
+        names.append(entry.name)
+    return sorted(names)
+
+
+def folder_labels(folder, paths, limit=None, exclude=None):
+    """(int64 labels, class names) of the images at `paths` below `folder`:
+    each image's class is the first sub-folder of its path."""
+    shown = readable_name(folder)
+    classes = class_folders(folder, exclude)
+    index = {name: number for number, name in enumerate(classes)}
+    labels, loose = [], []
+    for path in paths:
+        parts = os.path.relpath(path, folder).split(os.sep)
+        if len(parts) < 2:
+            loose.append(parts[0])
+            continue
+        labels.append(index[parts[0]])
+    if loose:
+        raise UserError(
+            f"--conditional reads each image's class from its sub-folder of "
+            f"{shown}, but {len(loose)} image(s) lie directly in it (such as "
+            f"{readable_name(loose[0])}); move them into class folders")
+    if len(classes) < 2:
+        raise UserError(
+            f"--conditional needs at least two class folders in {shown} "
+            f"(one sub-folder per class), but it has {len(classes)}")
+    counts = np.bincount(np.asarray(labels, dtype=np.int64),
+                         minlength=len(classes))
+    empty = [name for name, count in zip(classes, counts) if count == 0]
+    if empty:
+        why = (f" within the first {limit} files (--limit)" if limit
+               else "")
+        raise UserError(
+            f"class folder(s) {', '.join(map(readable_name, empty))} of "
+            f"{shown} hold no usable images{why}; add images, remove the "
+            "folder" + (" or raise --limit" if limit else ""))
+    return np.asarray(labels, dtype=np.int64), tuple(classes)
+
+
+def class_counts_warning(labels, class_names):
+    """A [WARNING] line naming the classes with very few images, or None."""
+    counts = np.bincount(labels, minlength=len(class_names))
+    few = [f"{name} ({count})" for name, count in zip(class_names, counts)
+           if count < FEW_IMAGES]
+    if not few:
+        return None
+    return (f"[WARNING] {len(few)} class(es) with fewer than {FEW_IMAGES} "
+            f"images, which the generator will learn poorly: "
+            f"{', '.join(few)}")

@@ -21,7 +21,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pyimagesearch.data.datasets import (fingerprint,  # noqa: E402
-                                         is_folder, load_dataset, title,
+                                         is_folder, load_dataset,
+                                         load_labelled, title,
                                          to_unit_range)
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.run import hooks  # noqa: E402
@@ -39,11 +40,13 @@ from pyimagesearch.run.state import RunState  # noqa: E402
 log = EpochProgress.log
 
 
-def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks):
+def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks,
+                 trainLabels=None):
     """The tutorial's training loop, from where `state` stands, up to
     `last_epoch`.  Everything besides training (log lines, montages,
     checkpoints, plots, metrics, the stop request) is done by `callbacks`
-    at the moments named after Keras' callbacks."""
+    at the moments named after Keras' callbacks.  trainLabels: the
+    images' classes, for a conditional GAN (--conditional)."""
     BATCH_SIZE = config.batch_size
     batchesPerEpoch = int(trainImages.shape[0] / BATCH_SIZE)
     first_epoch, first_batch = state.epoch + 1, state.batch
@@ -67,13 +70,15 @@ def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks):
                 # the next batch of real images, scaled from [0, 255] to
                 # [-1, 1], the generator's tanh range
                 rows = slice(i * BATCH_SIZE, (i + 1) * BATCH_SIZE)
-                imageBatch = to_unit_range(
-                    trainImages[rows if order is None else order[rows]])
+                batch = rows if order is None else order[rows]
+                imageBatch = to_unit_range(trainImages[batch])
+                classBatch = None if trainLabels is None else \
+                    trainLabels[batch]
 
                 # (1) update the discriminator on real and generated
                 # images, then (2) update the generator through the GAN,
                 # with the discriminator frozen
-                discLoss, ganLoss = trainer.train_step(imageBatch)
+                discLoss, ganLoss = trainer.train_step(imageBatch, classBatch)
                 callbacks.on_train_batch_end(
                     epoch, i, {"d_loss": discLoss, "g_loss": ganLoss})
             callbacks.on_epoch_end(epoch, {})
@@ -138,14 +143,14 @@ def train(options, config, state):
     # load the Fashion MNIST dataset (or the one asked for) and stack the
     # training and testing data points so we have additional training data
     log(loading_line(config.dataset))
-    trainImages, config = load_data(options, config, state)
+    trainImages, trainLabels, config = load_data(options, config, state)
 
     # build the generator, the discriminator and the GAN: one place builds
     # them from the run's configuration (pyimagesearch/gan/models.py)
     trainer = build_trainer(config, log=log)
     if config.tip_flags():
         log("[INFO] GAN tips on: " + config.tip_flags())
-    evaluator = quality_evaluator(options, config, trainImages)
+    evaluator = quality_evaluator(options, config, trainImages, trainLabels)
     if state.checkpoint:
         state.restore(trainer)
         trim_metrics(options.output, state.epoch)
@@ -160,8 +165,8 @@ def train(options, config, state):
     if state.benchmark_noise is None:
         state.benchmark_noise = trainer.sample_noise(256)
     run_start, first_epoch = time.time(), state.epoch
-    status = train_until_done(options, config, trainer, trainImages, state,
-                              evaluator)
+    status = train_until_done(options, config, trainer, trainImages,
+                              trainLabels, state, evaluator)
     if status is not None:
         return status
     save_generator(trainer.generator, gen_path)
@@ -190,15 +195,27 @@ def seed_and_precision(config):
 
 
 def load_data(options, config, state):
-    """The training images as uint8, and the run's configuration completed
-    with what they are (checked against the checkpoint's on resume): at
-    least one batch, the checkpoint's position within an epoch, and the
-    classifier if metrics are on."""
-    images, source, channels = load_dataset(
-        config.dataset, options.data_dir, config.limit, config.image_size,
-        config.channels, exclude=options.output)
+    """The training images as uint8, their classes (None unless
+    --conditional), and the run's configuration completed with what they
+    are (checked against the checkpoint's on resume): at least one batch,
+    the checkpoint's position within an epoch, and the classifier if
+    metrics are on."""
+    labels = class_names = None
+    if config.conditional:
+        images, source, channels, labels, class_names = load_labelled(
+            config.dataset, options.data_dir, config.limit,
+            config.image_size, config.channels, log=log,
+            exclude=options.output)
+    else:
+        images, source, channels = load_dataset(
+            config.dataset, options.data_dir, config.limit,
+            config.image_size, config.channels, exclude=options.output)
     log("[INFO] {} images from {}".format(len(images), source))
-    config = config.for_data(len(images), fingerprint(images), channels)
+    if class_names is not None:
+        log("[INFO] {} classes: {}".format(len(class_names),
+                                           ", ".join(class_names)))
+    config = config.for_data(len(images), fingerprint(images), channels,
+                             class_names)
     if config.batch_size > len(images):
         raise UserError(f"--batch-size {config.batch_size} is larger than "
                         f"the {len(images)} training images; lower it")
@@ -210,7 +227,7 @@ def load_data(options, config, state):
             config.image_size, config.channels) == (28, 1):
         from pyimagesearch.quality.evaluator import check_classifier
         check_classifier()
-    return images, config
+    return images, labels, config
 
 
 def loading_line(dataset):
@@ -219,18 +236,20 @@ def loading_line(dataset):
     return "[INFO] loading {} dataset...".format(title(dataset))
 
 
-def quality_evaluator(options, config, trainImages):
+def quality_evaluator(options, config, trainImages, trainLabels):
     """Built after the GAN: the classifier draws from Keras' seeded
     initializers, which must give the same DCGAN with or without metrics.
-    The SWD compares with the run's own training images."""
+    The SWD compares with the run's own training images (a conditional
+    generator is asked for their classes)."""
     if not options.metrics_every:
         return None
     from pyimagesearch.quality.evaluator import evaluator_for
-    return evaluator_for(trainImages, config.dataset, options.data_dir)
+    return evaluator_for(trainImages, config.dataset, options.data_dir,
+                         real_labels=trainLabels)
 
 
-def train_until_done(options, config, trainer, trainImages, state,
-                     evaluator):
+def train_until_done(options, config, trainer, trainImages, trainLabels,
+                     state, evaluator):
     """The loop with its hooks, to the last epoch (or --pause-after), with
     Ctrl-C and SIGTERM handled.  Returns None once all epochs are trained,
     else the exit status to stop with (paused, or stopped by a signal: a
@@ -243,7 +262,7 @@ def train_until_done(options, config, trainer, trainImages, state,
             callbacks = training_hooks(options, config, trainer, state,
                                        batches_per_epoch, evaluator, stop)
             train_epochs(trainer, trainImages, state, config, last_epoch,
-                         callbacks)
+                         callbacks, trainLabels)
     except hooks.StopTraining as stopped:
         return stopped.exit_code
     except StopNow as stopped:

@@ -31,8 +31,8 @@ def real_data_evaluator(args, path, generator):
     """The evaluator for the real images the generators are measured
     against: --dataset, else the first generator's run's data (and
     --limit), at the size and channels it makes."""
-    from pyimagesearch.data.datasets import load_dataset
-    from pyimagesearch.gan.saved import trained_settings
+    from pyimagesearch.data.datasets import load_dataset, load_labelled
+    from pyimagesearch.gan.saved import class_names, trained_settings
     from pyimagesearch.quality.evaluator import evaluator_for
     from pyimagesearch.quality.swd import check_size
     dataset, limit = args.dataset, args.limit
@@ -47,10 +47,20 @@ def real_data_evaluator(args, path, generator):
         limit = limit or settings.get("limit")
         check_dataset(dataset)
     check_size(size)
-    images, source, _ = load_dataset(dataset, args.data_dir, limit, size,
-                                     channels)
+    names, labels = class_names(generator), None
+    if names is None:
+        images, source, _ = load_dataset(dataset, args.data_dir, limit, size,
+                                         channels)
+    else:       # a conditional generator is asked for the real classes
+        images, source, _, labels, data_names = load_labelled(
+            dataset, args.data_dir, limit, size, channels)
+        if list(data_names) != list(names):
+            raise UserError(f"{path} draws the classes {', '.join(names)}; "
+                            f"{source} holds {', '.join(data_names)}: pass "
+                            "--dataset with the images it was trained on")
     print(f"[INFO] real images: {len(images)} from {source}")
-    return evaluator_for(images, dataset, args.data_dir, args.num, args.seed)
+    return evaluator_for(images, dataset, args.data_dir, args.num, args.seed,
+                         real_labels=labels)
 
 
 def check_csv_columns(path, columns):
@@ -113,8 +123,13 @@ def main(argv=None):
                   for path in args.models}
     first = args.models[0]
     shape = generators[first].output_shape[1:]
+    from pyimagesearch.gan.saved import class_names
     for path, generator in generators.items():     # all, before measuring
         check_measurable(generator, shape, path)
+        if class_names(generator) != class_names(generators[first]):
+            raise UserError(f"{path} and {first} draw different classes "
+                            "(or one draws none): measure conditional and "
+                            "unconditional generators apart")
     evaluator = real_data_evaluator(args, first, generators[first])
     if args.csv:
         check_csv_columns(args.csv, evaluator.fields())

@@ -3,6 +3,7 @@ latent space between two seeds.
 
     python generate.py output/generator.keras --output samples --num 64 --seed 1
     python generate.py output/generator.keras --output samples --interpolate 3 7
+    python generate.py cond/generator.keras --output samples --class Sneaker
 """
 import math
 import os
@@ -34,8 +35,9 @@ def parse_args(argv):
     ap.add_argument("model", help="generator.keras, generator_ema.keras, or "
                                   "a checkpoint .npz")
     ap.add_argument("-o", "--output", required=True, help="folder to write to")
-    ap.add_argument("--num", type=int, default=64,
-                    help=f"samples, 1 to {MAX_NUM} (default 64)")
+    ap.add_argument("--num", type=int, default=None,
+                    help=f"samples, 1 to {MAX_NUM} (default 64; of a "
+                         "conditional generator: of each class, default 10)")
     ap.add_argument("--seed", type=int, default=0,
                     help=f"0 to {MAX_SEED} (default 0)")
     ap.add_argument("--singles", action="store_true",
@@ -53,12 +55,18 @@ def parse_args(argv):
     ap.add_argument("--ema", action="store_true",
                     help="with a checkpoint of an --ema run: sample its "
                          "moving average of the generator")
+    ap.add_argument("--class", dest="classes", action="append",
+                    metavar="NAME_OR_INDEX",
+                    help="of a conditional generator (--conditional): the "
+                         "class to draw, by name or number; repeat it for "
+                         "several, or 'all' (default: all, one a row)")
     ap.add_argument("--noise", choices=NOISES, default=None,
                     help="the noise to feed (default: what the generator "
                          "was trained on, read from its run's checkpoint; "
                          "uniform if there is none)")
     args = ap.parse_args(argv)
-    check_range("--num", args.num, 1, MAX_NUM)
+    if args.num is not None:
+        check_range("--num", args.num, 1, MAX_NUM)
     check_range("--scale", args.scale, 1, MAX_SCALE)
     check_range("--steps", args.steps, 2, MAX_STEPS)
     check_seed(args.seed)
@@ -78,17 +86,27 @@ class Sampler:
 
     def __init__(self, args):
         from pyimagesearch.gan.saved import load_generator, trained_noise
+        from pyimagesearch.gan.saved import class_names
         self.generator = load_generator(args.model, ema=args.ema)
-        self.latent_dim = self.generator.input_shape[-1]
+        self.class_names = class_names(self.generator)
+        self.classes = pick_classes(self.class_names, args.classes,
+                                    args.model)
+        shape = self.generator.input_shape
+        self.latent_dim = (shape[0] if self.classes else shape)[-1]
         self.noise = args.noise or trained_noise(args.model)
         self.scale, self.output = args.scale, args.output
         # an averaged generator's pictures never overwrite the generator's
         self.prefix = EMA_PREFIX if args.ema or os.path.basename(
             args.model) == GENERATOR_EMA else ""
 
-    def render(self, noise):
-        return np.asarray(self.generator.predict_on_batch(
-            noise.astype("float32")))
+    def render(self, noise, classes=None):
+        inputs = noise.astype("float32")
+        if classes is not None:
+            inputs = [inputs, np.asarray(classes, "int32").reshape(-1, 1)]
+        return np.asarray(self.generator.predict_on_batch(inputs))
+
+    def named(self, classes):
+        return ", ".join(self.class_names[number] for number in classes)
 
     def seeded(self, seed, count):
         return seeded_noise(seed, count, self.latent_dim, self.noise)
@@ -111,28 +129,85 @@ class Sampler:
         return path
 
 
+def pick_classes(names, asked, model):
+    """The class numbers to draw: those --class asks for (names, numbers
+    or 'all'), every class of a conditional generator when it is not
+    given; None for an unconditional generator."""
+    if names is None:
+        if asked:
+            raise UserError(f"{model} is an unconditional generator: it "
+                            "draws no class of its own; leave out --class "
+                            "(train with --conditional to choose classes)")
+        return None
+    if not asked:
+        print(f"[INFO] a conditional generator of {len(names)} classes: "
+              "drawing each in turn, one a row (--class NAME picks)")
+        return list(range(len(names)))
+    lowered = {name.lower(): number for number, name in enumerate(names)}
+    picked = []
+    for name in asked:
+        if name.lower() == "all":
+            picked.extend(range(len(names)))
+        elif name.isdigit() and int(name) < len(names):
+            picked.append(int(name))
+        elif name.lower() in lowered:
+            picked.append(lowered[name.lower()])
+        else:
+            raise UserError(
+                f"--class {name} is not one of this generator's classes: "
+                + ", ".join(f"{number} {value}"
+                            for number, value in enumerate(names)))
+    return list(dict.fromkeys(picked))        # each once, in order asked
+
+
 def interpolate(sampler, seed_a, seed_b, steps):
-    sampler.check_grid(steps, 1)
+    classes = sampler.classes or [None]
+    sampler.check_grid(steps, len(classes))
     a, b = (sampler.seeded(seed, 1)[0] for seed in (seed_a, seed_b))
     weights = np.linspace(0, 1, steps)[:, None]
-    images = sampler.render((1 - weights) * a + weights * b)
+    walk = (1 - weights) * a + weights * b
+    images = np.concatenate([
+        sampler.render(walk, None if number is None else [number] * steps)
+        for number in classes])
     path = sampler.write(f"interpolation_{seed_a}_{seed_b}.png",
-                         build_montage(images, (steps, 1)))
-    print(f"[INFO] {steps}-step interpolation written to {path}")
+                         build_montage(images, (steps, len(classes))))
+    if sampler.classes:
+        print(f"[INFO] {steps}-step interpolation of each class "
+              f"({sampler.named(sampler.classes)}, one a row) written to "
+              f"{path}")
+    else:
+        print(f"[INFO] {steps}-step interpolation written to {path}")
 
 
 def samples(sampler, seed, num, singles):
-    columns = math.ceil(math.sqrt(num))
-    rows = math.ceil(num / columns)
+    if sampler.classes:
+        # the same noise in every class's row: the class changes down a
+        # column, the style stays
+        num = num or 10
+        columns, rows = num, len(sampler.classes)
+        noise = np.tile(sampler.seeded(seed, num), (rows, 1))
+        classes = np.repeat(sampler.classes, num)
+    else:
+        num = num or 64
+        columns = math.ceil(math.sqrt(num))
+        rows = math.ceil(num / columns)
+        noise, classes = sampler.seeded(seed, num), None
     sampler.check_grid(columns, rows)
-    images = sampler.render(sampler.seeded(seed, num))
+    images = sampler.render(noise, classes)
     path = sampler.write(f"samples_seed{seed}.png",
                          build_montage(images, (columns, rows)))
-    print(f"[INFO] {num} samples written to {path}")
+    if sampler.classes:
+        print(f"[INFO] {num} samples of each class "
+              f"({sampler.named(sampler.classes)}, one a row) written to "
+              f"{path}")
+    else:
+        print(f"[INFO] {num} samples written to {path}")
     if singles:
         for index, image in enumerate(from_unit_range(images)):
-            sampler.write(f"sample_seed{seed}_{index:04d}.png",
-                          for_imwrite(image))
+            name = (f"sample_seed{seed}_{index:04d}.png" if classes is None
+                    else f"sample_seed{seed}_class{classes[index]}_"
+                         f"{index % num:04d}.png")
+            sampler.write(name, for_imwrite(image))
         print(f"[INFO] and one PNG each in {sampler.output}")
 
 

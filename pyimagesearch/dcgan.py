@@ -1,6 +1,7 @@
 # import the necessary packages
 import keras
 from keras import ops
+from tensorflow.keras.models import Model
 from tensorflow.keras.models import Sequential
 from tensorflow.keras.layers import Input
 from tensorflow.keras.layers import BatchNormalization
@@ -12,6 +13,10 @@ from tensorflow.keras.layers import Flatten
 from tensorflow.keras.layers import Dense
 from tensorflow.keras.layers import Dropout
 from tensorflow.keras.layers import Reshape
+from tensorflow.keras.layers import Embedding
+from tensorflow.keras.layers import Concatenate
+from tensorflow.keras.layers import Dot
+from tensorflow.keras.layers import Add
 
 
 def add_dropout(model, rate):
@@ -60,6 +65,19 @@ class BatchStatistics(BatchNormalization):
 
 	def get_config(self):
 		return {**super().get_config(), "group": self.group}
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class ClassEmbedding(Embedding):
+	# not in the tutorial's network: a learned vector per class, which
+	# also keeps the classes' names, so that a saved conditional
+	# generator can say what it draws
+	def __init__(self, input_dim, output_dim, classNames=None, **kwargs):
+		super().__init__(input_dim, output_dim, **kwargs)
+		self.classNames = list(classNames) if classNames else None
+
+	def get_config(self):
+		return {**super().get_config(), "classNames": self.classNames}
 
 
 class DCGAN:
@@ -192,3 +210,76 @@ class DCGAN:
 		model.add(Dense(1))
 		model.add(Activation("sigmoid"))
 		return model
+
+	# -- not in the tutorial: class-conditional models (--conditional) ----
+
+	@staticmethod
+	def build_conditional_generator(dim, depth, numClasses, channels=1,
+		inputDim=100, outputDim=512, embedDim=50, classNames=None):
+		# the tutorial's generator with the class as a second input: a
+		# learned embedding of the class is put beside the noise, and the
+		# two go through the tutorial's layers (Mirza & Osindero 2014)
+		noise = Input(shape=(inputDim,), name="noise")
+		label = Input(shape=(1,), dtype="int32", name="label")
+		code = Flatten()(ClassEmbedding(numClasses, embedDim,
+			classNames=classNames)(label))
+		x = Concatenate()([noise, code])  # inputDim + embedDim
+
+		# first set of FC => RELU => BN layers
+		x = Dense(units=outputDim)(x)
+		x = Activation("relu")(x)
+		x = BatchNormalization()(x)
+
+		# second set of FC => RELU => BN layers, this time preparing
+		# the number of FC nodes to be reshaped into a volume
+		x = Dense(dim * dim * depth)(x)
+		x = Activation("relu")(x)
+		x = BatchNormalization()(x)
+
+		# reshape, upsample + apply a transposed convolution, RELU, BN
+		x = Reshape((dim, dim, depth))(x)
+		x = Conv2DTranspose(32, (5, 5), strides=(2, 2),
+			padding="same")(x)  # 7x7x64 -> 14x14x32
+		x = Activation("relu")(x)
+		x = BatchNormalization(axis=-1)(x)
+
+		# another upsample and transposed convolution, TANH out
+		x = Conv2DTranspose(channels, (5, 5), strides=(2, 2),
+			padding="same")(x)  # 14x14x32 -> 28x28xchannels
+		x = Activation("tanh")(x)
+		return Model([noise, label], x, name="conditional_generator")
+
+	@staticmethod
+	def build_conditional_discriminator(width, height, depth, numClasses,
+		alpha=0.2, dropout=0.0):
+		# the tutorial's discriminator with a projection of the class
+		# (Miyato & Koyama 2018): the score is the tutorial's Dense(1)
+		# of the 512 features plus their dot product with a learned
+		# embedding of the class, so D judges "real, and of this class"
+		image = Input(shape=(height, width, depth), name="image")
+		label = Input(shape=(1,), dtype="int32", name="label")
+
+		# first set of CONV => RELU layers
+		x = Conv2D(32, (5, 5), padding="same",
+			strides=(2, 2))(image)  # 28x28xdepth -> 14x14x32
+		x = LeakyReLU(negative_slope=alpha)(x)
+		x = Dropout(dropout)(x) if dropout > 0 else x
+
+		# second set of CONV => RELU layers
+		x = Conv2D(64, (5, 5), padding="same",
+			strides=(2, 2))(x)  # 14x14x32 -> 7x7x64
+		x = LeakyReLU(negative_slope=alpha)(x)
+		x = Dropout(dropout)(x) if dropout > 0 else x
+
+		# first (and only) set of FC => RELU layers
+		x = Flatten()(x)  # 7x7x64 -> 3136
+		x = Dense(512)(x)
+		x = LeakyReLU(negative_slope=alpha)(x)
+		features = Dropout(dropout)(x) if dropout > 0 else x
+
+		# the unconditional score plus the class's projection, SIGMOID
+		score = Dense(1)(features)
+		embedded = Flatten()(Embedding(numClasses, 512)(label))
+		projection = Dot(axes=1)([features, embedded])
+		x = Activation("sigmoid")(Add()([score, projection]))
+		return Model([image, label], x, name="conditional_discriminator")

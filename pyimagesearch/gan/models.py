@@ -20,7 +20,13 @@ RADFORD_WIDTH = 32
 def build_generator(config):
     """The tutorial's: two upsamplings from size/4 to size, 7x7x64 -> 28x28
     for the MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders.  --arch
-    radford: the DCGAN paper's, doubling from 4x4x256."""
+    radford: the DCGAN paper's, doubling from 4x4x256.  --conditional:
+    the tutorial's with the class as a second input."""
+    if config.conditional:
+        return DCGAN.build_conditional_generator(
+            config.image_size // 4, GENERATOR_DEPTH,
+            len(config.class_names), channels=config.channels,
+            classNames=config.class_names)
     if config.arch == "radford":
         return DCGAN.build_radford_generator(config.image_size,
                                              config.channels,
@@ -30,6 +36,10 @@ def build_generator(config):
 
 
 def build_discriminator(config):
+    if config.conditional:
+        return DCGAN.build_conditional_discriminator(
+            config.image_size, config.image_size, config.channels,
+            len(config.class_names), dropout=config.disc_dropout)
     if config.arch == "radford":
         return DCGAN.build_radford_discriminator(
             config.image_size, config.channels, dropout=config.disc_dropout,
@@ -65,4 +75,6 @@ def build_trainer(config, log=None):
     return GANTrainer(gen, disc, config.epochs,
                       shared_optimizer=config.shared_optimizer,
                       augment=augment,
-                      mixed_batches=config.arch != "radford", **tips)
+                      mixed_batches=config.arch != "radford",
+                      num_classes=len(config.class_names)
+                      if config.conditional else None, **tips)

@@ -56,6 +56,9 @@ def check_generator(model, path):
         inputs, outputs = model.input_shape, model.output_shape
     except (AttributeError, ValueError):      # no single input or output
         inputs = outputs = None
+    if isinstance(inputs, list) and len(inputs) == 2 and \
+            inputs[1] == (None, 1) and class_names(model):
+        inputs = inputs[0]          # a conditional generator's noise
     if (isinstance(inputs, tuple) and len(inputs) == 2 and inputs[1]
             and isinstance(outputs, tuple) and len(outputs) == 4
             and all(outputs[1:3]) and outputs[3] in (1, 3)):
@@ -64,6 +67,17 @@ def check_generator(model, path):
                     "(None, D) to images (None, H, W, 1 or 3): it is not a "
                     "generator; pass a run's generator.keras, "
                     "generator_ema.keras or checkpoint")
+
+
+def class_names(generator):
+    """The names of the classes a conditional generator (--conditional)
+    draws, in class order; None for an unconditional one."""
+    from ..dcgan import ClassEmbedding
+    for layer in generator.layers:
+        if isinstance(layer, ClassEmbedding):
+            return layer.classNames or [str(number) for number
+                                        in range(layer.input_dim)]
+    return None
 
 
 def generator_from_checkpoint(path, ema=False):

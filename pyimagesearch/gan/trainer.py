@@ -45,7 +45,7 @@ def frozen(model):
 
 
 def compiled_inference(model):
-    return tf.function(lambda noise: model(noise, training=False),
+    return tf.function(lambda inputs: model(inputs, training=False),
                        reduce_retracing=True)
 
 
@@ -100,14 +100,17 @@ class GANTrainer:
     DCGAN paper's code trains them): D's batch stays real images then
     fakes, unshuffled, for a D whose BatchNorm normalises each half on its
     own, and the fakes come from G in training mode (batch statistics, as
-    in G's step), not from its lagging moving statistics."""
+    in G's step), not from its lagging moving statistics; num_classes
+    (--conditional): G and D take each image's class as a second input,
+    the real images' own and, for the fakes, classes drawn uniformly."""
 
     def __init__(self, generator, discriminator, epochs,
                  latent_dim=LATENT_DIM, shared_optimizer=False,
                  noise="uniform", label_smoothing=0.0, label_noise=0.0,
                  disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None, augment=None,
-                 mixed_batches=True):
+                 mixed_batches=True, num_classes=None):
         self.generator = generator
+        self.num_classes = num_classes
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.shared_optimizer = shared_optimizer
@@ -129,23 +132,28 @@ class GANTrainer:
         # D as its own step trains it: through the augmentation, if any
         self.augment = DiffAugment(augment) if augment else None
         self.disc_model = discriminator
+        image_shape = generator.output_shape[1:]
         if self.augment is not None:
-            images = Input(shape=discriminator.input_shape[1:])
-            self.disc_model = Model(images,
-                                    discriminator(self.augment(images)))
+            images = Input(shape=image_shape)
+            self.disc_model = Model(
+                *self._conditioned(images, self.augment(images),
+                                   discriminator))
         self.disc_model.compile(loss="binary_crossentropy",
                                 optimizer=disc_opt)
         with frozen(discriminator):
             gan_input = Input(shape=(latent_dim,))
-            fake_images = generator(gan_input)
+            noise_and_class, fake_images = self._conditioned(
+                gan_input, gan_input, generator)
             if self.augment is not None:
                 fake_images = self.augment(fake_images)
-            gan_output = discriminator(fake_images)
-            self.gan = Model(gan_input, gan_output)
+            gan_output = self._conditioned(None, fake_images,
+                                           discriminator,
+                                           noise_and_class)[1]
+            self.gan = Model(noise_and_class, gan_output)
             self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
         self._generate = compiled_inference(generator)
         self._generate_training = tf.function(
-            lambda noise: generator(noise, training=True),
+            lambda inputs: generator(inputs, training=True),
             reduce_retracing=True)
         self.generator_ema = None
         if ema is not None:
@@ -153,31 +161,67 @@ class GANTrainer:
             self._generate_ema = compiled_inference(self.generator_ema)
             self._update_ema = ema_update(self.generator_ema, generator, ema)
 
-    def generate(self, noise, ema=False):
+    def _conditioned(self, inputs, tensor, model, given=None):
+        """(the inputs, `model` applied to `tensor`), with a class input
+        added beside `inputs` when conditional (or the class input of
+        `given`, the inputs of an enclosing model)."""
+        if self.num_classes is None:
+            return inputs, model(tensor)
+        if given is not None:
+            classes = given[1]
+        else:
+            classes = Input(shape=(1,), dtype="int32")
+        return [inputs, classes], model([tensor, classes])
+
+    def _inputs(self, noise, classes):
+        noise = tf.convert_to_tensor(noise)
+        if self.num_classes is None:
+            return noise
+        return [noise, tf.convert_to_tensor(
+            np.asarray(classes, dtype="int32").reshape(-1, 1))]
+
+    def generate(self, noise, ema=False, classes=None):
         """Generator output in inference mode (BN uses moving statistics).
         A compiled call: `model.predict` per batch doubles the step time.
-        ema=True: the averaged generator's."""
+        ema=True: the averaged generator's; `classes`: what a conditional
+        generator draws, one class per noise vector."""
         run = self._generate_ema if ema else self._generate
-        return run(tf.convert_to_tensor(noise)).numpy()
+        return run(self._inputs(noise, classes)).numpy()
 
     def sample_noise(self, count):
         return sample_noise(count, self.latent_dim, self.noise)
 
-    def discriminator_step(self, real_images):
+    def sample_classes(self, count):
+        """Classes for generated images, uniform (conditional runs only:
+        an unconditional run draws no random number here)."""
+        if self.num_classes is None:
+            return None
+        return np.random.randint(0, self.num_classes, count)
+
+    def discriminator_step(self, real_images, real_classes=None):
         """(1) Update D: real images labelled 1, generated ones 0, shuffled
         together so no batch is all-real then all-fake (unless D's
-        BatchNorm wants the halves apart)."""
+        BatchNorm wants the halves apart).  Conditional: each image with
+        its class."""
         batch_size = len(real_images)
         noise = self.sample_noise(batch_size)
-        fake_images = (self.generate(noise) if self.mixed_batches else
-                       self._generate_training(tf.convert_to_tensor(noise))
-                       .numpy())
+        fake_classes = self.sample_classes(batch_size)
+        fake_images = (self.generate(noise, classes=fake_classes)
+                       if self.mixed_batches else self._generate_training(
+                           self._inputs(noise, fake_classes)).numpy())
         images = np.concatenate((real_images, fake_images))
         labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
-        if self.mixed_batches:
-            (images, labels) = shuffle(images, labels)
+        if self.num_classes is None:
+            if self.mixed_batches:
+                (images, labels) = shuffle(images, labels)
+            inputs = images
+        else:
+            classes = np.concatenate((real_classes, fake_classes))
+            if self.mixed_batches:
+                (images, labels, classes) = shuffle(images, labels, classes)
+            inputs = [images, classes.astype("int32").reshape(-1, 1)]
         labels = self.noisy_labels(labels)
-        return float(self.disc_model.train_on_batch(images, labels))
+        return float(self.disc_model.train_on_batch(inputs, labels))
 
     def noisy_labels(self, labels):
         """Chollet's tip, when asked for: flip a fraction of the labels,
@@ -196,13 +240,15 @@ class GANTrainer:
         """(2) Update G: fresh noise labelled "real", pushed through the
         GAN with D's weights frozen."""
         noise = self.sample_noise(batch_size)
+        inputs = self._inputs(noise, self.sample_classes(batch_size))
         misleading_labels = np.ones(batch_size, dtype="int64")
         with frozen(self.discriminator):
-            return float(self.gan.train_on_batch(noise, misleading_labels))
+            return float(self.gan.train_on_batch(inputs, misleading_labels))
 
-    def train_step(self, real_images):
-        """One step of the tutorial's loop; returns (d_loss, g_loss)."""
-        d_loss = self.discriminator_step(real_images)
+    def train_step(self, real_images, real_classes=None):
+        """One step of the tutorial's loop; returns (d_loss, g_loss).
+        real_classes: the images' classes, for a conditional trainer."""
+        d_loss = self.discriminator_step(real_images, real_classes)
         g_loss = self.generator_step(len(real_images))
         if self.generator_ema is not None:
             self._update_ema()

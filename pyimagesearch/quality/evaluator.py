@@ -16,14 +16,20 @@ from .classifier import WEIGHTS, FeatureExtractor
 
 CLASSIFIER_FIELDS = ["fd", "kid", "kid_std", "class_entropy_bits",
                      "min_class_share"] + [f"share_{c}" for c in range(10)]
+# a conditional generator's: how often the classifier sees the class asked
+ACCURACY_FIELDS = ["accuracy"] + [f"accuracy_{c}" for c in range(10)]
 FASHION_SHAPE = (28, 28, 1)
 
 
-def fields(levels, classifier):
+def fields(levels, classifier, conditional=False):
     """metrics.csv's columns: the SWD and its levels, the classifier's
-    numbers for Fashion-MNIST, and the epoch of the best so far."""
+    numbers for Fashion-MNIST (and for a conditional generator, the share
+    of its images of the class asked for), and the epoch of the best so
+    far."""
     return (["epoch", "swd"] + [f"swd_{size}" for size in levels]
-            + (CLASSIFIER_FIELDS if classifier else []) + ["best_epoch"])
+            + (CLASSIFIER_FIELDS if classifier else [])
+            + (ACCURACY_FIELDS if classifier and conditional else [])
+            + ["best_epoch"])
 
 
 def main_number(result):
@@ -51,10 +57,12 @@ def check_classifier():
 class QualityEvaluator:
     """SWD against up to `num_samples` of the real images (all of a smaller
     set: as many generated images are made), and with `classifier` the
-    Fashion-MNIST numbers too.  The floors are computed once."""
+    Fashion-MNIST numbers too.  The floors are computed once.  With the
+    real images' `real_labels`, conditional generators are measured too:
+    asked for the classes of the real images they are compared with."""
 
     def __init__(self, real_images, num_samples=10000, seed=0,
-                 classifier=None):
+                 classifier=None, real_labels=None):
         self.seed = seed
         rng = np.random.default_rng(seed)
         count = min(num_samples, len(real_images))
@@ -63,6 +71,8 @@ class QualityEvaluator:
                             f"floor compares two halves), got {count}")
         pick = np.sort(rng.choice(len(real_images), count, replace=False))
         self.real = to_unit_range(real_images[pick])
+        self.real_classes = (None if real_labels is None
+                             else np.asarray(real_labels)[pick])
         self.shape = self.real.shape[1:]
         swd.check_size(self.shape[0])
         self.levels = swd.levels(self.shape[0])
@@ -75,7 +85,8 @@ class QualityEvaluator:
         if self._floor is None:
             self._floor = swd_numbers(swd.real_floor(self.real, self.seed))
             if self.classifier is not None:
-                self._floor.update(self.classifier.floor())
+                self._floor.update(self.classifier.floor(
+                    self.real_classes is not None))
         return self._floor
 
     def evaluate(self, generator, batch_size=1000, name="the generator",
@@ -83,24 +94,41 @@ class QualityEvaluator:
         """The numbers for as many images as there are real ones, from
         fixed noise of the kind the generator was trained on (its own RNG,
         so a training run's random stream is left untouched)."""
+        from ..gan.saved import class_names
         check_measurable(generator, self.shape, name)
+        conditional = class_names(generator) is not None
+        if conditional and self.real_classes is None:
+            raise UserError(f"{name} is a conditional generator: measure it "
+                            "against labelled images (--conditional)")
         # the classifier's numbers keep their own count (FD depends on it)
         count = (self.classifier.num_samples if self.classifier is not None
                  else len(self.real))
-        noise = seeded_noise(self.seed, max(count, len(self.real)),
-                             generator.input_shape[-1], noise)
-        images = np.concatenate([
-            np.asarray(generator.predict_on_batch(
-                noise[start:start + batch_size].astype("float32")))
-            for start in range(0, len(noise), batch_size)])
+        total = max(count, len(self.real))
+        shape = generator.input_shape
+        noise = seeded_noise(self.seed, total,
+                             (shape[0] if conditional else shape)[-1], noise)
+        # each generated image of the class of the real one it is
+        # compared with, repeated past the real images
+        classes = (np.resize(self.real_classes, total).astype("int32")
+                   if conditional else None)
+
+        def batch(start):
+            inputs = noise[start:start + batch_size].astype("float32")
+            if conditional:
+                inputs = [inputs, classes[start:start + batch_size, None]]
+            return np.asarray(generator.predict_on_batch(inputs))
+        images = np.concatenate([batch(start)
+                                 for start in range(0, total, batch_size)])
         result = swd_numbers(swd.swd(
             self.real, images[:len(self.real)].astype("float32"), self.seed))
         if self.classifier is not None:
-            result.update(self.classifier.compare(images[:count]))
+            result.update(self.classifier.compare(
+                images[:count], None if classes is None else classes[:count]))
         return result
 
     def fields(self):
-        return fields(self.levels, self.classifier is not None)
+        return fields(self.levels, self.classifier is not None,
+                      self.real_classes is not None)
 
 
 def swd_numbers(result):
@@ -113,7 +141,7 @@ class ClassifierMetrics:
 
     def __init__(self, data_dir=None, num_samples=10000, seed=0):
         check_classifier()
-        ((train_x, _), (test_x, _)), _ = load_fashion_mnist(data_dir)
+        ((train_x, train_y), (test_x, _)), _ = load_fashion_mnist(data_dir)
         self.num_samples = num_samples
         self.seed = seed
         self.extractor = FeatureExtractor()
@@ -124,28 +152,49 @@ class ClassifierMetrics:
         pick = rng.choice(len(train_x), min(num_samples, len(train_x)),
                           replace=False)
         self._train_images = scale_images(train_x[pick])
+        self._train_labels = np.asarray(train_y[pick], dtype=np.int64)
         self._floor = None
 
-    def floor(self):
+    def floor(self, conditional=False):
         """Real training images against the real test set: the best a
-        generator could hope to score with this many samples."""
+        generator could hope to score with this many samples (and for a
+        conditional one, how often the classifier names real images'
+        own class)."""
         if self._floor is None:
-            self._floor = metrics.compare(*self.extractor(self._train_images),
-                                          self.real)
-        return self._floor
+            self._floor = self.compare(self._train_images,
+                                       self._train_labels)
+        floor = dict(self._floor)
+        if not conditional:
+            del floor["accuracy"], floor["class_accuracy"]
+        return floor
 
-    def compare(self, images):
-        return metrics.compare(*self.extractor(images), self.real)
+    def compare(self, images, asked=None):
+        """The numbers of generated `images`; with the classes they were
+        `asked` for, how often the classifier sees that class, overall and
+        per class asked."""
+        features, seen = self.extractor(images)
+        result = metrics.compare(features, seen, self.real)
+        if asked is not None:
+            asked = np.asarray(asked)
+            hits = np.asarray(seen) == asked
+            result["accuracy"] = float(hits.mean())
+            result["class_accuracy"] = [
+                float(hits[asked == number].mean()) if np.any(
+                    asked == number) else float("nan")
+                for number in range(10)]
+        return result
 
 
 def evaluator_for(real_images, dataset, data_dir=None, num_samples=10000,
-                  seed=0):
+                  seed=0, real_labels=None):
     """The evaluator for a data set's real images: with the classifier's
-    numbers for Fashion-MNIST at its own 28x28x1."""
+    numbers for Fashion-MNIST at its own 28x28x1; with `real_labels`, for
+    conditional generators."""
     classifier = None
     if dataset == "fashion_mnist" and real_images.shape[1:] == FASHION_SHAPE:
         classifier = ClassifierMetrics(data_dir, num_samples, seed)
-    return QualityEvaluator(real_images, num_samples, seed, classifier)
+    return QualityEvaluator(real_images, num_samples, seed, classifier,
+                            real_labels)
 
 
 def row(epoch, result, best_epoch=None):
@@ -159,6 +208,10 @@ def row(epoch, result, best_epoch=None):
                        "min_class_share": result["min_share"]})
         values.update({f"share_{c}": share
                        for c, share in enumerate(result["shares"])})
+    if "accuracy" in result:
+        values["accuracy"] = result["accuracy"]
+        values.update({f"accuracy_{c}": share for c, share
+                       in enumerate(result["class_accuracy"])})
     if best_epoch is not None:
         values["best_epoch"] = best_epoch
     return {key: (f"{value:.6g}" if isinstance(value, float) else value)
@@ -194,6 +247,8 @@ def summary(label, result):
                  "smallest class share={:.3f}".format(
                      result["fd"], result["kid"], result["kid_std"],
                      result["entropy"], result["min_share"]))
+    if "accuracy" in result:
+        text += ", of the class asked={:.1%}".format(result["accuracy"])
     return text
 
 

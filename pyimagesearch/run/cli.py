@@ -140,6 +140,14 @@ def build_parser():
         help="train on the images in a new random order every epoch "
              "(default: on for a folder, which is read in sorted order; off "
              "for the named data sets, in the tutorial's order)")
+    ap.add_argument_group(
+        "class-conditional", "choose what the generator draws: not in the "
+        "tutorial, off by default; fixed for the life of a run"
+    ).add_argument(
+        "--conditional", action="store_true",
+        help="tell the generator and the discriminator each image's class "
+             "(the named data sets' labels; a folder's first level of "
+             "sub-folders); montages show one class a row")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")

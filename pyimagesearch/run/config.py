@@ -30,7 +30,9 @@ TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
 MAY_CHANGE_ON_RESUME = ("epochs",)
 # what a checkpoint written before a setting existed was made with
 LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1,
-          "shuffle": False}
+          "shuffle": False, "conditional": False}
+# what the loaded data tells, never a flag
+FROM_DATA = ("num_images", "data_sha1", "class_names")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +63,12 @@ class RunConfig:
     arch: str = "tutorial"
     augment: str = None
     shuffle: bool = None
+    # a class-conditional GAN: G and D are told each image's class
+    conditional: bool = False
     # the training data, as loaded: a resumed run must see the same
     num_images: int = None
     data_sha1: str = None
+    class_names: list = None
 
     # -- building ---------------------------------------------------------
 
@@ -121,10 +126,19 @@ class RunConfig:
             shuffle=default_shuffle(self.dataset) if self.shuffle is None
             else self.shuffle)
 
-    def for_data(self, num_images, data_sha1, channels):
+    def for_data(self, num_images, data_sha1, channels, class_names=None):
         """The config once the training images are loaded: what they are,
-        and for a folder, whether they are grey.  Refuses other images
-        than those the checkpoint was trained on."""
+        for a folder whether they are grey, and for a conditional run the
+        names of the classes.  Refuses other images (or classes) than
+        those the checkpoint was trained on."""
+        if class_names is not None:
+            class_names = list(class_names)
+        if self.class_names is not None and self.class_names != class_names:
+            raise UserError(
+                f"the checkpoint was trained on the classes "
+                f"{', '.join(self.class_names)}, these images are of "
+                f"{', '.join(class_names or ['none'])}: resume with the "
+                "same class folders")
         if self.data_sha1 is not None and self.data_sha1 != data_sha1:
             raise UserError(
                 "the checkpoint was trained on other data ({} images, sha1 "
@@ -133,7 +147,8 @@ class RunConfig:
                 "folder)".format(self.num_images, self.data_sha1[:12],
                                  num_images, data_sha1[:12]))
         return dataclasses.replace(self, num_images=num_images,
-                                   data_sha1=data_sha1, channels=channels)
+                                   data_sha1=data_sha1, channels=channels,
+                                   class_names=class_names)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -161,6 +176,9 @@ class RunConfig:
                             f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
                             f"at {self.image_size}x{self.image_size}; raise "
                             "--image-size or train without it")
+        if self.conditional and self.arch != "tutorial":
+            raise UserError("--conditional is built on the tutorial's models "
+                            "only so far: leave out --arch")
         self.check_memory(metrics_every)
 
     def check_memory(self, metrics_every=None):
@@ -195,6 +213,8 @@ class RunConfig:
                  for key, value in changed.items() if value != _DEFAULTS[key]]
         if self.shuffle not in (None, default_shuffle(self.dataset)):
             flags.append("--shuffle" if self.shuffle else "--no-shuffle")
+        if self.conditional:
+            flags.append("--conditional")
         return " ".join(flags)
 
 
@@ -209,6 +229,9 @@ def _of_its_type(key, value):
     kind = _TYPES[key]
     if value is None:
         return _DEFAULTS[key] is None or key in ("image_size", "channels")
+    if key == "class_names":
+        return (isinstance(value, list) and len(value) > 1
+                and all(isinstance(name, str) for name in value))
     if kind is bool or isinstance(value, bool):
         return kind is bool and isinstance(value, bool)
     if kind is float:
@@ -236,7 +259,8 @@ def given_flags(args):
     not given}): the one place the parsed command line becomes settings.
     A folder is named by its absolute path, the same from anywhere."""
     given = {key: getattr(args, key) for key in _DEFAULTS
-             if key not in ("num_images", "data_sha1")}
+             if key not in FROM_DATA}
+    given["conditional"] = given["conditional"] or None   # off: not given
     if given["dataset"] is not None and is_folder(given["dataset"]):
         given["dataset"] = os.path.abspath(given["dataset"])
     if given["augment"] is not None:

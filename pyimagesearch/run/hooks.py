@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UserError
 from .checkpoint import latest_checkpoint
-from .montage import build_montage, montage_name, write_image
+from .montage import build_montage, class_rows, montage_name, write_image
 from .outputs import (EMA_METRICS, EMA_PREFIX, GENERATOR_BEST,
                       GENERATOR_EMA_BEST, METRICS)
 from .progress import EpochProgress
@@ -203,8 +203,14 @@ class Montages(Hook):
 
     def write(self, name, ema):
         """Write one montage; if that fails, stop with a way to continue."""
-        image = build_montage(self.trainer.generate(self.benchmark_noise,
-                                                    ema=ema))
+        if self.trainer.num_classes is None:
+            image = build_montage(self.trainer.generate(self.benchmark_noise,
+                                                        ema=ema))
+        else:
+            noise, classes, grid = class_rows(self.benchmark_noise,
+                                              self.trainer.num_classes)
+            image = build_montage(self.trainer.generate(
+                noise, ema=ema, classes=classes), grid)
         try:
             write_image(os.path.join(self.output, name), image)
         except UserError as e:

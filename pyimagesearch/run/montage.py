@@ -22,6 +22,15 @@ def for_imwrite(image):
     return image[..., 0] if image.shape[-1] == 1 else image[..., ::-1]
 
 
+def class_rows(noise, num_classes, columns=GRID[0]):
+    """(noise, classes, grid) of a conditional montage: one class a row,
+    the same `columns` noise vectors in every row, so that a column shows
+    the class changing and the style staying."""
+    noise = np.tile(noise[:columns], (num_classes, 1))
+    classes = np.repeat(np.arange(num_classes), columns)
+    return noise, classes, (columns, num_classes)
+
+
 def build_montage(images, grid=GRID):
     """One BGR montage image (for cv2.imwrite) of `images` (N, H, W, C) in
     [-1, 1]: grey repeated to 3 channels, RGB turned to OpenCV's BGR."""

@@ -37,7 +37,9 @@ def test_defaults_are_the_tutorials():
         "label_noise": 0.0, "disc_lr": 2e-4, "gan_lr": 2e-4, "ema": None,
         # the small-data switches: off
         "arch": "tutorial", "augment": None, "shuffle": False,
-        "num_images": None, "data_sha1": None}
+        # unconditional
+        "conditional": False,
+        "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
 
 

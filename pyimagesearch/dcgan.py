@@ -283,3 +283,36 @@ class DCGAN:
 		projection = Dot(axes=1)([features, embedded])
 		x = Activation("sigmoid")(Add()([score, projection]))
 		return Model([image, label], x, name="conditional_discriminator")
+
+	@staticmethod
+	def build_conditional_radford_generator(size, numClasses, channels=1,
+		inputDim=100, width=32, kernel=4, embedDim=50, classNames=None):
+		# build_radford_generator with the class embedded beside the noise
+		noise = Input(shape=(inputDim,), name="noise")
+		label = Input(shape=(1,), dtype="int32", name="label")
+		code = Flatten()(ClassEmbedding(numClasses, embedDim,
+			classNames=classNames)(label))
+		trunk = DCGAN.build_radford_generator(size, channels,
+			inputDim + embedDim, width, kernel)
+		x = Concatenate()([noise, code])
+		for layer in trunk.layers:
+			x = layer(x)
+		return Model([noise, label], x, name="conditional_generator")
+
+	@staticmethod
+	def build_conditional_radford_discriminator(size, depth, numClasses,
+		alpha=0.2, dropout=0.0, width=32, kernel=4, batchSize=None):
+		# build_radford_discriminator whose 4x4x8w features are scored by
+		# Dense(1) plus their projection on the class's embedding
+		image = Input(shape=(size, size, depth), name="image")
+		label = Input(shape=(1,), dtype="int32", name="label")
+		trunk = DCGAN.build_radford_discriminator(size, depth, alpha,
+			dropout, width, kernel, batchSize)
+		x = image
+		for layer in trunk.layers[:-2]:  # up to the flattened features
+			x = layer(x)
+		score = Dense(1)(x)
+		embedded = Flatten()(Embedding(numClasses, x.shape[-1])(label))
+		projection = Dot(axes=1)([x, embedded])
+		x = Activation("sigmoid")(Add()([score, projection]))
+		return Model([image, label], x, name="conditional_discriminator")

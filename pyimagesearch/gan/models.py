@@ -21,7 +21,11 @@ def build_generator(config):
     """The tutorial's: two upsamplings from size/4 to size, 7x7x64 -> 28x28
     for the MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders.  --arch
     radford: the DCGAN paper's, doubling from 4x4x256.  --conditional:
-    the tutorial's with the class as a second input."""
+    either with the class as a second input."""
+    if config.conditional and config.arch == "radford":
+        return DCGAN.build_conditional_radford_generator(
+            config.image_size, len(config.class_names), config.channels,
+            width=RADFORD_WIDTH, classNames=config.class_names)
     if config.conditional:
         return DCGAN.build_conditional_generator(
             config.image_size // 4, GENERATOR_DEPTH,
@@ -36,6 +40,11 @@ def build_generator(config):
 
 
 def build_discriminator(config):
+    if config.conditional and config.arch == "radford":
+        return DCGAN.build_conditional_radford_discriminator(
+            config.image_size, config.channels, len(config.class_names),
+            dropout=config.disc_dropout, width=RADFORD_WIDTH,
+            batchSize=config.batch_size)
     if config.conditional:
         return DCGAN.build_conditional_discriminator(
             config.image_size, config.image_size, config.channels,

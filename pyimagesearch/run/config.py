@@ -176,9 +176,6 @@ class RunConfig:
                             f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
                             f"at {self.image_size}x{self.image_size}; raise "
                             "--image-size or train without it")
-        if self.conditional and self.arch != "tutorial":
-            raise UserError("--conditional is built on the tutorial's models "
-                            "only so far: leave out --arch")
         self.check_memory(metrics_every)
 
     def check_memory(self, metrics_every=None):

@@ -115,3 +115,31 @@ def test_a_saved_generator_keeps_its_class_names(trainer, tmp_path):
         loaded.predict_on_batch([noise, np.array([[0], [1], [3]])]),
         trainer.generate(noise, classes=[0, 1, 3]), atol=1e-6)
     assert class_names(DCGAN.build_generator(7, 64)) is None
+
+
+def test_radford_models_take_the_class_too():
+    keras.utils.set_random_seed(1)
+    gen = DCGAN.build_conditional_radford_generator(16, 3, 3)
+    disc = DCGAN.build_conditional_radford_discriminator(16, 3, 3,
+                                                         batchSize=4)
+    trainer = GANTrainer(gen, disc, epochs=5, num_classes=3,
+                         mixed_batches=False)
+    real = np.random.uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
+    # (G's BatchNorm statistics move in D's step: its fakes come from G in
+    # training mode, as for the unconditional radford models)
+    g_trained = [w.numpy().copy() for w in gen.trainable_weights]
+    d_before = weights(disc)
+    trainer.discriminator_step(real, np.array([0, 1, 2, 0]))
+    assert changed(d_before, disc)
+    assert all(np.array_equal(a, w.numpy())
+               for a, w in zip(g_trained, gen.trainable_weights))
+    d_before, g_before = weights(disc), weights(gen)
+    trainer.generator_step(4)
+    assert changed(g_before, gen) and not changed(d_before, disc)
+    images = trainer.generate(np.repeat(trainer.sample_noise(1), 2, axis=0),
+                              classes=[0, 2])
+    assert images.shape == (2, 16, 16, 3)
+    assert not np.allclose(images[0], images[1])
+    named = ckpt.trainer_variables(trainer)
+    assert sum(key.startswith(("generator/", "discriminator/"))
+               for key in named) == len(gen.variables) + len(disc.variables)

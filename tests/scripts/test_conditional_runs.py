@@ -122,8 +122,8 @@ def test_what_conditioning_cannot_do_is_refused(tmp_path, real_data):
         str(tmp_path / "s"), "--class", "Bag")
     assert_one_line_error(unconditional, "unconditional generator")
     radford = run_script("--output", str(tmp_path / "r"), "--conditional",
-                         "--arch", "radford", "--image-size", "32")
-    assert_one_line_error(radford, "--conditional", "--arch")
+                         "--arch", "radford")
+    assert_one_line_error(radford, "--arch radford", "got 28")
 
 
 def write_class_folders(root, counts, size=20):

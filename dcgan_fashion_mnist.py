@@ -25,6 +25,7 @@ from pyimagesearch.data.datasets import (fingerprint,  # noqa: E402
                                          load_labelled, title,
                                          to_unit_range)
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.files import readable_name  # noqa: E402
 from pyimagesearch.run import hooks  # noqa: E402
 from pyimagesearch.run.checkpoint import latest_checkpoint  # noqa: E402
 from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
@@ -212,8 +213,8 @@ def load_data(options, config, state):
             config.image_size, config.channels, exclude=options.output)
     log("[INFO] {} images from {}".format(len(images), source))
     if class_names is not None:
-        log("[INFO] {} classes: {}".format(len(class_names),
-                                           ", ".join(class_names)))
+        log("[INFO] {} classes: {}".format(len(class_names), ", ".join(
+            map(readable_name, class_names))))
     config = config.for_data(len(images), fingerprint(images), channels,
                              class_names)
     if config.batch_size > len(images):

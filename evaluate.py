@@ -116,14 +116,14 @@ def main(argv=None):
             args.csv):
         raise UserError(f"--csv {args.csv} is not a file to append to; "
                         "pick another path")
-    from pyimagesearch.gan.saved import load_generator, trained_noise
+    from pyimagesearch.gan.saved import (class_names, load_generator,
+                                         trained_noise)
     from pyimagesearch.quality.evaluator import append_csv, row, summary
     from pyimagesearch.quality.evaluator import check_measurable
     generators = {path: load_generator(path, ema=args.ema)
                   for path in args.models}
     first = args.models[0]
     shape = generators[first].output_shape[1:]
-    from pyimagesearch.gan.saved import class_names
     for path, generator in generators.items():     # all, before measuring
         check_measurable(generator, shape, path)
         if class_names(generator) != class_names(generators[first]):

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 
 from pyimagesearch.errors import (UserError, check_range,  # noqa: E402
                                   one_line_errors)
+from pyimagesearch.files import readable_name  # noqa: E402
 from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
@@ -85,8 +86,8 @@ class Sampler:
     pictures are named and enlarged."""
 
     def __init__(self, args):
-        from pyimagesearch.gan.saved import load_generator, trained_noise
-        from pyimagesearch.gan.saved import class_names
+        from pyimagesearch.gan.saved import (class_names, load_generator,
+                                             trained_noise)
         self.generator = load_generator(args.model, ema=args.ema)
         self.class_names = class_names(self.generator)
         self.classes = pick_classes(self.class_names, args.classes,
@@ -106,7 +107,17 @@ class Sampler:
         return np.asarray(self.generator.predict_on_batch(inputs))
 
     def named(self, classes):
-        return ", ".join(self.class_names[number] for number in classes)
+        return ", ".join(readable_name(self.class_names[number])
+                         for number in classes)
+
+    def suffix(self):
+        """Picture names say which classes they hold, so that drawing
+        other classes into the same folder keeps them apart."""
+        if not self.classes:
+            return ""
+        if self.classes == list(range(len(self.class_names))):
+            return "_all"
+        return "_class" + "-".join(map(str, self.classes))
 
     def seeded(self, seed, count):
         return seeded_noise(seed, count, self.latent_dim, self.noise)
@@ -143,21 +154,32 @@ def pick_classes(names, asked, model):
         print(f"[INFO] a conditional generator of {len(names)} classes: "
               "drawing each in turn, one a row (--class NAME picks)")
         return list(range(len(names)))
-    lowered = {name.lower(): number for number, name in enumerate(names)}
     picked = []
     for name in asked:
-        if name.lower() == "all":
-            picked.extend(range(len(names)))
-        elif name.isdigit() and int(name) < len(names):
-            picked.append(int(name))
-        elif name.lower() in lowered:
-            picked.append(lowered[name.lower()])
-        else:
+        number = class_number(names, name)
+        if number is None:
             raise UserError(
                 f"--class {name} is not one of this generator's classes: "
                 + ", ".join(f"{number} {value}"
                             for number, value in enumerate(names)))
+        picked.extend(range(len(names)) if number == "all" else [number])
     return list(dict.fromkeys(picked))        # each once, in order asked
+
+
+def class_number(names, name):
+    """A class by its exact name, else by a name in any case (if only one
+    matches), else by its number; 'all' for every class; None if none."""
+    if name in names:
+        return names.index(name)
+    matches = [number for number, value in enumerate(names)
+               if value.lower() == name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if name.lower() == "all":
+        return "all"
+    if name.isascii() and name.isdecimal() and int(name) < len(names):
+        return int(name)
+    return None
 
 
 def interpolate(sampler, seed_a, seed_b, steps):
@@ -169,7 +191,8 @@ def interpolate(sampler, seed_a, seed_b, steps):
     images = np.concatenate([
         sampler.render(walk, None if number is None else [number] * steps)
         for number in classes])
-    path = sampler.write(f"interpolation_{seed_a}_{seed_b}.png",
+    path = sampler.write(f"interpolation_{seed_a}_{seed_b}"
+                         f"{sampler.suffix()}.png",
                          build_montage(images, (steps, len(classes))))
     if sampler.classes:
         print(f"[INFO] {steps}-step interpolation of each class "
@@ -194,7 +217,7 @@ def samples(sampler, seed, num, singles):
         noise, classes = sampler.seeded(seed, num), None
     sampler.check_grid(columns, rows)
     images = sampler.render(noise, classes)
-    path = sampler.write(f"samples_seed{seed}.png",
+    path = sampler.write(f"samples_seed{seed}{sampler.suffix()}.png",
                          build_montage(images, (columns, rows)))
     if sampler.classes:
         print(f"[INFO] {num} samples of each class "

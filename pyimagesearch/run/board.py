@@ -35,7 +35,8 @@ class Board:
 
     def quality(self, step, result, prefix="quality"):
         with self.writer.as_default(step=step):
-            for key in ("swd", "fd", "kid", "entropy", "min_share"):
+            for key in ("swd", "fd", "kid", "entropy", "min_share",
+                        "accuracy"):
                 if key in result:
                     self.tf.summary.scalar(f"{prefix}/{key}", result[key])
 

@@ -109,8 +109,15 @@ class RunConfig:
                   if key not in saved}
         values.update({key: value for key, value in saved.items()
                        if key in names})
+        # a conditional run's checkpoints are written once its classes
+        # are known
+        unnamed = (values.get("conditional") and values.get("data_sha1")
+                   and values.get("class_names") is None)
+        if unnamed:
+            values["class_names"] = None
         for key, value in values.items():
-            if not _of_its_type(key, value):
+            if not _of_its_type(key, value) or (
+                    unnamed and key == "class_names"):
                 raise UserError(
                     f"the checkpoint's settings hold {key}={value!r}, which "
                     "no run of this project writes: the checkpoint is "
@@ -210,8 +217,6 @@ class RunConfig:
                  for key, value in changed.items() if value != _DEFAULTS[key]]
         if self.shuffle not in (None, default_shuffle(self.dataset)):
             flags.append("--shuffle" if self.shuffle else "--no-shuffle")
-        if self.conditional:
-            flags.append("--conditional")
         return " ".join(flags)
 
 

@@ -262,10 +262,12 @@ class Metrics(Hook):
         return epoch % self.every == 0 or epoch == self.num_epochs
 
     def on_train_begin(self):
-        fd = "fd" in self.evaluator.fields()
+        fields = self.evaluator.fields()
         log(f"[INFO] quality every {self.every} epochs and at the end: SWD "
             "(x1000, lower is better)" + (", FD, KID and class coverage"
-                                          if fd else "")
+                                          if "fd" in fields else "")
+            + (", and how often the classifier sees the class asked"
+               if "accuracy" in fields else "")
             + "; the real-data floor is what real images score")
 
     def on_epoch_end(self, epoch, logs):

@@ -117,6 +117,21 @@ def test_folder_classes_refused(tmp_path):
     with pytest.raises(UserError, match="c of .* hold no usable images;"):
         load_labelled(empty, size=8, log=quiet)
 
-    # the first 3 files in sorted order leave class b without any
-    with pytest.raises(UserError, match="within the first 3 files"):
-        load_labelled(str(tmp_path / "empty"), size=8, limit=3, log=quiet)
+    # the first 2 files in sorted order leave class b without any
+    cut = str(tmp_path / "cut")
+    write_classes(cut, {"a": 2, "b": 2})
+    with pytest.raises(UserError, match="b of .* within the first 2 files"):
+        load_labelled(cut, size=8, limit=2, log=quiet)
+
+
+def test_hidden_and_output_folders(tmp_path):
+    root = str(tmp_path / "classes")
+    write_classes(root, {"a": 2, "b": 2})
+    # a hidden folder of images is a class like any other (it is data)
+    write_classes(os.path.join(root, ".extra"), {"c": 1})
+    # the run's own output folder inside the data is no class
+    os.makedirs(os.path.join(root, "run", "checkpoints"))
+    images, _, _, labels, names = load_labelled(
+        root, size=8, log=quiet, exclude=os.path.join(root, "run"))
+    assert names == (".extra", "a", "b")
+    assert np.bincount(labels).tolist() == [1, 2, 2]

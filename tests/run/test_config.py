@@ -1,6 +1,7 @@
 """The run configuration: resolved once from the flags or the checkpoint,
 checked, frozen, and the rules for what a resumed run may change."""
 import dataclasses
+import json
 import re
 
 import pytest
@@ -295,3 +296,27 @@ def test_damaged_checkpoint_settings_are_one_line(saved):
     with pytest.raises(UserError, match="the checkpoint's settings hold .* "
                                         "the checkpoint is damaged"):
         RunConfig.from_saved(saved)
+
+
+def test_conditional_classes_recorded_and_kept_on_resume():
+    config = fresh("--conditional")
+    assert config.conditional and config.class_names is None
+    assert config.tip_flags() == ""      # said by its own "classes" line
+    ready = config.for_data(10, "ab" * 20, 1, ("boots", "hats"))
+    assert ready.class_names == ["boots", "hats"]
+    saved = json.loads(json.dumps(ready.to_dict()))
+    again = RunConfig.resumed(saved, {})
+    assert again.class_names == ["boots", "hats"] and again.conditional
+    again.for_data(10, "ab" * 20, 1, ("boots", "hats"))
+    with pytest.raises(UserError, match="classes boots, hats, these images "
+                                        "are of boots, hats, socks"):
+        again.for_data(10, "ab" * 20, 1, ("boots", "hats", "socks"))
+    # a conditional checkpoint without its classes is damaged
+    del saved["class_names"]
+    with pytest.raises(UserError, match="class_names=None.*damaged"):
+        RunConfig.from_saved(saved)
+    # conditioning cannot be switched on for a run that was made without
+    plain = json.loads(json.dumps(fresh().for_data(
+        10, "ab" * 20, 1).to_dict()))
+    with pytest.raises(UserError, match="made without --conditional"):
+        RunConfig.resumed(plain, {"conditional": True})

@@ -91,13 +91,13 @@ def test_generate_draws_the_classes_asked(whole, tmp_path):
                         "--class", "0", "--num", "3", "--scale", "1")
     assert result.returncode == 0, result.stderr
     assert "3 samples of each class (Sneaker, T-shirt/top" in result.stdout
-    image = cv2.imread(os.path.join(out, "samples_seed0.png"))
+    image = cv2.imread(os.path.join(out, "samples_seed0_class7-0.png"))
     assert image.shape == (2 * 28, 3 * 28, 3)
     # without --class: every class in turn, said in one line
     every = run_python("generate.py", model, "-o", out, "--num", "2")
     assert "drawing each in turn" in every.stdout
-    assert cv2.imread(os.path.join(out, "samples_seed0.png")).shape[0] == \
-        10 * 28 * 2
+    assert cv2.imread(os.path.join(out, "samples_seed0_all.png")).shape[0] \
+        == 10 * 28 * 2
     walk = run_python("generate.py", model, "-o", out, "--class", "Bag",
                       "--interpolate", "1", "2", "--steps", "4")
     assert walk.returncode == 0, walk.stderr
@@ -105,9 +105,12 @@ def test_generate_draws_the_classes_asked(whole, tmp_path):
     bad = run_python("generate.py", model, "-o", out, "--class", "Sneakers")
     assert_one_line_error(bad, "--class Sneakers is not one of",
                           "7 Sneaker, 8 Bag")
+    assert sorted(os.listdir(out)) == [
+        "interpolation_1_2_class8.png", "samples_seed0_all.png",
+        "samples_seed0_class7-0.png"]
 
 
-def test_what_conditioning_cannot_do_is_refused(tmp_path, real_data):
+def test_what_conditioning_cannot_do_is_refused(whole, tmp_path):
     plain = str(tmp_path / "plain")
     result = run_script("--output", plain, "--limit", "128", "--batch-size",
                         "64", "--epochs", "2", "--pause-after", "1")
@@ -121,6 +124,10 @@ def test_what_conditioning_cannot_do_is_refused(tmp_path, real_data):
         "generate.py", ckpt.latest_checkpoint(plain), "-o",
         str(tmp_path / "s"), "--class", "Bag")
     assert_one_line_error(unconditional, "unconditional generator")
+    mixed = run_python("evaluate.py", os.path.join(whole[0], "generator.keras"),
+                       ckpt.latest_checkpoint(plain))
+    assert_one_line_error(mixed, "draw different classes")
+    assert "real images" not in mixed.stdout
     radford = run_script("--output", str(tmp_path / "r"), "--conditional",
                          "--arch", "radford")
     assert_one_line_error(radford, "--arch radford", "got 28")
@@ -192,3 +199,16 @@ def test_each_batch_keeps_its_labels_through_shuffling():
         assert told.tolist() == class_batch.tolist()
         orders.append(class_batch.tolist())
     assert orders[:5] != orders[5:]           # a new order each epoch
+
+
+def test_a_class_is_named_before_it_is_numbered():
+    from generate import class_number
+    names = ["0", "1", "10", "2", "Bag", "coat", "COAT"]
+    assert class_number(names, "10") == 2          # the name, not index 10
+    assert class_number(names, "3") == 3           # no such name: a number
+    assert class_number(names, "bag") == 4
+    assert class_number(names, "COAT") == 6        # exact first
+    assert class_number(names, "Coat") is None     # two in another case
+    assert class_number(names, "²") is None        # no traceback on int()
+    assert class_number(names, "7") is None
+    assert class_number(names, "ALL") == "all"

@@ -146,7 +146,7 @@ def test_radford_needs_a_power_of_two_even_by_default():
     # Fashion-MNIST is 28x28: known before any data loads
     with pytest.raises(UserError, match="power of two from 16 .* got 28 "
                                         r"\(without --image-size, the "
-                                        "data's own size\)"):
+                                        r"data's own size\)"):
         fresh("--arch", "radford").check()
     fresh("--arch", "radford", "--image-size", "32").check()
     with pytest.raises(UserError, match="invalid choice: 'dcgan'"):

@@ -124,7 +124,8 @@ def test_what_conditioning_cannot_do_is_refused(whole, tmp_path):
         "generate.py", ckpt.latest_checkpoint(plain), "-o",
         str(tmp_path / "s"), "--class", "Bag")
     assert_one_line_error(unconditional, "unconditional generator")
-    mixed = run_python("evaluate.py", os.path.join(whole[0], "generator.keras"),
+    mixed = run_python("evaluate.py",
+                       os.path.join(whole[0], "generator.keras"),
                        ckpt.latest_checkpoint(plain))
     assert_one_line_error(mixed, "draw different classes")
     assert "real images" not in mixed.stdout

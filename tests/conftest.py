@@ -81,6 +81,21 @@ def run_script(*args, timeout=300, env=None):
     return run_python(SCRIPT, *args, timeout=timeout, env=env)
 
 
+def trained_once(tmp_path_factory, name, flags):
+    """(output folder, CompletedProcess) of one training run, for a
+    module's tests to share."""
+    out = str(tmp_path_factory.mktemp(name) / "whole")
+    result = run_script("--output", out, *flags)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def pngs(folder):
+    """{name: bytes} of the PNGs in a folder, to compare two runs'."""
+    return {name: open(os.path.join(folder, name), "rb").read()
+            for name in sorted(os.listdir(folder)) if name.endswith(".png")}
+
+
 def info_lines(stdout):
     return [line for line in stdout.splitlines() if line.startswith("[INFO]")]
 

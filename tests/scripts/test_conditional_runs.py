@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_python, run_script
+from conftest import (assert_one_line_error, pngs, run_python, run_script,
+                      trained_once)
 from pyimagesearch.run import checkpoint as ckpt
 
 # 640 Fashion-MNIST images / batch 64 = 10 steps an epoch
@@ -20,11 +21,6 @@ FASHION = ("T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, "
            "Sneaker, Bag, Ankle boot")
 
 
-def pngs(folder):
-    return {name: open(os.path.join(folder, name), "rb").read()
-            for name in sorted(os.listdir(folder)) if name.endswith(".png")}
-
-
 def weights(path):
     import keras
     import pyimagesearch.dcgan  # noqa: F401  (registers ClassEmbedding)
@@ -33,10 +29,7 @@ def weights(path):
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory, real_data):
-    out = str(tmp_path_factory.mktemp("conditional") / "whole")
-    result = run_script("--output", out, *CONDITIONAL)
-    assert result.returncode == 0, result.stderr
-    return out, result
+    return trained_once(tmp_path_factory, "conditional", CONDITIONAL)
 
 
 def test_classes_named_recorded_and_drawn_one_a_row(whole):

@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_python, run_script
+from conftest import (assert_one_line_error, pngs, run_python, run_script,
+                      trained_once)
 from pyimagesearch.run import checkpoint as ckpt
 from pyimagesearch.run.config import RunConfig
 from pyimagesearch.run.state import RunState
@@ -20,11 +21,6 @@ SMALL_DATA = ["--limit", "640", "--batch-size", "64", "--image-size", "32",
               "--ema", "0.9", "--metrics-every", "1"]
 GENERATORS = ("generator.keras", "generator_ema.keras",
               "generator_best.keras", "generator_ema_best.keras")
-
-
-def pngs(folder):
-    return {name: open(os.path.join(folder, name), "rb").read()
-            for name in sorted(os.listdir(folder)) if name.endswith(".png")}
 
 
 def weights(path):
@@ -39,10 +35,7 @@ def read_rows(path):
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory, real_data):
-    out = str(tmp_path_factory.mktemp("small") / "whole")
-    result = run_script("--output", out, *SMALL_DATA)
-    assert result.returncode == 0, result.stderr
-    return out, result
+    return trained_once(tmp_path_factory, "small", SMALL_DATA)
 
 
 def test_switches_are_announced_and_recorded(whole):

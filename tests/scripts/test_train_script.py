@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import (ROOT, SCRIPT, assert_one_line_error, info_lines,
-                      run_python, run_script, write_fashion_dir)
+                      pngs, run_python, run_script, write_fashion_dir)
 from pyimagesearch.run import checkpoint as ckpt
 
 # 1920 images / batch 64 = 30 steps an epoch: montages at steps 0 and 25
@@ -26,11 +26,6 @@ MONTAGES = {
     "epoch_0002_step_00000.png", "epoch_0002_step_00025.png",
     "epoch_0002_output.png",
 }
-
-
-def pngs(folder):
-    return {name: open(os.path.join(folder, name), "rb").read()
-            for name in os.listdir(folder) if name.endswith(".png")}
 
 
 def generator_weights(folder):

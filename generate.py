@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 from pyimagesearch.errors import (UserError, check_range,  # noqa: E402
                                   one_line_errors)
 from pyimagesearch.files import readable_name  # noqa: E402
+from pyimagesearch.data.labels import class_column  # noqa: E402
 from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
@@ -103,7 +104,7 @@ class Sampler:
     def render(self, noise, classes=None):
         inputs = noise.astype("float32")
         if classes is not None:
-            inputs = [inputs, np.asarray(classes, "int32").reshape(-1, 1)]
+            inputs = [inputs, class_column(classes)]
         return np.asarray(self.generator.predict_on_batch(inputs))
 
     def named(self, classes):

@@ -20,6 +20,11 @@ CLASS_NAMES = {
 FEW_IMAGES = 20
 
 
+def class_column(classes):
+    """Class numbers as a conditional model's second input: int32 (N, 1)."""
+    return np.asarray(classes, dtype="int32").reshape(-1, 1)
+
+
 def class_folders(folder, exclude=None):
     """The sorted names of `folder`'s sub-folders (hidden ones and the
     run's output folder, with what is in it, left out): the classes a

@@ -13,6 +13,7 @@ from tensorflow.keras.models import Model
 from tensorflow.keras.optimizers import Adam
 from tensorflow.keras.optimizers.schedules import InverseTimeDecay
 
+from ..data.labels import class_column
 from .augment import DiffAugment
 from .noise import LATENT_DIM, sample_noise
 
@@ -132,24 +133,22 @@ class GANTrainer:
         # D as its own step trains it: through the augmentation, if any
         self.augment = DiffAugment(augment) if augment else None
         self.disc_model = discriminator
-        image_shape = generator.output_shape[1:]
         if self.augment is not None:
-            images = Input(shape=image_shape)
+            images = Input(shape=generator.output_shape[1:])
+            with_class = self._class_input()
             self.disc_model = Model(
-                *self._conditioned(images, self.augment(images),
-                                   discriminator))
+                with_class(images),
+                discriminator(with_class(self.augment(images))))
         self.disc_model.compile(loss="binary_crossentropy",
                                 optimizer=disc_opt)
         with frozen(discriminator):
             gan_input = Input(shape=(latent_dim,))
-            noise_and_class, fake_images = self._conditioned(
-                gan_input, gan_input, generator)
+            with_class = self._class_input()
+            fake_images = generator(with_class(gan_input))
             if self.augment is not None:
                 fake_images = self.augment(fake_images)
-            gan_output = self._conditioned(None, fake_images,
-                                           discriminator,
-                                           noise_and_class)[1]
-            self.gan = Model(noise_and_class, gan_output)
+            gan_output = discriminator(with_class(fake_images))
+            self.gan = Model(with_class(gan_input), gan_output)
             self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
         self._generate = compiled_inference(generator)
         self._generate_training = tf.function(
@@ -161,24 +160,19 @@ class GANTrainer:
             self._generate_ema = compiled_inference(self.generator_ema)
             self._update_ema = ema_update(self.generator_ema, generator, ema)
 
-    def _conditioned(self, inputs, tensor, model, given=None):
-        """(the inputs, `model` applied to `tensor`), with a class input
-        added beside `inputs` when conditional (or the class input of
-        `given`, the inputs of an enclosing model)."""
+    def _class_input(self):
+        """For building one model: `tensor -> [tensor, classes]`, all with
+        the model's one class input when conditional; else `tensor`."""
         if self.num_classes is None:
-            return inputs, model(tensor)
-        if given is not None:
-            classes = given[1]
-        else:
-            classes = Input(shape=(1,), dtype="int32")
-        return [inputs, classes], model([tensor, classes])
+            return lambda tensor: tensor
+        classes = Input(shape=(1,), dtype="int32")
+        return lambda tensor: [tensor, classes]
 
     def _inputs(self, noise, classes):
         noise = tf.convert_to_tensor(noise)
         if self.num_classes is None:
             return noise
-        return [noise, tf.convert_to_tensor(
-            np.asarray(classes, dtype="int32").reshape(-1, 1))]
+        return [noise, tf.convert_to_tensor(class_column(classes))]
 
     def generate(self, noise, ema=False, classes=None):
         """Generator output in inference mode (BN uses moving statistics).
@@ -219,7 +213,7 @@ class GANTrainer:
             classes = np.concatenate((real_classes, fake_classes))
             if self.mixed_batches:
                 (images, labels, classes) = shuffle(images, labels, classes)
-            inputs = [images, classes.astype("int32").reshape(-1, 1)]
+            inputs = [images, class_column(classes)]
         labels = self.noisy_labels(labels)
         return float(self.disc_model.train_on_batch(inputs, labels))
 

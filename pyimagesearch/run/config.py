@@ -109,20 +109,18 @@ class RunConfig:
                   if key not in saved}
         values.update({key: value for key, value in saved.items()
                        if key in names})
+        bad = [(key, value) for key, value in values.items()
+               if not _of_its_type(key, value)]
         # a conditional run's checkpoints are written once its classes
         # are known
-        unnamed = (values.get("conditional") and values.get("data_sha1")
-                   and values.get("class_names") is None)
-        if unnamed:
-            values["class_names"] = None
-        for key, value in values.items():
-            if not _of_its_type(key, value) or (
-                    unnamed and key == "class_names"):
-                raise UserError(
-                    f"the checkpoint's settings hold {key}={value!r}, which "
-                    "no run of this project writes: the checkpoint is "
-                    "damaged; move it away, or train afresh in another "
-                    "--output")
+        if values.get("conditional") and values.get("data_sha1") and \
+                values.get("class_names") is None:
+            bad.append(("class_names", None))
+        for key, value in bad[:1]:
+            raise UserError(
+                f"the checkpoint's settings hold {key}={value!r}, which no "
+                "run of this project writes: the checkpoint is damaged; move "
+                "it away, or train afresh in another --output")
         return cls(**values)._with_native_shape()
 
     def _with_native_shape(self):

@@ -17,6 +17,7 @@ from tensorflow.keras.layers import Embedding
 from tensorflow.keras.layers import Concatenate
 from tensorflow.keras.layers import Dot
 from tensorflow.keras.layers import Add
+from tensorflow.keras.layers import UpSampling2D
 
 
 def add_dropout(model, rate):
@@ -78,6 +79,42 @@ class ClassEmbedding(Embedding):
 
 	def get_config(self):
 		return {**super().get_config(), "classNames": self.classNames}
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class ClassOneHot(keras.layers.Layer):
+	# not in the tutorial's network: the class as a fixed one-hot vector
+	# (keras-io's conditional GAN), keeping the names as ClassEmbedding
+	def __init__(self, input_dim, classNames=None, **kwargs):
+		super().__init__(**kwargs)
+		self.input_dim = input_dim
+		self.classNames = list(classNames) if classNames else None
+
+	def call(self, label):
+		label = ops.cast(ops.reshape(label, (-1,)), "int32")
+		return ops.one_hot(label, self.input_dim, dtype=self.compute_dtype)
+
+	def compute_output_shape(self, input_shape):
+		return (input_shape[0], self.input_dim)
+
+	def get_config(self):
+		return {**super().get_config(), "input_dim": self.input_dim,
+			"classNames": self.classNames}
+
+
+def class_code(label, numClasses, embedDim, classNames, oneHot):
+	# G's class input: a learned embedding, or (oneHot) a one-hot vector
+	if oneHot:
+		return ClassOneHot(numClasses, classNames=classNames)(label)
+	return Flatten()(ClassEmbedding(numClasses, embedDim,
+		classNames=classNames)(label))
+
+
+def class_channels(label, numClasses, size):
+	# D's class input with oneHot: the one-hot vector as numClasses
+	# constant channels beside the image's (keras-io's conditional GAN)
+	code = Reshape((1, 1, numClasses))(ClassOneHot(numClasses)(label))
+	return UpSampling2D(size=size)(code)
 
 
 class DCGAN:
@@ -215,15 +252,16 @@ class DCGAN:
 
 	@staticmethod
 	def build_conditional_generator(dim, depth, numClasses, channels=1,
-		inputDim=100, outputDim=512, embedDim=50, classNames=None):
+		inputDim=100, outputDim=512, embedDim=50, classNames=None,
+		oneHot=False):
 		# the tutorial's generator with the class as a second input: a
-		# learned embedding of the class is put beside the noise, and the
-		# two go through the tutorial's layers (Mirza & Osindero 2014)
+		# learned embedding of the class (or with oneHot, a one-hot
+		# vector) is put beside the noise, and the two go through the
+		# tutorial's layers (Mirza & Osindero 2014)
 		noise = Input(shape=(inputDim,), name="noise")
 		label = Input(shape=(1,), dtype="int32", name="label")
-		code = Flatten()(ClassEmbedding(numClasses, embedDim,
-			classNames=classNames)(label))
-		x = Concatenate()([noise, code])  # inputDim + embedDim
+		code = class_code(label, numClasses, embedDim, classNames, oneHot)
+		x = Concatenate()([noise, code])  # inputDim + embedDim (or classes)
 
 		# first set of FC => RELU => BN layers
 		x = Dense(units=outputDim)(x)
@@ -251,17 +289,21 @@ class DCGAN:
 
 	@staticmethod
 	def build_conditional_discriminator(width, height, depth, numClasses,
-		alpha=0.2, dropout=0.0):
+		alpha=0.2, dropout=0.0, oneHot=False):
 		# the tutorial's discriminator with a projection of the class
 		# (Miyato & Koyama 2018): the score is the tutorial's Dense(1)
 		# of the 512 features plus their dot product with a learned
-		# embedding of the class, so D judges "real, and of this class"
+		# embedding of the class, so D judges "real, and of this class".
+		# oneHot: keras-io's design instead, the class as one-hot
+		# channels beside the image's, and the tutorial's score
 		image = Input(shape=(height, width, depth), name="image")
 		label = Input(shape=(1,), dtype="int32", name="label")
+		x = Concatenate()([image, class_channels(label, numClasses,
+			(height, width))]) if oneHot else image
 
 		# first set of CONV => RELU layers
 		x = Conv2D(32, (5, 5), padding="same",
-			strides=(2, 2))(image)  # 28x28xdepth -> 14x14x32
+			strides=(2, 2))(x)  # 28x28xdepth -> 14x14x32
 		x = LeakyReLU(negative_slope=alpha)(x)
 		x = Dropout(dropout)(x) if dropout > 0 else x
 
@@ -279,21 +321,24 @@ class DCGAN:
 
 		# the unconditional score plus the class's projection, SIGMOID
 		score = Dense(1)(features)
-		embedded = Flatten()(Embedding(numClasses, 512)(label))
-		projection = Dot(axes=1)([features, embedded])
-		x = Activation("sigmoid")(Add()([score, projection]))
+		if not oneHot:
+			embedded = Flatten()(Embedding(numClasses, 512)(label))
+			projection = Dot(axes=1)([features, embedded])
+			score = Add()([score, projection])
+		x = Activation("sigmoid")(score)
 		return Model([image, label], x, name="conditional_discriminator")
 
 	@staticmethod
 	def build_conditional_radford_generator(size, numClasses, channels=1,
-		inputDim=100, width=32, kernel=4, embedDim=50, classNames=None):
-		# build_radford_generator with the class embedded beside the noise
+		inputDim=100, width=32, kernel=4, embedDim=50, classNames=None,
+		oneHot=False):
+		# build_radford_generator with the class embedded (or one-hot)
+		# beside the noise
 		noise = Input(shape=(inputDim,), name="noise")
 		label = Input(shape=(1,), dtype="int32", name="label")
-		code = Flatten()(ClassEmbedding(numClasses, embedDim,
-			classNames=classNames)(label))
+		code = class_code(label, numClasses, embedDim, classNames, oneHot)
 		trunk = DCGAN.build_radford_generator(size, channels,
-			inputDim + embedDim, width, kernel)
+			inputDim + code.shape[-1], width, kernel)
 		x = Concatenate()([noise, code])
 		for layer in trunk.layers:
 			x = layer(x)
@@ -301,13 +346,24 @@ class DCGAN:
 
 	@staticmethod
 	def build_conditional_radford_discriminator(size, depth, numClasses,
-		alpha=0.2, dropout=0.0, width=32, kernel=4, batchSize=None):
+		alpha=0.2, dropout=0.0, width=32, kernel=4, batchSize=None,
+		oneHot=False):
 		# build_radford_discriminator whose 4x4x8w features are scored by
-		# Dense(1) plus their projection on the class's embedding
+		# Dense(1) plus their projection on the class's embedding; with
+		# oneHot, the class as one-hot channels beside the image's and
+		# the unconditional score
 		image = Input(shape=(size, size, depth), name="image")
 		label = Input(shape=(1,), dtype="int32", name="label")
-		trunk = DCGAN.build_radford_discriminator(size, depth, alpha,
-			dropout, width, kernel, batchSize)
+		trunk = DCGAN.build_radford_discriminator(size,
+			depth + (numClasses if oneHot else 0), alpha, dropout, width,
+			kernel, batchSize)
+		if oneHot:
+			x = Concatenate()([image, class_channels(label, numClasses,
+				(size, size))])
+			for layer in trunk.layers:
+				x = layer(x)
+			return Model([image, label], x,
+				name="conditional_discriminator")
 		x = image
 		for layer in trunk.layers[:-2]:  # up to the flattened features
 			x = layer(x)

@@ -21,16 +21,19 @@ def build_generator(config):
     """The tutorial's: two upsamplings from size/4 to size, 7x7x64 -> 28x28
     for the MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders.  --arch
     radford: the DCGAN paper's, doubling from 4x4x256.  --conditional:
-    either with the class as a second input."""
+    either with the class as a second input, embedded (projection) or
+    one-hot."""
     if config.conditional and config.arch == "radford":
         return DCGAN.build_conditional_radford_generator(
             config.image_size, len(config.class_names), config.channels,
-            width=RADFORD_WIDTH, classNames=config.class_names)
+            width=RADFORD_WIDTH, classNames=config.class_names,
+            oneHot=config.conditional == "onehot")
     if config.conditional:
         return DCGAN.build_conditional_generator(
             config.image_size // 4, GENERATOR_DEPTH,
             len(config.class_names), channels=config.channels,
-            classNames=config.class_names)
+            classNames=config.class_names,
+            oneHot=config.conditional == "onehot")
     if config.arch == "radford":
         return DCGAN.build_radford_generator(config.image_size,
                                              config.channels,
@@ -44,11 +47,13 @@ def build_discriminator(config):
         return DCGAN.build_conditional_radford_discriminator(
             config.image_size, config.channels, len(config.class_names),
             dropout=config.disc_dropout, width=RADFORD_WIDTH,
-            batchSize=config.batch_size)
+            batchSize=config.batch_size,
+            oneHot=config.conditional == "onehot")
     if config.conditional:
         return DCGAN.build_conditional_discriminator(
             config.image_size, config.image_size, config.channels,
-            len(config.class_names), dropout=config.disc_dropout)
+            len(config.class_names), dropout=config.disc_dropout,
+            oneHot=config.conditional == "onehot")
     if config.arch == "radford":
         return DCGAN.build_radford_discriminator(
             config.image_size, config.channels, dropout=config.disc_dropout,

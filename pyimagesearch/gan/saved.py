@@ -72,9 +72,9 @@ def check_generator(model, path):
 def class_names(generator):
     """The names of the classes a conditional generator (--conditional)
     draws, in class order; None for an unconditional one."""
-    from ..dcgan import ClassEmbedding
+    from ..dcgan import ClassEmbedding, ClassOneHot
     for layer in generator.layers:
-        if isinstance(layer, ClassEmbedding):
+        if isinstance(layer, (ClassEmbedding, ClassOneHot)):
             return layer.classNames or [str(number) for number
                                         in range(layer.input_dim)]
     return None

@@ -12,7 +12,7 @@ from ..errors import UserError, check_positive
 from ..files import readable_name
 from ..gan.noise import NOISES
 from .checkpoint import SUBDIR
-from .config import ARCHS, check_values, given_flags
+from .config import ARCHS, CONDITIONINGS, check_values, given_flags
 from .outputs import TENSORBOARD
 
 
@@ -144,10 +144,14 @@ def build_parser():
         "class-conditional", "choose what the generator draws: not in the "
         "tutorial, off by default; fixed for the life of a run"
     ).add_argument(
-        "--conditional", action="store_true",
+        "--conditional", nargs="?", const="projection", default=None,
+        choices=CONDITIONINGS, metavar="DESIGN",
         help="tell the generator and the discriminator each image's class "
              "(the named data sets' labels; a folder's first level of "
-             "sub-folders); montages show one class a row")
+             "sub-folders); montages show one class a row.  DESIGN: "
+             "projection (default: a learned class embedding in G, a "
+             "projection discriminator) or onehot (keras-io's: a one-hot "
+             "code beside G's noise and as D's extra channels)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")

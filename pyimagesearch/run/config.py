@@ -24,13 +24,16 @@ MAX_SEED = 2 ** 32 - 1
 # two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
 MAX_IMAGE_SIZE = 1024
 ARCHS = ("tutorial", "radford")
+# --conditional's designs: a learned class embedding in G and a projection
+# discriminator (the default), or keras-io's one-hot code in both
+CONDITIONINGS = ("projection", "onehot")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # what a resumed run may change: everything else must match its checkpoint
 MAY_CHANGE_ON_RESUME = ("epochs",)
 # what a checkpoint written before a setting existed was made with
 LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1,
-          "shuffle": False, "conditional": False}
+          "shuffle": False, "conditional": None}
 # what the loaded data tells, never a flag
 FROM_DATA = ("num_images", "data_sha1", "class_names")
 
@@ -63,8 +66,9 @@ class RunConfig:
     arch: str = "tutorial"
     augment: str = None
     shuffle: bool = None
-    # a class-conditional GAN: G and D are told each image's class
-    conditional: bool = False
+    # a class-conditional GAN: G and D are told each image's class, by
+    # one of CONDITIONINGS (None: unconditional, the tutorial's)
+    conditional: str = None
     # the training data, as loaded: a resumed run must see the same
     num_images: int = None
     data_sha1: str = None
@@ -109,6 +113,10 @@ class RunConfig:
                   if key not in saved}
         values.update({key: value for key, value in saved.items()
                        if key in names})
+        # written as a switch before it named its design
+        if isinstance(values.get("conditional"), bool):
+            values["conditional"] = ("projection" if values["conditional"]
+                                     else None)
         bad = [(key, value) for key, value in values.items()
                if not _of_its_type(key, value)]
         # a conditional run's checkpoints are written once its classes
@@ -243,7 +251,8 @@ def _of_its_type(key, value):
             return parse_policy(value) is not None
         except ValueError:
             return False
-    return {"noise": NOISES, "arch": ARCHS}.get(key, (value,)).__contains__(
+    return {"noise": NOISES, "arch": ARCHS,
+            "conditional": CONDITIONINGS}.get(key, (value,)).__contains__(
         value)
 
 
@@ -289,6 +298,10 @@ def check_values(values):
                         f"{MAX_IMAGE_SIZE} (the generator upsamples S/4 "
                         f"twice), got {size}")
     check_arch(values)
+    if values.get("conditional") not in (None,) + CONDITIONINGS:
+        raise UserError(f"--conditional must be one of "
+                        f"{', '.join(CONDITIONINGS)}, got "
+                        f"{values['conditional']}")
     if values.get("channels") not in (None, 1, 3):
         raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
                         f"{values['channels']}")

@@ -1,11 +1,13 @@
-"""--conditional's models and step: the class reaches G and D, D learns
-only in its own step, the GAN is trained through D with the same class,
-and every variable has its own name in a checkpoint."""
+"""--conditional's models and step, in both designs (a learned embedding
+and a projection discriminator; keras-io's one-hot code): the class
+reaches G and D, D learns only in its own step, the GAN is trained
+through D with the same class, and every variable has its own name in a
+checkpoint."""
 import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.dcgan import DCGAN
+from pyimagesearch.dcgan import DCGAN, ClassOneHot
 from pyimagesearch.gan.trainer import GANTrainer
 from pyimagesearch.run import checkpoint as ckpt
 from pyimagesearch.run.montage import class_rows
@@ -13,12 +15,14 @@ from pyimagesearch.run.montage import class_rows
 CLASSES = 4
 
 
-@pytest.fixture
-def trainer():
+@pytest.fixture(params=[False, True], ids=["projection", "onehot"])
+def trainer(request):
     keras.utils.set_random_seed(0)
     gen = DCGAN.build_conditional_generator(
-        7, 64, CLASSES, classNames=["a", "b", "c", "d"])
-    disc = DCGAN.build_conditional_discriminator(28, 28, 1, CLASSES)
+        7, 64, CLASSES, classNames=["a", "b", "c", "d"],
+        oneHot=request.param)
+    disc = DCGAN.build_conditional_discriminator(28, 28, 1, CLASSES,
+                                                 oneHot=request.param)
     return GANTrainer(gen, disc, epochs=5, num_classes=CLASSES, ema=0.9,
                       augment=("translation",))
 
@@ -68,12 +72,20 @@ def test_d_learns_in_its_step_only_and_g_through_d(trainer):
         trainer.generator_step(8)
         assert changed(g_before, gen) and not changed(d_before, disc)
         assert disc.trainable
-    # the class embeddings of both models are trained
-    g_embedding = [layer for layer in gen.layers
-                   if isinstance(layer, keras.layers.Embedding)][0]
-    before = g_embedding.get_weights()[0].copy()
-    trainer.train_step(real, classes)
-    assert not np.array_equal(before, g_embedding.get_weights()[0])
+    # the class embeddings of both models are trained (projection); the
+    # one-hot code has no weights, and D reads it as extra channels
+    embeddings = [layer for model in (gen, disc) for layer in model.layers
+                  if isinstance(layer, keras.layers.Embedding)]
+    one_hot = any(isinstance(layer, ClassOneHot) for layer in gen.layers)
+    assert len(embeddings) == (0 if one_hot else 2)
+    if one_hot:
+        first_conv = [layer for layer in disc.layers
+                      if isinstance(layer, keras.layers.Conv2D)][0]
+        assert first_conv.kernel.shape[2] == 1 + CLASSES
+    for embedding in embeddings:
+        before = embedding.get_weights()[0].copy()
+        trainer.train_step(real, classes)
+        assert not np.array_equal(before, embedding.get_weights()[0])
 
 
 def test_every_variable_named_once_in_a_checkpoint(trainer):
@@ -117,11 +129,14 @@ def test_a_saved_generator_keeps_its_class_names(trainer, tmp_path):
     assert class_names(DCGAN.build_generator(7, 64)) is None
 
 
-def test_radford_models_take_the_class_too():
+@pytest.mark.parametrize("one_hot", [False, True],
+                         ids=["projection", "onehot"])
+def test_radford_models_take_the_class_too(one_hot):
     keras.utils.set_random_seed(1)
-    gen = DCGAN.build_conditional_radford_generator(16, 3, 3)
-    disc = DCGAN.build_conditional_radford_discriminator(16, 3, 3,
-                                                         batchSize=4)
+    gen = DCGAN.build_conditional_radford_generator(16, 3, 3,
+                                                    oneHot=one_hot)
+    disc = DCGAN.build_conditional_radford_discriminator(
+        16, 3, 3, batchSize=4, oneHot=one_hot)
     trainer = GANTrainer(gen, disc, epochs=5, num_classes=3,
                          mixed_batches=False)
     real = np.random.uniform(-1, 1, (4, 16, 16, 3)).astype("float32")

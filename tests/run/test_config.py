@@ -39,7 +39,7 @@ def test_defaults_are_the_tutorials():
         # the small-data switches: off
         "arch": "tutorial", "augment": None, "shuffle": False,
         # unconditional
-        "conditional": False,
+        "conditional": None,
         "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
 
@@ -291,7 +291,7 @@ def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
 @pytest.mark.parametrize("saved", [
     {"epochs": "50"}, {"ema": True}, {"noise": "gauss"}, {"seed": 1.5},
     {"epochs": None}, {"dataset": ["a"]}, {"arch": "big"},
-    {"augment": "zoom"}, {"shuffle": 1}])
+    {"augment": "zoom"}, {"shuffle": 1}, {"conditional": "big"}])
 def test_damaged_checkpoint_settings_are_one_line(saved):
     with pytest.raises(UserError, match="the checkpoint's settings hold .* "
                                         "the checkpoint is damaged"):
@@ -319,4 +319,20 @@ def test_conditional_classes_recorded_and_kept_on_resume():
     plain = json.loads(json.dumps(fresh().for_data(
         10, "ab" * 20, 1).to_dict()))
     with pytest.raises(UserError, match="made without --conditional"):
-        RunConfig.resumed(plain, {"conditional": True})
+        RunConfig.resumed(plain, {"conditional": "projection"})
+    # nor its design changed
+    with pytest.raises(UserError, match="made with --conditional projection"
+                                        ".* asks for it with --conditional "
+                                        "onehot"):
+        RunConfig.resumed(saved | {"class_names": ["boots", "hats"]},
+                          {"conditional": "onehot"})
+
+
+def test_conditional_names_its_design():
+    assert fresh("--conditional").conditional == "projection"
+    assert fresh("--conditional", "onehot").conditional == "onehot"
+    assert fresh().conditional is None
+    # checkpoints written when --conditional was a switch
+    assert RunConfig.from_saved({"conditional": False}).conditional is None
+    assert RunConfig.from_saved({"conditional": True, "class_names": [
+        "a", "b"]}).conditional == "projection"

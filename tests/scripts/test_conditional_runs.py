@@ -36,7 +36,7 @@ def test_classes_named_recorded_and_drawn_one_a_row(whole):
     out, result = whole
     assert f"[INFO] 10 classes: {FASHION}" in result.stdout
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
-    assert meta["settings"]["conditional"] is True
+    assert meta["settings"]["conditional"] == "projection"
     assert ", ".join(meta["settings"]["class_names"]) == FASHION
     # 10 classes a row each, 16 benchmark noise vectors a column
     montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))
@@ -142,10 +142,14 @@ def test_a_folder_of_class_folders(tmp_path):
     root = str(tmp_path / "shapes")
     write_class_folders(root, {"blue": 24, "green": 24, "red": 8})
     out = str(tmp_path / "run")
+    # keras-io's design, end to end (the Fashion-MNIST runs above are the
+    # default projection design)
     result = run_script("--output", out, "--dataset", root, "--conditional",
-                        "--image-size", "16", "--batch-size", "8",
+                        "onehot", "--image-size", "16", "--batch-size", "8",
                         "--epochs", "1", "--seed", "1")
     assert result.returncode == 0, result.stderr
+    _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
+    assert meta["settings"]["conditional"] == "onehot"
     assert "[INFO] 3 classes: blue, green, red" in result.stdout
     assert "[WARNING] 1 class(es) with fewer than 20 images" in \
         result.stdout and "red (8)" in result.stdout
@@ -154,6 +158,9 @@ def test_a_folder_of_class_folders(tmp_path):
     samples = run_python("generate.py", os.path.join(out, "generator.keras"),
                          "-o", str(tmp_path / "s"), "--class", "red")
     assert "(red, one a row)" in samples.stdout
+    from_checkpoint = run_python("generate.py", ckpt.latest_checkpoint(out),
+                                 "-o", str(tmp_path / "c"), "--class", "2")
+    assert "(red, one a row)" in from_checkpoint.stdout
 
     # images directly in the top folder have no class: nothing is written
     cv2.imwrite(os.path.join(root, "loose.png"), np.zeros((8, 8, 3)))

@@ -142,19 +142,33 @@ def test_a_folder_of_class_folders(tmp_path):
     root = str(tmp_path / "shapes")
     write_class_folders(root, {"blue": 24, "green": 24, "red": 8})
     out = str(tmp_path / "run")
-    # keras-io's design, end to end (the Fashion-MNIST runs above are the
-    # default projection design)
-    result = run_script("--output", out, "--dataset", root, "--conditional",
-                        "onehot", "--image-size", "16", "--batch-size", "8",
-                        "--epochs", "1", "--seed", "1")
+    # keras-io's design on the DCGAN paper's models, end to end and resumed
+    # exactly (the Fashion-MNIST runs above: the projection design on the
+    # tutorial's models)
+    flags = ["--dataset", root, "--conditional", "onehot", "--arch",
+             "radford", "--image-size", "16", "--batch-size", "8",
+             "--epochs", "2", "--seed", "1"]
+    result = run_script("--output", out, *flags)
     assert result.returncode == 0, result.stderr
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
-    assert meta["settings"]["conditional"] == "onehot"
+    assert (meta["settings"]["conditional"], meta["settings"]["arch"]) == \
+        ("onehot", "radford")
     assert "[INFO] 3 classes: blue, green, red" in result.stdout
     assert "[WARNING] 1 class(es) with fewer than 20 images" in \
         result.stdout and "red (8)" in result.stdout
-    montage = cv2.imread(os.path.join(out, "epoch_0001_output.png"))
+    montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))
     assert montage.shape == (3 * 16, 16 * 16, 3)
+    paused = str(tmp_path / "paused")
+    first = run_script("--output", paused, *flags, "--pause-after", "1")
+    assert first.returncode == 0, first.stderr
+    switched = run_script("--output", paused, "--resume", "--conditional")
+    assert_one_line_error(switched, "made with --conditional onehot")
+    second = run_script("--output", paused, "--resume")
+    assert second.returncode == 0, second.stderr
+    assert pngs(paused) == pngs(out)
+    for a, b in zip(weights(os.path.join(paused, "generator.keras")),
+                    weights(os.path.join(out, "generator.keras"))):
+        np.testing.assert_array_equal(a, b)
     samples = run_python("generate.py", os.path.join(out, "generator.keras"),
                          "-o", str(tmp_path / "s"), "--class", "red")
     assert "(red, one a row)" in samples.stdout

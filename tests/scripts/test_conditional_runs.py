@@ -16,7 +16,7 @@ from pyimagesearch.run import checkpoint as ckpt
 # 640 Fashion-MNIST images / batch 64 = 10 steps an epoch
 CONDITIONAL = ["--conditional", "--limit", "640", "--batch-size", "64",
                "--epochs", "2", "--seed", "3", "--ema", "0.9",
-               "--metrics-every", "1", "--augment", "translation"]
+               "--metrics-every", "2", "--augment", "translation"]
 FASHION = ("T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, "
            "Sneaker, Bag, Ankle boot")
 
@@ -49,7 +49,7 @@ def test_quality_of_the_class_asked_is_measured(whole):
     out, result = whole
     with open(os.path.join(out, "metrics.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [row["epoch"] for row in rows] == ["real-data floor", "1", "2"]
+    assert [row["epoch"] for row in rows] == ["real-data floor", "2"]
     # the shipped classifier names most real images' own class
     assert float(rows[0]["accuracy"]) > 0.85
     for row in rows[1:]:
@@ -67,7 +67,7 @@ def test_conditional_resume_is_identical(whole, tmp_path):
     out = str(tmp_path / "paused")
     first = run_script("--output", out, *CONDITIONAL, "--pause-after", "1")
     assert first.returncode == 0, first.stderr
-    second = run_script("--output", out, "--resume", "--metrics-every", "1")
+    second = run_script("--output", out, "--resume", "--metrics-every", "2")
     assert second.returncode == 0, second.stderr
     assert pngs(out) == pngs(whole[0])
     for name in ("generator.keras", "generator_ema.keras",

@@ -213,8 +213,9 @@ def load_data(options, config, state):
             config.image_size, config.channels, exclude=options.output)
     log("[INFO] {} images from {}".format(len(images), source))
     if class_names is not None:
-        log("[INFO] {} classes: {}".format(len(class_names), ", ".join(
-            map(readable_name, class_names))))
+        log("[INFO] {} classes (--conditional {}): {}".format(
+            len(class_names), config.conditional,
+            ", ".join(map(readable_name, class_names))))
     config = config.for_data(len(images), fingerprint(images), channels,
                              class_names)
     if config.batch_size > len(images):

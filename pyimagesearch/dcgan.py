@@ -84,7 +84,8 @@ class ClassEmbedding(Embedding):
 @keras.saving.register_keras_serializable(package="dcgan")
 class ClassOneHot(keras.layers.Layer):
 	# not in the tutorial's network: the class as a fixed one-hot vector
-	# (keras-io's conditional GAN), keeping the names as ClassEmbedding
+	# (keras-io's conditional GAN), keeping the class names, as
+	# ClassEmbedding does
 	def __init__(self, input_dim, classNames=None, **kwargs):
 		super().__init__(**kwargs)
 		self.input_dim = input_dim
@@ -303,7 +304,7 @@ class DCGAN:
 
 		# first set of CONV => RELU layers
 		x = Conv2D(32, (5, 5), padding="same",
-			strides=(2, 2))(x)  # 28x28xdepth -> 14x14x32
+			strides=(2, 2))(x)  # 28x28x(depth[+classes]) -> 14x14x32
 		x = LeakyReLU(negative_slope=alpha)(x)
 		x = Dropout(dropout)(x) if dropout > 0 else x
 

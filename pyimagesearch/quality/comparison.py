@@ -66,6 +66,8 @@ def run_label(folder):
     flags = dataclasses.replace(config, ema=None).tip_flags()
     if config.shared_optimizer:
         flags = ("--shared-optimizer " + flags).strip()
+    if config.conditional:
+        flags = (f"--conditional {config.conditional} " + flags).strip()
     return f"{name}: {flags or 'the tutorial recipe'}", config.ema
 
 

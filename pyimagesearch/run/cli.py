@@ -149,9 +149,10 @@ def build_parser():
         help="tell the generator and the discriminator each image's class "
              "(the named data sets' labels; a folder's first level of "
              "sub-folders); montages show one class a row.  DESIGN: "
-             "projection (default: a learned class embedding in G, a "
-             "projection discriminator) or onehot (keras-io's: a one-hot "
-             "code beside G's noise and as D's extra channels)")
+             "projection (when left out: a learned class embedding beside "
+             "the generator's noise, a projection discriminator) or onehot "
+             "(the keras.io example's: a one-hot code beside the noise and "
+             "as extra channels of the discriminator's input)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")

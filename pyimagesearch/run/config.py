@@ -269,7 +269,6 @@ def given_flags(args):
     A folder is named by its absolute path, the same from anywhere."""
     given = {key: getattr(args, key) for key in _DEFAULTS
              if key not in FROM_DATA}
-    given["conditional"] = given["conditional"] or None   # off: not given
     if given["dataset"] is not None and is_folder(given["dataset"]):
         given["dataset"] = os.path.abspath(given["dataset"])
     if given["augment"] is not None:

@@ -158,3 +158,33 @@ def test_radford_models_take_the_class_too(one_hot):
     named = ckpt.trainer_variables(trainer)
     assert sum(key.startswith(("generator/", "discriminator/"))
                for key in named) == len(gen.variables) + len(disc.variables)
+
+
+@pytest.mark.parametrize("arch,size", [("tutorial", 28), ("radford", 16)])
+def test_the_run_builds_the_design_it_names(arch, size):
+    # --conditional DESIGN reaches the builders: onehot has no class
+    # weights and D reads the code as extra input channels; projection
+    # embeds the class in both models
+    from pyimagesearch.gan.models import build_discriminator, build_generator
+    from pyimagesearch.run.config import RunConfig
+    for design in ("projection", "onehot"):
+        config = RunConfig(conditional=design, arch=arch, image_size=size,
+                           channels=1, batch_size=4,
+                           class_names=["a", "b", "c"])
+        gen, disc = build_generator(config), build_discriminator(config)
+        kinds = {type(layer) for model in (gen, disc)
+                 for layer in model._flatten_layers()}
+        first_conv = [layer for layer in disc._flatten_layers()
+                      if isinstance(layer, keras.layers.Conv2D)][0]
+        if design == "onehot":
+            assert ClassOneHot in kinds
+            assert not any(issubclass(kind, keras.layers.Embedding)
+                           for kind in kinds)
+            assert first_conv.kernel.shape[2] == 1 + 3
+        else:
+            assert ClassOneHot not in kinds
+            assert first_conv.kernel.shape[2] == 1
+        image = np.repeat(np.random.uniform(-1, 1, (1, size, size, 1)), 2,
+                          axis=0).astype("float32")
+        scores = disc([image, np.array([[0], [2]], "int32")]).numpy()
+        assert scores[0] != scores[1]     # D's score depends on the class

@@ -34,7 +34,8 @@ def whole(tmp_path_factory, real_data):
 
 def test_classes_named_recorded_and_drawn_one_a_row(whole):
     out, result = whole
-    assert f"[INFO] 10 classes: {FASHION}" in result.stdout
+    assert f"[INFO] 10 classes (--conditional projection): {FASHION}" in \
+        result.stdout
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     assert meta["settings"]["conditional"] == "projection"
     assert ", ".join(meta["settings"]["class_names"]) == FASHION
@@ -153,7 +154,8 @@ def test_a_folder_of_class_folders(tmp_path):
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     assert (meta["settings"]["conditional"], meta["settings"]["arch"]) == \
         ("onehot", "radford")
-    assert "[INFO] 3 classes: blue, green, red" in result.stdout
+    assert "[INFO] 3 classes (--conditional onehot): blue, green, red" in \
+        result.stdout
     assert "[WARNING] 1 class(es) with fewer than 20 images" in \
         result.stdout and "red (8)" in result.stdout
     montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))

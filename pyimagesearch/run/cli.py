@@ -144,15 +144,15 @@ def build_parser():
         "class-conditional", "choose what the generator draws: not in the "
         "tutorial, off by default; fixed for the life of a run"
     ).add_argument(
-        "--conditional", nargs="?", const="projection", default=None,
+        "--conditional", nargs="?", const="onehot", default=None,
         choices=CONDITIONINGS, metavar="DESIGN",
         help="tell the generator and the discriminator each image's class "
              "(the named data sets' labels; a folder's first level of "
              "sub-folders); montages show one class a row.  DESIGN: "
-             "projection (when left out: a learned class embedding beside "
-             "the generator's noise, a projection discriminator) or onehot "
-             "(the keras.io example's: a one-hot code beside the noise and "
-             "as extra channels of the discriminator's input)")
+             "onehot (when left out; the keras.io example's: a one-hot code "
+             "beside the generator's noise and as extra channels of the "
+             "discriminator's input) or projection (a learned class "
+             "embedding beside the noise, a projection discriminator)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")

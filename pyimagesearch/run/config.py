@@ -24,9 +24,10 @@ MAX_SEED = 2 ** 32 - 1
 # two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
 MAX_IMAGE_SIZE = 1024
 ARCHS = ("tutorial", "radford")
-# --conditional's designs: a learned class embedding in G and a projection
-# discriminator (the default), or keras-io's one-hot code in both
-CONDITIONINGS = ("projection", "onehot")
+# --conditional's designs: keras-io's one-hot code in both models (the
+# default, by measurement: docs/CONDITIONAL.md), or a learned class
+# embedding in G and a projection discriminator
+CONDITIONINGS = ("onehot", "projection")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # what a resumed run may change: everything else must match its checkpoint

@@ -321,16 +321,16 @@ def test_conditional_classes_recorded_and_kept_on_resume():
     with pytest.raises(UserError, match="made without --conditional"):
         RunConfig.resumed(plain, {"conditional": "projection"})
     # nor its design changed
-    with pytest.raises(UserError, match="made with --conditional projection"
+    with pytest.raises(UserError, match="made with --conditional onehot"
                                         ".* asks for it with --conditional "
-                                        "onehot"):
+                                        "projection"):
         RunConfig.resumed(saved | {"class_names": ["boots", "hats"]},
-                          {"conditional": "onehot"})
+                          {"conditional": "projection"})
 
 
 def test_conditional_names_its_design():
-    assert fresh("--conditional").conditional == "projection"
-    assert fresh("--conditional", "onehot").conditional == "onehot"
+    assert fresh("--conditional").conditional == "onehot"
+    assert fresh("--conditional", "projection").conditional == "projection"
     assert fresh().conditional is None
     # checkpoints written when --conditional was a switch
     assert RunConfig.from_saved({"conditional": False}).conditional is None

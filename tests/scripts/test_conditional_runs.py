@@ -34,10 +34,10 @@ def whole(tmp_path_factory, real_data):
 
 def test_classes_named_recorded_and_drawn_one_a_row(whole):
     out, result = whole
-    assert f"[INFO] 10 classes (--conditional projection): {FASHION}" in \
+    assert f"[INFO] 10 classes (--conditional onehot): {FASHION}" in \
         result.stdout
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
-    assert meta["settings"]["conditional"] == "projection"
+    assert meta["settings"]["conditional"] == "onehot"
     assert ", ".join(meta["settings"]["class_names"]) == FASHION
     # 10 classes a row each, 16 benchmark noise vectors a column
     montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))
@@ -143,19 +143,19 @@ def test_a_folder_of_class_folders(tmp_path):
     root = str(tmp_path / "shapes")
     write_class_folders(root, {"blue": 24, "green": 24, "red": 8})
     out = str(tmp_path / "run")
-    # keras-io's design on the DCGAN paper's models, end to end and resumed
-    # exactly (the Fashion-MNIST runs above: the projection design on the
-    # tutorial's models)
-    flags = ["--dataset", root, "--conditional", "onehot", "--arch",
+    # the projection design on the DCGAN paper's models, end to end and
+    # resumed exactly (the Fashion-MNIST runs above: the default one-hot
+    # design on the tutorial's models)
+    flags = ["--dataset", root, "--conditional", "projection", "--arch",
              "radford", "--image-size", "16", "--batch-size", "8",
              "--epochs", "2", "--seed", "1"]
     result = run_script("--output", out, *flags)
     assert result.returncode == 0, result.stderr
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     assert (meta["settings"]["conditional"], meta["settings"]["arch"]) == \
-        ("onehot", "radford")
-    assert "[INFO] 3 classes (--conditional onehot): blue, green, red" in \
-        result.stdout
+        ("projection", "radford")
+    assert "[INFO] 3 classes (--conditional projection): blue, green, " \
+        "red" in result.stdout
     assert "[WARNING] 1 class(es) with fewer than 20 images" in \
         result.stdout and "red (8)" in result.stdout
     montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))
@@ -164,7 +164,7 @@ def test_a_folder_of_class_folders(tmp_path):
     first = run_script("--output", paused, *flags, "--pause-after", "1")
     assert first.returncode == 0, first.stderr
     switched = run_script("--output", paused, "--resume", "--conditional")
-    assert_one_line_error(switched, "made with --conditional onehot")
+    assert_one_line_error(switched, "made with --conditional projection")
     second = run_script("--output", paused, "--resume")
     assert second.returncode == 0, second.stderr
     assert pngs(paused) == pngs(out)

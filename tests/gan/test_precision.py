@@ -71,3 +71,28 @@ def test_mixed_precision_run_and_resume_rules(tmp_path, real_data):
                                      "--mixed-precision"),
                           "made without --mixed-precision, and this resume asks for it "
                           "with --mixed-precision")
+
+
+@pytest.mark.parametrize("one_hot", [False, True],
+                         ids=["projection", "onehot"])
+def test_mixed_conditional_models_train_in_bf16(one_hot):
+    # --conditional with --mixed-precision: the class code follows the
+    # policy, outputs and weights stay float32, and a step trains
+    from pyimagesearch.gan.trainer import GANTrainer
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        gen = precision.float32_output(DCGAN.build_conditional_generator(
+            7, 64, 3, oneHot=one_hot))
+        disc = precision.float32_output(
+            DCGAN.build_conditional_discriminator(28, 28, 1, 3,
+                                                  oneHot=one_hot))
+        trainer = GANTrainer(gen, disc, epochs=2, num_classes=3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    classes = np.array([0, 1, 2, 0])
+    images = trainer.generate(trainer.sample_noise(4), classes=classes)
+    assert images.dtype == "float32"
+    assert all(w.dtype == "float32" for w in gen.weights + disc.weights)
+    assert gen.layers[2].compute_dtype == "bfloat16"
+    d_loss, g_loss = trainer.train_step(images, classes)
+    assert np.isfinite(d_loss) and np.isfinite(g_loss)

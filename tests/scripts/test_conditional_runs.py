@@ -14,7 +14,8 @@ from conftest import (assert_one_line_error, pngs, run_python, run_script,
 from pyimagesearch.run import checkpoint as ckpt
 
 # 640 Fashion-MNIST images / batch 64 = 10 steps an epoch
-CONDITIONAL = ["--conditional", "--limit", "640", "--batch-size", "64",
+CONDITIONAL = ["--conditional", "--tensorboard", "--limit", "640",
+               "--batch-size", "64",
                "--epochs", "2", "--seed", "3", "--ema", "0.9",
                "--metrics-every", "2", "--augment", "translation"]
 FASHION = ("T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, "
@@ -57,6 +58,14 @@ def test_quality_of_the_class_asked_is_measured(whole):
         assert 0 <= float(row["accuracy"]) <= 1 and float(row["fd"]) > 0
         assert all(row[f"accuracy_{c}"] for c in range(10))
     assert "of the class asked=" in result.stdout
+    # and on TensorBoard, for G and its average
+    import glob
+    import tensorflow as tf
+    tags = {value.tag for path in glob.glob(os.path.join(
+                out, "tensorboard", "events.out.tfevents.*"))
+            for event in tf.compat.v1.train.summary_iterator(path)
+            for value in event.summary.value}
+    assert {"quality/accuracy", "ema_quality/accuracy"} <= tags, tags
     measured = run_python("evaluate.py", os.path.join(out, "generator.keras"),
                           "--num", "640")
     assert measured.returncode == 0, measured.stderr

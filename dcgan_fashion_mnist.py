@@ -31,6 +31,7 @@ from pyimagesearch.run.checkpoint import latest_checkpoint  # noqa: E402
 from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
                                    check_args)
 from pyimagesearch.run.config import RunConfig, given_flags  # noqa: E402
+from pyimagesearch.run.distribute import AgreedStop, check_split  # noqa: E402
 from pyimagesearch.run.interrupts import StopNow, StopRequest  # noqa: E402
 from pyimagesearch.run.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
                                        check_fresh, clear_run, lock,
@@ -92,11 +93,13 @@ def run(args):
     check_args(args)
     options, given = RunOptions.from_flags(args), given_flags(args)
     hooks.RESUME_FLAGS = options.reporting_flags()
-    folder_lock = lock(options.output)
+    # a multi-worker run's other workers read --output, never write it
+    folder_lock = lock(options.output) if options.writes_outputs else None
     try:
         return train(options, *start_or_resume(options, given))
     finally:
-        folder_lock.close()
+        if folder_lock is not None:
+            folder_lock.close()
 
 
 def start_or_resume(options, given):
@@ -105,13 +108,16 @@ def start_or_resume(options, given):
     configuration, from the flags `given` and for a resumed run the newest
     checkpoint, and where the run stands."""
     if not options.resume:
-        if not options.overwrite:   # which deletes them, once all checks pass
+        # --overwrite deletes them, once all checks pass
+        if not options.overwrite and options.writes_outputs:
             check_fresh(options.output)
         state, config = RunState(), RunConfig.fresh(given)
     else:
         state, saved_settings = RunState.resume(options.output)
         config = RunConfig.resumed(saved_settings, given)
     config.check(options.metrics_every)
+    if options.cpu_replicas:
+        check_split(config.batch_size, options.cpu_replicas)
     if options.resume and is_folder(config.dataset) and not os.path.isdir(
             config.dataset):
         raise UserError(f"the checkpoint's images were in {config.dataset}, "
@@ -139,7 +145,8 @@ def train(options, config, state):
     # TensorFlow only once the flags, the folder and the checkpoint are good
     from pyimagesearch.gan.models import build_trainer
     from pyimagesearch.gan.saved import save_generator
-    seed_and_precision(config)
+    strategy, shared_seed = start_devices(options, config, state)
+    seed_and_precision(config, shared_seed)
 
     # load the Fashion MNIST dataset (or the one asked for) and stack the
     # training and testing data points so we have additional training data
@@ -148,16 +155,17 @@ def train(options, config, state):
 
     # build the generator, the discriminator and the GAN: one place builds
     # them from the run's configuration (pyimagesearch/gan/models.py)
-    trainer = build_trainer(config, log=log)
+    trainer = build_trainer(config, log=log, strategy=strategy)
     if config.tip_flags():
         log("[INFO] GAN tips on: " + config.tip_flags())
     evaluator = quality_evaluator(options, config, trainImages, trainLabels)
     if state.checkpoint:
         state.restore(trainer)
-        trim_metrics(options.output, state.epoch)
+        if options.writes_outputs:
+            trim_metrics(options.output, state.epoch)
         log("[INFO] resumed from {} (epoch {}, batch {})".format(
             state.checkpoint, state.epoch + 1, state.batch))
-    if options.overwrite:
+    if options.overwrite and options.writes_outputs:
         clear_run(options.output)
 
     # randomly generate some benchmark noise so we can consistently
@@ -170,6 +178,10 @@ def train(options, config, state):
                               trainLabels, state, evaluator)
     if status is not None:
         return status
+    if not options.writes_outputs:
+        log("[INFO] training complete in {:.1f} min; the chief saves the "
+            "generator".format((time.time() - run_start) / 60))
+        return 0
     save_generator(trainer.generator, gen_path)
     if trainer.generator_ema is not None:
         save_generator(trainer.generator_ema, ema_path)
@@ -184,12 +196,33 @@ def train(options, config, state):
     return 0
 
 
-def seed_and_precision(config):
+def start_devices(options, config, state):
+    """--distribute: the strategy and, for a multi-worker run, the seed its
+    workers share (None, None: one device).  Before anything else of
+    TensorFlow runs, and before the data loads: the replicas must split
+    the batch."""
+    if not options.distribute:
+        return None, None
+    from pyimagesearch.run import distribute
+    strategy = distribute.make_strategy(options.distribute,
+                                        options.cpu_replicas)
+    check_split(config.batch_size, strategy.num_replicas_in_sync)
+    log(distribute.describe(strategy, options.distribute))
+    if options.distribute == "multi-worker":
+        return strategy, distribute.agree_with_chief(strategy, state)
+    return strategy, None
+
+
+def seed_and_precision(config, shared_seed=None):
+    """--seed, or the seed the workers of a multi-worker run share (then
+    without deterministic ops, which only --seed asks for)."""
     import keras
     import tensorflow as tf
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
+    elif shared_seed is not None:
+        keras.utils.set_random_seed(shared_seed)
     if config.mixed_precision:
         from pyimagesearch.gan.precision import enable_mixed_precision
         log("[INFO] mixed precision: {}".format(enable_mixed_precision()))
@@ -243,7 +276,7 @@ def quality_evaluator(options, config, trainImages, trainLabels):
     initializers, which must give the same DCGAN with or without metrics.
     The SWD compares with the run's own training images (a conditional
     generator is asked for their classes)."""
-    if not options.metrics_every:
+    if not options.metrics_every or not options.writes_outputs:
         return None
     from pyimagesearch.quality.evaluator import evaluator_for
     return evaluator_for(trainImages, config.dataset, options.data_dir,
@@ -261,6 +294,8 @@ def train_until_done(options, config, trainer, trainImages, trainLabels,
         min(config.epochs, state.epoch + options.pause_after)
     try:
         with StopRequest() as stop:
+            if options.distribute:
+                stop = AgreedStop(stop, trainer)
             callbacks = training_hooks(options, config, trainer, state,
                                        batches_per_epoch, evaluator, stop)
             train_epochs(trainer, trainImages, state, config, last_epoch,
@@ -286,6 +321,12 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
     end-of-epoch work can fail; the montages before TensorBoard shows them
     and before the epoch's time is taken; the stop request last."""
     output, board = options.output, None
+    if not options.writes_outputs:
+        return hooks.HookList([
+            hooks.FiniteLosses(output), hooks.Position(state),
+            hooks.Progress(config.epochs, batches_per_epoch),
+            hooks.StopOnSignal(stop, None, output, config.epochs,
+                               batches_per_epoch)])
     if options.tensorboard:
         from pyimagesearch.run.board import Board
         board = Board(output)

@@ -4,6 +4,8 @@ channels, and the trainer that owns the GAN and the tips.  The training
 script, bench.py, and loading a generator from a checkpoint all build
 through here, so a model-side option is added here, in the RunConfig and
 as a flag, and nowhere else."""
+import functools
+
 from ..dcgan import DCGAN
 from .policy import parse_policy
 from .precision import float32_output
@@ -63,11 +65,22 @@ def build_discriminator(config):
                                      dropout=config.disc_dropout)
 
 
-def build_trainer(config, log=None):
+def build_trainer(config, log=None, strategy=None):
     """The run's GANTrainer (generator, discriminator, GAN, optimizers,
     tips), logging the tutorial's [INFO] lines when given `log`.  With
     config.mixed_precision, Keras' mixed policy must be on already
-    (precision.enable_mixed_precision): the layers take it when built."""
+    (precision.enable_mixed_precision): the layers take it when built.
+    `strategy` (--distribute): a tf.distribute strategy; everything is
+    then built in its scope, for a DistributedTrainer."""
+    if strategy is None:
+        return _build_trainer(config, log, GANTrainer)
+    from .distributed import DistributedTrainer
+    with strategy.scope():
+        return _build_trainer(config, log,
+                              functools.partial(DistributedTrainer, strategy))
+
+
+def _build_trainer(config, log, trainer_class):
     log = log or (lambda line: None)
 
     # build the generator
@@ -86,9 +99,9 @@ def build_trainer(config, log=None):
     tips = config.tips
     del tips["disc_dropout"]        # built into the discriminator above
     augment = parse_policy(config.augment) if config.augment else None
-    return GANTrainer(gen, disc, config.epochs,
-                      shared_optimizer=config.shared_optimizer,
-                      augment=augment,
-                      mixed_batches=config.arch != "radford",
-                      num_classes=len(config.class_names)
-                      if config.conditional else None, **tips)
+    return trainer_class(gen, disc, config.epochs,
+                         shared_optimizer=config.shared_optimizer,
+                         augment=augment,
+                         mixed_batches=config.arch != "radford",
+                         num_classes=len(config.class_names)
+                         if config.conditional else None, **tips)

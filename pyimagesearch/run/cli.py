@@ -13,6 +13,7 @@ from ..files import readable_name
 from ..gan.noise import NOISES
 from .checkpoint import SUBDIR
 from .config import ARCHS, CONDITIONINGS, check_values, given_flags
+from .distribute import STRATEGIES, check_distribute, is_chief
 from .outputs import TENSORBOARD
 
 
@@ -28,6 +29,13 @@ class RunOptions:
     keep_checkpoints: int = 3
     metrics_every: int = None
     tensorboard: bool = False
+    distribute: str = None
+    cpu_replicas: int = None
+
+    @property
+    def writes_outputs(self):
+        """False for a multi-worker run's workers other than the chief."""
+        return is_chief(self.distribute)
 
     @classmethod
     def from_flags(cls, args):
@@ -35,11 +43,15 @@ class RunOptions:
                       for field in dataclasses.fields(cls)})
 
     def reporting_flags(self):
-        """' --metrics-every 2 --tensorboard': how this run reports, which
-        a resume must be told again ('' when it reports as by default)."""
+        """' --metrics-every 2 --tensorboard': how this run reports and
+        where it trains, which a resume must be told again ('' when as by
+        default)."""
         return (f" --metrics-every {self.metrics_every}"
                 if self.metrics_every else "") + (
-            " --tensorboard" if self.tensorboard else "")
+            " --tensorboard" if self.tensorboard else "") + (
+            f" --distribute {self.distribute}" if self.distribute else "") + (
+            f" --cpu-replicas {self.cpu_replicas}" if self.cpu_replicas
+            else "")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -153,6 +165,20 @@ def build_parser():
              "beside the generator's noise and as extra channels of the "
              "discriminator's input) or projection (a learned class "
              "embedding beside the noise, a projection discriminator)")
+    several = ap.add_argument_group(
+        "several devices", "data parallel training with tf.distribute: each "
+        "device trains on its share of --batch-size; not fixed for a run "
+        "(a resume may train on other devices)")
+    several.add_argument(
+        "--distribute", choices=STRATEGIES, default=None,
+        help="mirrored: every GPU of this machine (or --cpu-replicas); "
+             "multi-worker: the machines listed in TF_CONFIG, each running "
+             "this same command (default: one device, the tutorial's loop)")
+    several.add_argument(
+        "--cpu-replicas", type=int, default=None, metavar="N",
+        help="with --distribute mirrored: N logical devices on this "
+             "machine's CPU instead of GPUs (for trying it out and for tests: "
+             "they share the CPU, so are not faster)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")
@@ -181,6 +207,7 @@ def check_args(args):
     check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
+    check_distribute(args.distribute, args.cpu_replicas)
     if args.resume and args.overwrite:
         raise UserError("--resume continues the run in --output and "
                         "--overwrite deletes it: pass one of them")

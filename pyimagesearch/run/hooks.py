@@ -337,6 +337,10 @@ class StopOnSignal(Hook):
 
     def on_train_batch_end(self, epoch, batch, logs):
         if self.stop.requested and batch < self.batches_per_epoch - 1:
+            if self.checkpoints is None:    # a multi-worker run's worker
+                log("[INFO] interrupted after step {}_{}; the chief saves "
+                    "the checkpoint".format(epoch, batch))
+                raise StopTraining(self.stop.exit_code)
             path = self.checkpoints.save()
             log("[INFO] interrupted after step {}_{}; checkpoint saved to "
                 "{}".format(epoch, batch, path))

@@ -1,0 +1,175 @@
+"""--distribute: which tf.distribute strategy a run trains under, checked
+before TensorFlow starts (the flags, TF_CONFIG), and made once it does.
+
+mirrored: MirroredStrategy over this machine's GPUs, or with
+--cpu-replicas N over N logical devices of its CPU (to try it out and to
+test it: they share the CPU's cores, so they are not faster).
+multi-worker: MultiWorkerMirroredStrategy over the machines TF_CONFIG
+names; every worker runs the same command, and the chief (the "chief"
+task, else worker 0) alone writes the run's outputs."""
+import json
+import os
+
+from ..errors import UserError
+
+STRATEGIES = ("mirrored", "multi-worker")
+TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", '
+                     '"host2:12345"]}, "task": {"type": "worker", '
+                     '"index": 0}}\'')
+
+
+def check_distribute(distribute, cpu_replicas, environ=os.environ):
+    """The flags' own checks (the batch's split needs the replica count:
+    check_split)."""
+    if cpu_replicas is not None:
+        if distribute != "mirrored":
+            raise UserError("--cpu-replicas N splits this machine's CPU into "
+                            "N devices for --distribute mirrored; add "
+                            "--distribute mirrored or leave it out")
+        if cpu_replicas < 2:
+            raise UserError(f"--cpu-replicas must be 2 or more (one device "
+                            f"is the default run), got {cpu_replicas}")
+    if distribute == "multi-worker":
+        read_tf_config(environ)
+
+
+def read_tf_config(environ=os.environ):
+    """TF_CONFIG as a dict, or a UserError saying what is wrong with it:
+    a cluster of named task lists of "host:port" addresses, and this
+    process's task, one of them."""
+    text = environ.get("TF_CONFIG")
+    if not text:
+        raise UserError("--distribute multi-worker reads the workers from "
+                        "the TF_CONFIG environment variable, which is not "
+                        f"set; set it on every worker, e.g. "
+                        f"{TF_CONFIG_EXAMPLE} (index 1 on the second)")
+    try:
+        tf_config = json.loads(text)
+    except ValueError as e:
+        raise UserError(f"TF_CONFIG is not valid JSON ({e}); e.g. "
+                        f"{TF_CONFIG_EXAMPLE}") from None
+    cluster = tf_config.get("cluster") if isinstance(tf_config, dict) \
+        else None
+    task = tf_config.get("task") if isinstance(tf_config, dict) else None
+    if not isinstance(cluster, dict) or not cluster or not all(
+            isinstance(addresses, list) and addresses and all(
+                isinstance(address, str) and address.rpartition(":")[0]
+                and address.rpartition(":")[2].isdigit()
+                for address in addresses)
+            for addresses in cluster.values()):
+        raise UserError('TF_CONFIG needs a "cluster": each task type with a '
+                        'list of "host:port" addresses; e.g. '
+                        f"{TF_CONFIG_EXAMPLE}")
+    if not isinstance(task, dict) or task.get("type") not in cluster or \
+            not isinstance(task.get("index"), int) or not \
+            0 <= task["index"] < len(cluster[task["type"]]):
+        raise UserError('TF_CONFIG needs this process\'s "task": a "type" '
+                        'of its cluster and an "index" into that type\'s '
+                        f"addresses; got {json.dumps(task)}")
+    unknown = set(cluster) - {"chief", "worker"}
+    if unknown:
+        raise UserError(f"TF_CONFIG's cluster has {sorted(unknown)[0]!r} "
+                        "tasks; multi-worker training takes only \"chief\" "
+                        "and \"worker\"")
+    return tf_config
+
+
+def is_chief(distribute, environ=os.environ):
+    """Whether this process writes the run's outputs: always, but for a
+    multi-worker run's workers other than the chief."""
+    if distribute != "multi-worker":
+        return True
+    tf_config = read_tf_config(environ)
+    task = tf_config["task"]
+    if "chief" in tf_config["cluster"]:
+        return task["type"] == "chief"
+    return task["index"] == 0
+
+
+def check_split(batch_size, replicas):
+    if batch_size % replicas:
+        raise UserError(f"--batch-size {batch_size} does not split evenly "
+                        f"across {replicas} replicas; choose a multiple of "
+                        f"{replicas}")
+
+
+def make_strategy(distribute, cpu_replicas=None):
+    """The strategy (TensorFlow starts here: before anything else of it
+    runs, which a multi-worker strategy and logical devices require)."""
+    import tensorflow as tf
+    if distribute == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if cpu_replicas:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+        devices = [f"/cpu:{index}" for index in range(cpu_replicas)]
+        return tf.distribute.MirroredStrategy(devices)
+    if not tf.config.list_physical_devices("GPU"):
+        raise UserError("--distribute mirrored trains on this machine's "
+                        "GPUs, and TensorFlow sees none; add --cpu-replicas "
+                        "N to try it on N logical devices of the CPU")
+    return tf.distribute.MirroredStrategy()
+
+
+def describe(strategy, distribute):
+    """The log line: how many replicas, on what."""
+    replicas = strategy.num_replicas_in_sync
+    if distribute == "multi-worker":
+        cluster = read_tf_config()["cluster"]
+        workers = sum(len(addresses) for addresses in cluster.values())
+        return (f"[INFO] --distribute multi-worker: {replicas} replicas on "
+                f"{workers} workers")
+    devices = ", ".join(strategy.extended.worker_devices)
+    return f"[INFO] --distribute mirrored: {replicas} replicas ({devices})"
+
+
+def chief_value(strategy, value):
+    """`value` as the chief has it (a 64-bit integer), on every worker: a
+    collective, so every worker calls it at the same point."""
+    import tensorflow as tf
+
+    def replica_value():
+        first = tf.equal(
+            tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
+        return tf.where(first, tf.constant(value, tf.int64),
+                        tf.constant(0, tf.int64))
+    values = tf.function(lambda: strategy.run(replica_value))()
+    return int(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None))
+
+
+def agree_with_chief(strategy, state):
+    """A multi-worker run's workers train on one global batch each step:
+    the same images in the same order (--shuffle draws its order from the
+    run id unless --seed), and the same noise.  Returns the chief's
+    random seed for the run's random streams, and takes the chief's run
+    id."""
+    import random
+    seed = chief_value(strategy, random.randrange(2 ** 31))
+    # the id's first 16 hex digits, all that the order reads, in halves
+    # that fit an int64
+    halves = [chief_value(strategy, int(state.run_id[start:start + 8], 16))
+              for start in (0, 8)]
+    state.run_id = "".join(f"{half:08x}" for half in halves) + \
+        state.run_id[16:]
+    return seed
+
+
+class AgreedStop:
+    """A StopRequest as all processes of a distributed run agree on it:
+    each step carries this process's request to the others
+    (DistributedTrainer.stop_vote), and all stop after the same step, the
+    first whose vote had one."""
+
+    def __init__(self, stop, trainer):
+        self.stop, self.trainer = stop, trainer
+        trainer.stop_vote = lambda: stop.requested
+
+    @property
+    def requested(self):
+        return self.trainer.stop_agreed
+
+    @property
+    def exit_code(self):
+        # a worker stopped by another's signal exits as if it had had one
+        return self.stop.exit_code if self.stop.requested else 128 + 15

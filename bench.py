@@ -8,6 +8,9 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
     python bench.py --arch radford --image-size 64 --channels 3
     python bench.py --recipes --image-size 32 --channels 3 --batch-size 32
                                # the small-data recipes' steps, as ratios
+    python bench.py --distribute mirrored   # the step on 1..N GPUs
+    python bench.py --distribute mirrored --cpu-replicas 2
+                               # ... on N logical devices of the CPU
 """
 import dataclasses
 import os
@@ -32,6 +35,7 @@ from pyimagesearch.gan.models import build_trainer  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
 from pyimagesearch.run.config import ARCHS, RunConfig  # noqa: E402
+from pyimagesearch.run.distribute import check_distribute  # noqa: E402
 
 
 # the GAN tips as the README's table of runs uses them
@@ -115,6 +119,12 @@ def parse_args():
     ap.add_argument("--recipes", action="store_true",
                     help="time the small-data recipes (--augment, --arch "
                          "radford, both) against the tutorial's instead")
+    ap.add_argument("--distribute", choices=("mirrored",), default=None,
+                    help="time the data-parallel step on 1, 2, ... of this "
+                         "machine's GPUs (or --cpu-replicas) against the "
+                         "one-device step instead")
+    ap.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
+                    help="with --distribute: N logical devices of the CPU")
     return ap.parse_args()
 
 
@@ -208,6 +218,37 @@ def bench_step(args, config, real, warmup, timed, rounds):
         print(f"  {name:44s} {1000 * seconds:8.1f} ms")
 
 
+def bench_distributed(args, config, real, warmup, timed, rounds):
+    """The training script's one-device step against the data-parallel
+    step on 1, 2, ... replicas, on the same global batch, as ratios."""
+    from pyimagesearch.run.distribute import make_strategy
+    devices = make_strategy("mirrored",
+                            args.cpu_replicas).extended.worker_devices
+    tf.get_logger().setLevel("ERROR")   # several trainers: traces, meant
+    base_name = "one device (the default loop)"
+    trainers = {base_name: build_trainer(config)}
+    for count in range(1, len(devices) + 1):
+        if args.batch_size % count == 0:
+            strategy = tf.distribute.MirroredStrategy(devices[:count])
+            trainers[f"--distribute mirrored, {count} replica"
+                     + "s" * (count > 1)] = build_trainer(config,
+                                                          strategy=strategy)
+    medians = time_round_robin(
+        {name: (lambda t=trainer: t.train_step(real))
+         for name, trainer in trainers.items()}, warmup, timed, rounds)
+    on = (f"{len(devices)} logical devices of the CPU" if args.cpu_replicas
+          else f"{len(devices)} GPUs")
+    print(f"[BENCH] {machine()}; replicas on {on}; global batch "
+          f"{args.batch_size}, split across the replicas; median of "
+          f"{max(1, timed // rounds) * rounds} steps each, {rounds} "
+          "interleaved rounds"
+          + (" (--quick: not a speed measurement)" if args.quick else ""))
+    base = medians[base_name]
+    print(f"{'step':36s} {'ms/step':>8s} {'x one device':>13s}")
+    for name, seconds in medians.items():
+        print(f"{name:36s} {1000 * seconds:8.1f} {seconds / base:13.3f}")
+
+
 @one_line_errors
 def main():
     args = parse_args()
@@ -215,9 +256,12 @@ def main():
                        batch_size=args.batch_size, arch=args.arch,
                        augment=args.augment)
     config.check()      # the training script's ranges, and the memory
+    check_distribute(args.distribute, args.cpu_replicas)
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
     real = random_real_images(args.batch_size, args.image_size, args.channels)
-    if args.tips or args.recipes:
+    if args.distribute:
+        bench_distributed(args, config, real, warmup, timed, rounds)
+    elif args.tips or args.recipes:
         print(f"[BENCH] {machine()}; {args.image_size}x{args.image_size}x"
               f"{args.channels} images, batch {args.batch_size}; median of "
               f"{max(1, timed // rounds) * rounds} steps each, "

@@ -1,0 +1,167 @@
+"""--distribute end to end on a slice of the real Fashion-MNIST: mirrored
+on 2 logical CPU devices (with metrics, TensorBoard and --pause-after,
+resumed on one device), two MultiWorkerMirroredStrategy workers on this
+machine's loopback (a Ctrl-C to one stops both after the same step, the
+chief alone writes, both resume), and the bad inputs that must fail
+before any data loads."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, SCRIPT, assert_one_line_error, run_script
+
+
+def test_mirrored_on_two_cpu_devices_pauses_and_resumes_on_one(tmp_path,
+                                                               real_data):
+    out = str(tmp_path / "mirrored")
+    flags = ["--output", out, "--limit", "256", "--batch-size", "32",
+             "--epochs", "2", "--seed", "1", "--metrics-every", "1",
+             "--tensorboard"]
+    first = run_script(*flags, "--pause-after", "1", "--distribute",
+                       "mirrored", "--cpu-replicas", "2")
+    assert first.returncode == 0, first.stderr
+    assert "[INFO] --distribute mirrored: 2 replicas (" in first.stdout
+    assert "CPU:1" in first.stdout
+    assert "[INFO] metrics at epoch 1: SWD=" in first.stdout
+    assert "--resume --metrics-every 1 --tensorboard --distribute mirrored " \
+           "--cpu-replicas 2" in first.stdout      # the hint says how
+    assert {"epoch_0001_output.png", "epoch_0001_step_00000.png",
+            "metrics.csv", "losses.png", "tensorboard",
+            "checkpoints"} <= set(os.listdir(out))
+    assert os.listdir(os.path.join(out, "tensorboard"))
+    # the same run goes on, on one device
+    second = run_script("--output", out, "--resume", "--metrics-every", "1")
+    assert second.returncode == 0, second.stderr
+    assert "--distribute" not in second.stdout
+    assert "resumed from" in second.stdout and "(epoch 2, batch 0)" in \
+        second.stdout
+    assert "[INFO] metrics at epoch 2: SWD=" in second.stdout
+    assert os.path.isfile(os.path.join(out, "generator.keras"))
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def start_workers(out, tmp_path, *flags):
+    """Two workers of one multi-worker run on 127.0.0.1, their output
+    going to files (the bar of the one not on a terminal stays quiet)."""
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    workers = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": addresses},
+                     "task": {"type": "worker", "index": index}}
+        log = open(tmp_path / f"worker{index}-{len(flags)}.log", "w+")
+        process = subprocess.Popen(
+            [sys.executable, SCRIPT, "--output", out, "--limit", "2048",
+             "--batch-size", "32", "--distribute", "multi-worker", *flags],
+            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            env=dict(os.environ, TF_CONFIG=json.dumps(tf_config)))
+        workers.append((process, log))
+    return workers
+
+
+def finish(workers, timeout=300):
+    """Each worker's exit status and output; both are killed if either
+    takes longer than `timeout` (a collective waiting on a lost peer)."""
+    deadline = time.time() + timeout
+    results = []
+    try:
+        for process, log in workers:
+            process.wait(timeout=max(1, deadline - time.time()))
+            log.seek(0)
+            results.append((process.returncode, log.read()))
+    finally:
+        for process, _ in workers:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return results
+
+
+def wait_for(log, text, process, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        log.seek(0)
+        if text in log.read():
+            return
+        assert process.poll() is None, "the worker ended early"
+        time.sleep(0.2)
+    pytest.fail(f"no {text!r} within {timeout} s")
+
+
+def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
+                                                          real_data):
+    out = str(tmp_path / "two_workers")
+    workers = start_workers(out, tmp_path, "--epochs", "2")
+    (chief, _), (other, other_log) = workers
+    try:
+        wait_for(other_log, "starting epoch 1 of 2", other)
+        time.sleep(2)
+        other.send_signal(signal.SIGINT)    # Ctrl-C on the other worker
+    finally:
+        (chief_code, chief_out), (other_code, other_out) = finish(workers)
+    assert "[INFO] --distribute multi-worker: 2 replicas on 2 workers" in \
+        chief_out
+    assert other_code == 130, other_out[-3000:]
+    assert chief_code == 143, chief_out[-3000:]     # stopped by the other
+    steps = [re.search(r"interrupted after step (\d+_\d+)", text)
+             for text in (chief_out, other_out)]
+    assert steps[0] and steps[1], (chief_out[-2000:], other_out[-2000:])
+    assert steps[0].group(1) == steps[1].group(1)   # the same step
+    assert "checkpoint saved to" in chief_out
+    assert "the chief saves the checkpoint" in other_out
+    assert "Traceback" not in chief_out + other_out
+    checkpoints = os.listdir(os.path.join(out, "checkpoints"))
+    assert len(checkpoints) == 1                    # written once
+    # both resume from the chief's checkpoint and finish the run
+    workers = start_workers(out, tmp_path, "--epochs", "1", "--resume")
+    (chief_code, chief_out), (other_code, other_out) = finish(workers)
+    assert (chief_code, other_code) == (0, 0), (chief_out[-3000:],
+                                                other_out[-3000:])
+    for text in (chief_out, other_out):
+        assert f"resumed from {os.path.join(out, 'checkpoints')}" in text
+    assert "generator saved to" in chief_out
+    assert "the chief saves the generator" in other_out
+    assert os.path.isfile(os.path.join(out, "generator.keras"))
+
+
+TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                           "task": {"type": "worker", "index": 0}})
+
+
+@pytest.mark.parametrize("flags, env, says", [
+    (["--distribute", "ring"], {}, "argument --distribute: invalid choice"),
+    (["--distribute", "mirrored", "--cpu-replicas", "1"], {},
+     "--cpu-replicas must be 2 or more"),
+    (["--cpu-replicas", "2"], {}, "add --distribute mirrored"),
+    (["--distribute", "mirrored", "--cpu-replicas", "2", "--batch-size",
+      "65"], {}, "--batch-size 65 does not split evenly across 2 replicas"),
+    (["--distribute", "multi-worker"], {"TF_CONFIG": None},
+     "TF_CONFIG environment variable, which is not set"),
+    (["--distribute", "multi-worker"], {"TF_CONFIG": "{'cluster'"},
+     "TF_CONFIG is not valid JSON"),
+    (["--distribute", "multi-worker"],
+     {"TF_CONFIG": TF_CONFIG_OK.replace('"index": 0', '"index": 3')},
+     'TF_CONFIG needs this process\'s "task"'),
+])
+def test_bad_distribution_flags_fail_before_data_loads(tmp_path, flags, env,
+                                                       says):
+    out = str(tmp_path / "out")
+    result = run_script("--output", out, *flags, env=env, timeout=120)
+    assert_one_line_error(result, says)
+    assert "loading" not in result.stdout
+    assert not os.path.exists(os.path.join(out, "checkpoints"))

@@ -218,6 +218,15 @@ def bench_step(args, config, real, warmup, timed, rounds):
         print(f"  {name:44s} {1000 * seconds:8.1f} ms")
 
 
+def strategy_on(devices):
+    """A MirroredStrategy on `devices`, beside others on some of the same
+    devices: each needs collective keys of its own, which TensorFlow lets
+    tests set (else a 4-replica and a 2-replica strategy collide)."""
+    keyed = type("MirroredStrategy", (tf.distribute.MirroredStrategy,),
+                 {"_collective_key_base": 1000 * len(devices)})
+    return keyed(devices)
+
+
 def bench_distributed(args, config, real, warmup, timed, rounds):
     """The training script's one-device step against the data-parallel
     step on 1, 2, ... replicas, on the same global batch, as ratios."""
@@ -229,7 +238,7 @@ def bench_distributed(args, config, real, warmup, timed, rounds):
     trainers = {base_name: build_trainer(config)}
     for count in range(1, len(devices) + 1):
         if args.batch_size % count == 0:
-            strategy = tf.distribute.MirroredStrategy(devices[:count])
+            strategy = strategy_on(devices[:count])
             trainers[f"--distribute mirrored, {count} replica"
                      + "s" * (count > 1)] = build_trainer(config,
                                                           strategy=strategy)

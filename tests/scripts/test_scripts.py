@@ -173,6 +173,9 @@ def test_generate_says_how_to_do_without_a_damaged_checkpoint(trained,
     (["--arch", "radford"], "must be a power of two from 16"),
     (["--augment", "zoom"], "--augment takes a comma-separated list"),
     (["--recipes"], "--arch radford doubles the size from 4x4"),  # at 28
+    (["--distribute", "multi-worker"], "invalid choice: 'multi-worker'"),
+    (["--distribute", "mirrored", "--cpu-replicas", "1"],
+     "--cpu-replicas must be 2 or more"),
 ])
 def test_bench_rejects_bad_flags(flags, fragment):
     assert_one_line_error(run_python("bench.py", "--quick", *flags),
@@ -244,6 +247,27 @@ def test_bench_quick_prints_ratios():
     for name, (ms, floor_ratio, speedup) in rows.items():
         assert_printed_quotient(floor_ratio, ms, floor)
         assert_printed_quotient(speedup, baseline, ms)
+
+
+def test_bench_distribute_prints_each_replica_counts_step_as_a_ratio():
+    result = run_python("bench.py", "--quick", "--distribute", "mirrored",
+                        "--cpu-replicas", "4", "--batch-size", "16",
+                        timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "replicas on 4 logical devices of the CPU; global batch 16" in \
+        result.stdout
+    rows = {line[:36].strip(): line[36:].split()
+            for line in result.stdout.splitlines()
+            if line.startswith(("one device", "--distribute"))}
+    assert list(rows) == ["one device (the default loop)",
+                          "--distribute mirrored, 1 replica",
+                          "--distribute mirrored, 2 replicas",
+                          "--distribute mirrored, 4 replicas"]
+    assert rows["one device (the default loop)"][1] == "1.000"
+    base = rows["one device (the default loop)"][0]
+    for name, (ms, ratio) in rows.items():
+        assert float(ms) > 0
+        assert_printed_quotient(ratio, ms, base)
 
 
 def test_bench_tips_prints_each_tips_cost_as_a_ratio():

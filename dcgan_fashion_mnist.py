@@ -24,7 +24,8 @@ from pyimagesearch.data.datasets import (fingerprint,  # noqa: E402
                                          is_folder, load_dataset,
                                          load_labelled, title,
                                          to_unit_range)
-from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
+from pyimagesearch.errors import (UserError, WorkerLost,  # noqa: E402
+                                  one_line_errors)
 from pyimagesearch.files import readable_name  # noqa: E402
 from pyimagesearch.run import hooks  # noqa: E402
 from pyimagesearch.run.checkpoint import latest_checkpoint  # noqa: E402
@@ -204,6 +205,8 @@ def start_devices(options, config, state):
     if not options.distribute:
         return None, None
     from pyimagesearch.run import distribute
+    if options.distribute == "multi-worker":
+        log(distribute.waiting_line())
     strategy = distribute.make_strategy(options.distribute,
                                         options.cpu_replicas)
     check_split(config.batch_size, strategy.num_replicas_in_sync)
@@ -304,6 +307,13 @@ def train_until_done(options, config, trainer, trainImages, trainLabels,
         return stopped.exit_code
     except StopNow as stopped:
         return stopped_at_once(options.output, stopped.signum)
+    except WorkerLost as failed:
+        last = latest_checkpoint(options.output)
+        failed.args = (f"{failed}; " + (
+            f"last good checkpoint: {last}; start every worker again with "
+            "--resume" if last else "no checkpoint yet: start every worker "
+            "again"),)
+        raise
     if last_epoch < config.epochs:
         log("[INFO] paused after epoch {} of {}; continue with: python {} "
               "--output {} --resume{}".format(

@@ -13,6 +13,12 @@ class UserError(Exception):
     exit_code = EXIT_USER_ERROR
 
 
+class WorkerLost(UserError):
+    """Another process of a multi-worker run (--distribute) died or cannot
+    be reached: the training step's collectives fail."""
+    exit_code = 4
+
+
 def one_line_errors(main):
     """Decorate a script's main: a UserError becomes one [ERROR] line on
     stderr and its exit status (2 unless it says otherwise), never a

@@ -27,7 +27,23 @@ from sklearn.utils import shuffle
 
 from ..data.labels import class_column
 from ..dcgan import BatchStatistics
+from ..errors import WorkerLost
 from .trainer import GANTrainer, frozen
+
+
+def lost_peer(error):
+    """Whether a failed step's error is the loss of another worker."""
+    return isinstance(error, (tf.errors.UnavailableError,
+                              tf.errors.CancelledError,
+                              tf.errors.AbortedError)) or \
+        "Collective ops is aborted" in error.message
+
+
+def cause(error):
+    """The line of TensorFlow's message that says what happened."""
+    lines = [line.strip() for line in error.message.splitlines()]
+    return next((line for line in lines if "aborted by" in line),
+                lines[0] if lines else type(error).__name__)
 
 
 class DistributedTrainer(GANTrainer):
@@ -68,7 +84,16 @@ class DistributedTrainer(GANTrainer):
 
         inputs = self.strategy.experimental_distribute_values_from_function(
             replica_inputs)
-        d_loss, g_loss, stops = self._step(inputs)
+        try:
+            d_loss, g_loss, stops = self._step(inputs)
+        except tf.errors.OpError as e:
+            if not (isinstance(self.strategy,
+                               tf.distribute.MultiWorkerMirroredStrategy)
+                    and lost_peer(e)):
+                raise
+            raise WorkerLost(
+                "a worker of this multi-worker run stopped or cannot be "
+                f"reached ({cause(e)}); training stopped") from None
         self.stop_agreed = bool(stops > 0)
         if self.generator_ema is not None:
             self._update_ema()

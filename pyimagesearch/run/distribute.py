@@ -112,6 +112,15 @@ def make_strategy(distribute, cpu_replicas=None):
     return tf.distribute.MirroredStrategy()
 
 
+def waiting_line(environ=os.environ):
+    """What a worker does until every worker of TF_CONFIG has started."""
+    tf_config = read_tf_config(environ)
+    count = sum(map(len, tf_config["cluster"].values()))
+    task = tf_config["task"]
+    return (f"[INFO] {task['type']} {task['index']} of a multi-worker run: "
+            f"waiting for all {count} workers in TF_CONFIG to start...")
+
+
 def describe(strategy, distribute):
     """The log line: how many replicas, on what."""
     replicas = strategy.num_replicas_in_sync

@@ -114,6 +114,8 @@ def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
         other.send_signal(signal.SIGINT)    # Ctrl-C on the other worker
     finally:
         (chief_code, chief_out), (other_code, other_out) = finish(workers)
+    assert "[INFO] worker 1 of a multi-worker run: waiting for all 2 " \
+           "workers in TF_CONFIG to start..." in other_out
     assert "[INFO] --distribute multi-worker: 2 replicas on 2 workers" in \
         chief_out
     assert other_code == 130, other_out[-3000:]
@@ -137,6 +139,24 @@ def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
     assert "generator saved to" in chief_out
     assert "the chief saves the generator" in other_out
     assert os.path.isfile(os.path.join(out, "generator.keras"))
+
+
+def test_a_lost_worker_stops_the_other_with_one_line(tmp_path, real_data):
+    out = str(tmp_path / "lost")
+    workers = start_workers(out, tmp_path, "--epochs", "2")
+    (chief, chief_log), (other, other_log) = workers
+    try:
+        wait_for(chief_log, "Step 1_0:", chief)
+        other.kill()                        # kill -9 the other worker
+    finally:
+        (chief_code, chief_out), _ = finish(workers, timeout=120)
+    assert "Traceback" not in chief_out
+    errors = [line for line in chief_out.splitlines()
+              if line.startswith("[ERROR]")]
+    assert chief_code == 4 and len(errors) == 1, chief_out[-3000:]
+    assert "a worker of this multi-worker run stopped or cannot be " \
+           "reached" in errors[0]
+    assert "start every worker again" in errors[0]
 
 
 TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},

@@ -166,6 +166,13 @@ def train(options, config, state):
             trim_metrics(options.output, state.epoch)
         log("[INFO] resumed from {} (epoch {}, batch {})".format(
             state.checkpoint, state.epoch + 1, state.batch))
+        replicas = getattr(trainer, "replicas", 1)
+        if replicas != state.replicas:
+            log(f"[INFO] the checkpoint was trained on {state.replicas} "
+                f"replica(s), this run trains on {replicas}: the same run "
+                "goes on, with the same weights, optimizer state and random "
+                "state, but not bit for bit as it would have (other sums, "
+                "and per-replica augmentation and dropout)")
     if options.overwrite and options.writes_outputs:
         clear_run(options.output)
 

@@ -29,6 +29,7 @@ class RunState:
     benchmark_noise: np.ndarray = None
     history: list = dataclasses.field(default_factory=list)
     checkpoint: str = None         # the file this state was read from
+    replicas: int = 1              # how many replicas trained up to it
     # which run wrote a checkpoint: another run's, dropped among this
     # run's, is refused on resume instead of being continued
     run_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
@@ -59,7 +60,8 @@ class RunState:
                         epoch=meta["epoch"], batch=meta["batch"],
                         benchmark_noise=arrays["benchmark_noise"],
                         history=[tuple(row) for row in arrays["history"]],
-                        checkpoint=path, _saved=(weights, meta, arrays))
+                        checkpoint=path, replicas=meta.get("replicas", 1),
+                        _saved=(weights, meta, arrays))
             return state, meta["settings"]
         except KeyError as e:
             raise UserError(f"checkpoint {path} lacks its {e.args[0]}: it "
@@ -108,7 +110,8 @@ class RunState:
                                          dtype="float64").reshape(-1, 4))
         meta = {"epoch": self.epoch, "batch": self.batch,
                 "settings": config.to_dict(), "rng": rng_meta,
-                "keras_version": keras_version(), "run_id": self.run_id}
+                "keras_version": keras_version(), "run_id": self.run_id,
+                "replicas": getattr(trainer, "replicas", 1)}
         global_step = self.epoch * batches_per_epoch + self.batch
         return ckpt.save_checkpoint(output, global_step,
                                     ckpt.get_state(trainer), meta, arrays,

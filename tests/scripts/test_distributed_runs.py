@@ -18,31 +18,38 @@ import pytest
 from conftest import ROOT, SCRIPT, assert_one_line_error, run_script
 
 
-def test_mirrored_on_two_cpu_devices_pauses_and_resumes_on_one(tmp_path,
-                                                               real_data):
+def test_mirrored_on_two_cpu_devices_resumes_from_and_on_one(
+        tmp_path, real_data):
+    """One device for epoch 1, 2 replicas for epoch 2 (with metrics,
+    TensorBoard and --pause-after), one device again for epoch 3."""
     out = str(tmp_path / "mirrored")
     flags = ["--output", out, "--limit", "256", "--batch-size", "32",
-             "--epochs", "2", "--seed", "1", "--metrics-every", "1",
-             "--tensorboard"]
-    first = run_script(*flags, "--pause-after", "1", "--distribute",
-                       "mirrored", "--cpu-replicas", "2")
+             "--epochs", "3", "--seed", "1"]
+    first = run_script(*flags, "--pause-after", "1")
     assert first.returncode == 0, first.stderr
-    assert "[INFO] --distribute mirrored: 2 replicas (" in first.stdout
-    assert "CPU:1" in first.stdout
-    assert "[INFO] metrics at epoch 1: SWD=" in first.stdout
+    second = run_script(*flags, "--resume", "--pause-after", "1",
+                        "--metrics-every", "1", "--tensorboard",
+                        "--distribute", "mirrored", "--cpu-replicas", "2")
+    assert second.returncode == 0, second.stderr
+    assert "[INFO] --distribute mirrored: 2 replicas (" in second.stdout
+    assert "CPU:1" in second.stdout
+    assert "the checkpoint was trained on 1 replica(s), this run trains " \
+           "on 2: the same run goes on" in second.stdout
+    assert "[INFO] metrics at epoch 2: SWD=" in second.stdout
     assert "--resume --metrics-every 1 --tensorboard --distribute mirrored " \
-           "--cpu-replicas 2" in first.stdout      # the hint says how
-    assert {"epoch_0001_output.png", "epoch_0001_step_00000.png",
-            "metrics.csv", "losses.png", "tensorboard",
-            "checkpoints"} <= set(os.listdir(out))
+           "--cpu-replicas 2" in second.stdout      # the hint says how
+    assert {"epoch_0002_output.png", "epoch_0002_step_00000.png",
+            "metrics.csv", "losses.png", "training.gif",
+            "tensorboard"} <= set(os.listdir(out))
     assert os.listdir(os.path.join(out, "tensorboard"))
     # the same run goes on, on one device
-    second = run_script("--output", out, "--resume", "--metrics-every", "1")
-    assert second.returncode == 0, second.stderr
-    assert "--distribute" not in second.stdout
-    assert "resumed from" in second.stdout and "(epoch 2, batch 0)" in \
-        second.stdout
-    assert "[INFO] metrics at epoch 2: SWD=" in second.stdout
+    third = run_script("--output", out, "--resume", "--metrics-every", "1")
+    assert third.returncode == 0, third.stderr
+    assert "--distribute" not in third.stdout
+    assert "(epoch 3, batch 0)" in third.stdout
+    assert "the checkpoint was trained on 2 replica(s), this run trains " \
+           "on 1" in third.stdout
+    assert "[INFO] metrics at epoch 3: SWD=" in third.stdout
     assert os.path.isfile(os.path.join(out, "generator.keras"))
 
 

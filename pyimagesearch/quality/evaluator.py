@@ -95,6 +95,7 @@ class QualityEvaluator:
         fixed noise of the kind the generator was trained on (its own RNG,
         so a training run's random stream is left untouched)."""
         from ..gan.saved import class_names
+        from ..gan.trainer import compiled_inference
         check_measurable(generator, self.shape, name)
         conditional = class_names(generator) is not None
         if conditional and self.real_classes is None:
@@ -112,11 +113,15 @@ class QualityEvaluator:
         classes = (np.resize(self.real_classes, total).astype("int32")
                    if conditional else None)
 
+        # a compiled call, not predict_on_batch: that of a generator built
+        # under --distribute multi-worker would wait for the other workers
+        run = compiled_inference(generator)
+
         def batch(start):
             inputs = noise[start:start + batch_size].astype("float32")
             if conditional:
                 inputs = [inputs, classes[start:start + batch_size, None]]
-            return np.asarray(generator.predict_on_batch(inputs))
+            return np.asarray(run(inputs))
         images = np.concatenate([batch(start)
                                  for start in range(0, total, batch_size)])
         result = swd_numbers(swd.swd(

@@ -137,12 +137,17 @@ def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
     checkpoints = os.listdir(os.path.join(out, "checkpoints"))
     assert len(checkpoints) == 1                    # written once
     # both resume from the chief's checkpoint and finish the run
-    workers = start_workers(out, tmp_path, "--epochs", "1", "--resume")
+    # (with the metrics at the end: the chief measures alone, after the
+    # other has gone)
+    workers = start_workers(out, tmp_path, "--epochs", "1", "--resume",
+                            "--metrics-every", "1")
     (chief_code, chief_out), (other_code, other_out) = finish(workers)
     assert (chief_code, other_code) == (0, 0), (chief_out[-3000:],
                                                 other_out[-3000:])
     for text in (chief_out, other_out):
         assert f"resumed from {os.path.join(out, 'checkpoints')}" in text
+    assert "[INFO] metrics at epoch 1: SWD=" in chief_out
+    assert "metrics at" not in other_out
     assert "generator saved to" in chief_out
     assert "the chief saves the generator" in other_out
     assert os.path.isfile(os.path.join(out, "generator.keras"))

@@ -9,6 +9,7 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.run.distribute import (AgreedStop, check_distribute,
                                           check_split, is_chief,
                                           read_tf_config)
+from pyimagesearch.run.interrupts import StopRequest
 
 WORKERS = {"worker": ["127.0.0.1:2001", "127.0.0.1:2002"]}
 
@@ -82,19 +83,6 @@ def test_the_batch_must_split_evenly():
         check_split(130, 4)
 
 
-class Request:
-    def __init__(self, signum=None):
-        self.signum = signum
-
-    @property
-    def requested(self):
-        return self.signum is not None
-
-    @property
-    def exit_code(self):
-        return 128 + self.signum
-
-
 class Trainer:
     stop_agreed = False
 
@@ -103,7 +91,7 @@ def test_a_stop_is_voted_and_only_the_agreed_stop_stops():
     """This process's request goes out with the next step's vote; it stops
     only once the step says that some process asked (so all stop after
     the same step)."""
-    request, trainer = Request(), Trainer()
+    request, trainer = StopRequest(), Trainer()
     stop = AgreedStop(request, trainer)
     assert trainer.stop_vote() is False and not stop.requested
     request.signum = 2                  # Ctrl-C here, after a step's vote
@@ -115,6 +103,6 @@ def test_a_stop_is_voted_and_only_the_agreed_stop_stops():
 
 def test_a_worker_stopped_by_another_exits_as_on_sigterm():
     trainer = Trainer()
-    stop = AgreedStop(Request(), trainer)
+    stop = AgreedStop(StopRequest(), trainer)
     trainer.stop_agreed = True
     assert stop.requested and stop.exit_code == 143

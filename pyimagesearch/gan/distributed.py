@@ -16,7 +16,8 @@ the same order, as GANTrainer draws them, so one distributed step and one
 single-device step from the same weights and seed give the same weights
 (tests/gan/test_distributed.py).  What differs: D sees its real and
 generated images in that order instead of shuffled (only dropout, a tip,
-could tell), and --arch radford's discriminator normalises each
+could tell); --augment's and dropout's random draws differ (each replica
+draws its own); and --arch radford's discriminator normalises each
 replica's real and generated halves on their own."""
 import contextlib
 
@@ -195,19 +196,40 @@ class DistributedTrainer(GANTrainer):
     @contextlib.contextmanager
     def _replica_layout(self, share):
         """While the step is traced: the generator's BatchNorm layers
-        synchronized across replicas, and --arch radford's discriminator
-        normalising groups of one replica's share.  Put back afterwards,
-        so the saved models are the single-device ones."""
+        synchronized across replicas, --arch radford's discriminator
+        normalising groups of one replica's share, and the random draws
+        of --augment and D's dropout different on each replica (their
+        seed generators are one mirrored variable: each replica would
+        draw the same).  Put back afterwards, so the saved models are the
+        single-device ones."""
+        layers = self.generator.layers + self.discriminator.layers
         changed = []
-        for layer in self.generator.layers + self.discriminator.layers:
+        for layer in layers:
             if isinstance(layer, BatchStatistics) and layer.group:
                 changed.append((layer, "group", layer.group))
                 layer.group = share
             elif isinstance(layer, keras.layers.BatchNormalization):
                 changed.append((layer, "synchronized", layer.synchronized))
                 layer.synchronized = True
+        randomised = [layer for layer in layers + [self.augment]
+                      if hasattr(layer, "seed_generator")]
+        for layer in randomised:
+            layer.seed_generator.next = replica_seeds(
+                layer.seed_generator.next)
         try:
             yield
         finally:
             for layer, name, value in changed:
                 setattr(layer, name, value)
+            for layer in randomised:
+                del layer.seed_generator.next     # the class's again
+
+
+def replica_seeds(next_seed):
+    """A seed generator's next() that folds in the replica's number."""
+    def next_for_replica(ordered=True):
+        seed = next_seed(ordered)
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return tf.cast(tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, "int64"), replica), seed.dtype)
+    return next_for_replica

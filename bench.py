@@ -230,14 +230,18 @@ def strategy_on(devices):
 def bench_distributed(args, config, real, warmup, timed, rounds):
     """The training script's one-device step against the data-parallel
     step on 1, 2, ... replicas, on the same global batch, as ratios."""
-    from pyimagesearch.run.distribute import make_strategy
+    from pyimagesearch.run.distribute import check_split, make_strategy
     devices = make_strategy("mirrored",
                             args.cpu_replicas).extended.worker_devices
+    check_split(args.batch_size, len(devices))
     tf.get_logger().setLevel("ERROR")   # several trainers: traces, meant
     base_name = "one device (the default loop)"
     trainers = {base_name: build_trainer(config)}
+    skipped = []
     for count in range(1, len(devices) + 1):
-        if args.batch_size % count == 0:
+        if args.batch_size % count:
+            skipped.append(str(count))
+        else:
             strategy = strategy_on(devices[:count])
             trainers[f"--distribute mirrored, {count} replica"
                      + "s" * (count > 1)] = build_trainer(config,
@@ -256,6 +260,9 @@ def bench_distributed(args, config, real, warmup, timed, rounds):
     print(f"{'step':36s} {'ms/step':>8s} {'x one device':>13s}")
     for name, seconds in medians.items():
         print(f"{name:36s} {1000 * seconds:8.1f} {seconds / base:13.3f}")
+    if skipped:
+        print(f"(not timed: {', '.join(skipped)} replicas, which do not "
+              f"split the batch of {args.batch_size})")
 
 
 @one_line_errors
@@ -266,6 +273,10 @@ def main():
                        augment=args.augment)
     config.check()      # the training script's ranges, and the memory
     check_distribute(args.distribute, args.cpu_replicas)
+    if args.distribute and (args.tips or args.recipes):
+        raise UserError("--distribute times the step on each replica count, "
+                        "--tips and --recipes the variants on one device: "
+                        "pass one of them")
     warmup, timed, rounds = (2, 4, 2) if args.quick else (15, 120, 6)
     real = random_real_images(args.batch_size, args.image_size, args.channels)
     if args.distribute:

@@ -9,8 +9,10 @@ noise.  What this project adds (resume, Ctrl-C, checkpoints, plots,
 metrics, TensorBoard) hangs off the training loop as hooks
 (pyimagesearch/run/hooks.py).
 """
+import json
 import os
 import shlex
+import signal
 import sys
 import time
 
@@ -118,7 +120,7 @@ def start_or_resume(options, given):
         config = RunConfig.resumed(saved_settings, given)
     config.check(options.metrics_every)
     if options.cpu_replicas:
-        check_split(config.batch_size, options.cpu_replicas)
+        check_split(config.batch_size, options.cpu_replicas, options.resume)
     if options.resume and is_folder(config.dataset) and not os.path.isdir(
             config.dataset):
         raise UserError(f"the checkpoint's images were in {config.dataset}, "
@@ -153,6 +155,10 @@ def train(options, config, state):
     # training and testing data points so we have additional training data
     log(loading_line(config.dataset))
     trainImages, trainLabels, config = load_data(options, config, state)
+    if options.distribute == "multi-worker":
+        from pyimagesearch.run.distribute import check_agreement
+        check_agreement(strategy, "training data",
+                        json.dumps(config.to_dict()))
 
     # build the generator, the discriminator and the GAN: one place builds
     # them from the run's configuration (pyimagesearch/gan/models.py)
@@ -208,19 +214,35 @@ def start_devices(options, config, state):
     """--distribute: the strategy and, for a multi-worker run, the seed its
     workers share (None, None: one device).  Before anything else of
     TensorFlow runs, and before the data loads: the replicas must split
-    the batch."""
+    the batch, and a multi-worker run's workers must agree on the run."""
     if not options.distribute:
         return None, None
     from pyimagesearch.run import distribute
-    if options.distribute == "multi-worker":
-        log(distribute.waiting_line())
-    strategy = distribute.make_strategy(options.distribute,
-                                        options.cpu_replicas)
-    check_split(config.batch_size, strategy.num_replicas_in_sync)
-    log(distribute.describe(strategy, options.distribute))
-    if options.distribute == "multi-worker":
-        return strategy, distribute.agree_with_chief(strategy, state)
-    return strategy, None
+    if options.distribute == "mirrored":
+        strategy = distribute.make_strategy("mirrored", options.cpu_replicas)
+        check_split(config.batch_size, strategy.num_replicas_in_sync,
+                    options.resume)
+        log(distribute.describe(strategy, "mirrored"))
+        return strategy, None
+    log(distribute.waiting_line())
+    # waiting for the others, TensorFlow holds the interpreter: Python's
+    # Ctrl-C handler could not run, the operating system's default can
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        strategy = distribute.make_strategy("multi-worker")
+        check_split(config.batch_size, strategy.num_replicas_in_sync,
+                    options.resume)
+        log(distribute.describe(strategy, "multi-worker"))
+        shared_seed = distribute.agree_with_chief(strategy, state)
+        distribute.check_agreement(strategy, "settings", json.dumps(
+            [config.to_dict(), options.pause_after, state.epoch,
+             state.batch]))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        # TensorFlow's own SIGTERM handler (for preemption) would swallow
+        # it outside the training loop, which installs its own
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return strategy, shared_seed
 
 
 def seed_and_precision(config, shared_seed=None):

@@ -43,8 +43,9 @@ def lost_peer(error):
 def cause(error):
     """The line of TensorFlow's message that says what happened."""
     lines = [line.strip() for line in error.message.splitlines()]
-    return next((line for line in lines if "aborted by" in line),
-                lines[0] if lines else type(error).__name__)
+    aborted = [line[line.index("Collective ops"):] for line in lines
+               if "Collective ops is aborted by" in line]
+    return (aborted + lines + [type(error).__name__])[0]
 
 
 class DistributedTrainer(GANTrainer):

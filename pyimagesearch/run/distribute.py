@@ -7,12 +7,14 @@ test it: they share the CPU's cores, so they are not faster).
 multi-worker: MultiWorkerMirroredStrategy over the machines TF_CONFIG
 names; every worker runs the same command, and the chief (the "chief"
 task, else worker 0) alone writes the run's outputs."""
+import contextlib
 import json
 import os
 
-from ..errors import UserError
+from ..errors import UserError, WorkerLost
 
 STRATEGIES = ("mirrored", "multi-worker")
+MAX_CPU_REPLICAS = 64
 TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", '
                      '"host2:12345"]}, "task": {"type": "worker", '
                      '"index": 0}}\'')
@@ -24,11 +26,15 @@ def check_distribute(distribute, cpu_replicas, environ=os.environ):
     if cpu_replicas is not None:
         if distribute != "mirrored":
             raise UserError("--cpu-replicas N splits this machine's CPU into "
-                            "N devices for --distribute mirrored; add "
-                            "--distribute mirrored or leave it out")
-        if cpu_replicas < 2:
-            raise UserError(f"--cpu-replicas must be 2 or more (one device "
-                            f"is the default run), got {cpu_replicas}")
+                            "N devices for --distribute mirrored only; "
+                            + ("leave it out (a multi-worker run has one "
+                               "replica a worker on CPUs)"
+                               if distribute == "multi-worker" else
+                               "add --distribute mirrored or leave it out"))
+        if not 2 <= cpu_replicas <= MAX_CPU_REPLICAS:
+            raise UserError(f"--cpu-replicas must be from 2 (one device is "
+                            f"the default run) to {MAX_CPU_REPLICAS}, got "
+                            f"{cpu_replicas}")
     if distribute == "multi-worker":
         read_tf_config(environ)
 
@@ -53,25 +59,39 @@ def read_tf_config(environ=os.environ):
     task = tf_config.get("task") if isinstance(tf_config, dict) else None
     if not isinstance(cluster, dict) or not cluster or not all(
             isinstance(addresses, list) and addresses and all(
-                isinstance(address, str) and address.rpartition(":")[0]
-                and address.rpartition(":")[2].isdigit()
-                for address in addresses)
+                map(is_address, addresses))
             for addresses in cluster.values()):
         raise UserError('TF_CONFIG needs a "cluster": each task type with a '
-                        'list of "host:port" addresses; e.g. '
+                        'list of "host:port" addresses (ports 1-65535); e.g. '
                         f"{TF_CONFIG_EXAMPLE}")
-    if not isinstance(task, dict) or task.get("type") not in cluster or \
-            not isinstance(task.get("index"), int) or not \
-            0 <= task["index"] < len(cluster[task["type"]]):
-        raise UserError('TF_CONFIG needs this process\'s "task": a "type" '
-                        'of its cluster and an "index" into that type\'s '
-                        f"addresses; got {json.dumps(task)}")
     unknown = set(cluster) - {"chief", "worker"}
     if unknown:
         raise UserError(f"TF_CONFIG's cluster has {sorted(unknown)[0]!r} "
                         "tasks; multi-worker training takes only \"chief\" "
                         "and \"worker\"")
+    if len(cluster.get("chief", [])) > 1:
+        raise UserError('TF_CONFIG\'s cluster has more than one "chief" '
+                        "address; a run has one chief")
+    addresses = [address for listed in cluster.values()
+                 for address in listed]
+    if len(set(addresses)) < len(addresses):
+        raise UserError("TF_CONFIG's cluster names an address twice; give "
+                        "each worker its own host:port")
+    if not isinstance(task, dict) or not isinstance(task.get("type"), str) \
+            or task["type"] not in cluster or type(task.get("index")) \
+            is not int or not 0 <= task["index"] < len(cluster[task["type"]]):
+        raise UserError('TF_CONFIG needs this process\'s "task": a "type" '
+                        'of its cluster and an "index" into that type\'s '
+                        f"addresses; got {json.dumps(task)}")
     return tf_config
+
+
+def is_address(address):
+    """"host:port", the port from 1 to 65535."""
+    if not isinstance(address, str):
+        return False
+    host, _, port = address.rpartition(":")
+    return bool(host) and port.isdigit() and 1 <= int(port) <= 65535
 
 
 def is_chief(distribute, environ=os.environ):
@@ -86,11 +106,19 @@ def is_chief(distribute, environ=os.environ):
     return task["index"] == 0
 
 
-def check_split(batch_size, replicas):
-    if batch_size % replicas:
-        raise UserError(f"--batch-size {batch_size} does not split evenly "
-                        f"across {replicas} replicas; choose a multiple of "
-                        f"{replicas}")
+def check_split(batch_size, replicas, resumed=False):
+    if batch_size % replicas == 0:
+        return
+    if resumed:
+        counts = [count for count in range(2, 65) if batch_size % count == 0]
+        raise UserError(f"this run's batch of {batch_size} (fixed by its "
+                        f"checkpoint) does not split evenly across {replicas} "
+                        f"replicas; resume on a replica count that divides it "
+                        f"({', '.join(map(str, counts[:6])) or 'none'}), or "
+                        "on one device")
+    raise UserError(f"--batch-size {batch_size} does not split evenly "
+                    f"across {replicas} replicas; choose a multiple of "
+                    f"{replicas}")
 
 
 def make_strategy(distribute, cpu_replicas=None):
@@ -118,7 +146,8 @@ def waiting_line(environ=os.environ):
     count = sum(map(len, tf_config["cluster"].values()))
     task = tf_config["task"]
     return (f"[INFO] {task['type']} {task['index']} of a multi-worker run: "
-            f"waiting for all {count} workers in TF_CONFIG to start...")
+            f"waiting for all {count} workers in TF_CONFIG to start "
+            "(Ctrl-C gives up)...")
 
 
 def describe(strategy, distribute):
@@ -127,10 +156,16 @@ def describe(strategy, distribute):
     if distribute == "multi-worker":
         cluster = read_tf_config()["cluster"]
         workers = sum(len(addresses) for addresses in cluster.values())
-        return (f"[INFO] --distribute multi-worker: {replicas} replicas on "
-                f"{workers} workers")
+        on = plural(workers, "worker")
+        return (f"[INFO] --distribute multi-worker: "
+                f"{plural(replicas, 'replica')} on {on}")
     devices = ", ".join(strategy.extended.worker_devices)
-    return f"[INFO] --distribute mirrored: {replicas} replicas ({devices})"
+    return (f"[INFO] --distribute mirrored: {plural(replicas, 'replica')} "
+            f"({devices})")
+
+
+def plural(count, noun):
+    return f"{count} {noun}" + "s" * (count != 1)
 
 
 def chief_value(strategy, value):
@@ -143,8 +178,10 @@ def chief_value(strategy, value):
             tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
         return tf.where(first, tf.constant(value, tf.int64),
                         tf.constant(0, tf.int64))
-    values = tf.function(lambda: strategy.run(replica_value))()
-    return int(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None))
+    with peer_loss_as_error("before training"):
+        values = tf.function(lambda: strategy.run(replica_value))()
+        return int(strategy.reduce(tf.distribute.ReduceOp.SUM, values,
+                                   axis=None))
 
 
 def agree_with_chief(strategy, state):
@@ -162,6 +199,44 @@ def agree_with_chief(strategy, state):
     state.run_id = "".join(f"{half:08x}" for half in halves) + \
         state.run_id[16:]
     return seed
+
+
+@contextlib.contextmanager
+def peer_loss_as_error(when):
+    """Another worker that stops (its own error, a signal, a lost
+    machine) fails this one's collectives: one line, not a traceback."""
+    import tensorflow as tf
+    from ..gan.distributed import cause, lost_peer
+    try:
+        yield
+    except tf.errors.OpError as e:
+        if not lost_peer(e):
+            raise
+        raise WorkerLost(f"a worker of this multi-worker run stopped or "
+                         f"cannot be reached {when} ({cause(e)}); see its "
+                         "own output") from None
+
+
+def check_agreement(strategy, what, description):
+    """The workers of a multi-worker run must train alike: `description`
+    (text), compared with the chief's; if any worker's differs, every
+    worker stops with the same line.  A collective: all call it."""
+    import hashlib
+    import tensorflow as tf
+    digest = int(hashlib.sha1(description.encode()).hexdigest()[:15], 16)
+    differs = int(digest != chief_value(strategy, digest))
+    with peer_loss_as_error("before training"):
+        values = tf.function(lambda: strategy.run(
+            lambda: tf.constant(differs, tf.int64)))()
+        disagree = int(strategy.reduce(tf.distribute.ReduceOp.SUM, values,
+                                       axis=None))
+    if disagree:
+        raise UserError(
+            f"the workers of this multi-worker run have different {what} ("
+            + ("this worker's differ from the chief's" if differs else
+               "another worker's differ from the chief's")
+            + "); start every worker with the same flags, data and, to "
+            "resume, checkpoint")
 
 
 class AgreedStop:

@@ -38,6 +38,16 @@ def test_a_good_tf_config_is_read():
     (tf_config(task_type="chief"), 'this process\'s "task"'),
     (tf_config(cluster=dict(WORKERS, ps=["127.0.0.1:2003"]), task_type="ps"),
      "'ps' tasks"),
+    (tf_config(task_type=["worker"]), 'this process\'s "task"'),
+    (tf_config(task_type={"worker": 0}), 'this process\'s "task"'),
+    (tf_config(index=True), 'this process\'s "task"'),
+    (tf_config(cluster={"worker": ["127.0.0.1:99999"]}), "ports 1-65535"),
+    (tf_config(cluster={"worker": ["127.0.0.1:0"]}), "ports 1-65535"),
+    (tf_config(cluster={"worker": [2001]}), 'needs a "cluster"'),
+    (tf_config(cluster={"worker": ["127.0.0.1:2001", "127.0.0.1:2001"]}),
+     "names an address twice"),
+    (tf_config(cluster=dict(WORKERS, chief=["h:1", "h:2"])),
+     'more than one "chief"'),
 ])
 def test_a_missing_or_malformed_tf_config_is_refused(environ, says):
     with pytest.raises(UserError, match="TF_CONFIG") as error:
@@ -58,10 +68,11 @@ def test_the_chief_is_the_chief_task_else_worker_0():
 
 
 @pytest.mark.parametrize("distribute, replicas, says", [
-    ("mirrored", 1, "--cpu-replicas must be 2 or more"),
-    ("mirrored", 0, "--cpu-replicas must be 2 or more"),
+    ("mirrored", 1, "--cpu-replicas must be from 2"),
+    ("mirrored", 0, "--cpu-replicas must be from 2"),
+    ("mirrored", 65, "to 64, got 65"),
     (None, 2, "add --distribute mirrored"),
-    ("multi-worker", 2, "add --distribute mirrored"),
+    ("multi-worker", 2, "one replica a worker"),
 ])
 def test_cpu_replicas_is_for_mirrored_and_two_or_more(distribute, replicas,
                                                       says):
@@ -81,6 +92,12 @@ def test_the_batch_must_split_evenly():
     with pytest.raises(UserError, match="--batch-size 130 does not split "
                                         "evenly across 4 replicas"):
         check_split(130, 4)
+    # a resumed run's batch is its checkpoint's: other replica counts
+    with pytest.raises(UserError, match=r"this run's batch of 30 \(fixed by "
+                       r"its checkpoint\) does not split evenly across 4 "
+                       r"replicas; resume on a replica count that divides "
+                       r"it \(2, 3, 5, 6, 10, 15\)"):
+        check_split(30, 4, resumed=True)
 
 
 class Trainer:

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, SCRIPT, assert_one_line_error, run_script
+from conftest import (ROOT, SCRIPT, assert_one_line_error, run_script,
+                      write_fashion_dir)
 
 
 def test_mirrored_on_two_cpu_devices_resumes_from_and_on_one(
@@ -63,18 +64,20 @@ def free_ports(count):
     return ports
 
 
-def start_workers(out, tmp_path, *flags):
-    """Two workers of one multi-worker run on 127.0.0.1, their output
-    going to files (the bar of the one not on a terminal stays quiet)."""
+def start_workers(out, tmp_path, *flags, only=None, own_flags=((), ())):
+    """Two workers of one multi-worker run on 127.0.0.1 (or `only` the one
+    of that index), their output going to files; `own_flags`: each
+    worker's besides `flags`."""
     addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     workers = []
-    for index in range(2):
+    for index in range(2) if only is None else [only]:
         tf_config = {"cluster": {"worker": addresses},
                      "task": {"type": "worker", "index": index}}
-        log = open(tmp_path / f"worker{index}-{len(flags)}.log", "w+")
+        log = open(tmp_path / f"worker{index}-{time.time()}.log", "w+")
         process = subprocess.Popen(
             [sys.executable, SCRIPT, "--output", out, "--limit", "2048",
-             "--batch-size", "32", "--distribute", "multi-worker", *flags],
+             "--batch-size", "32", "--distribute", "multi-worker", *flags,
+             *own_flags[index]],
             stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
             env=dict(os.environ, TF_CONFIG=json.dumps(tf_config)))
         workers.append((process, log))
@@ -122,7 +125,7 @@ def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
     finally:
         (chief_code, chief_out), (other_code, other_out) = finish(workers)
     assert "[INFO] worker 1 of a multi-worker run: waiting for all 2 " \
-           "workers in TF_CONFIG to start..." in other_out
+           "workers in TF_CONFIG to start (Ctrl-C gives up)..." in other_out
     assert "[INFO] --distribute multi-worker: 2 replicas on 2 workers" in \
         chief_out
     assert other_code == 130, other_out[-3000:]
@@ -171,6 +174,45 @@ def test_a_lost_worker_stops_the_other_with_one_line(tmp_path, real_data):
     assert "start every worker again" in errors[0]
 
 
+def test_ctrl_c_stops_a_worker_waiting_for_the_others(tmp_path, real_data):
+    """TensorFlow holds the interpreter while a worker waits for the
+    others to start: Python's Ctrl-C handler could never run."""
+    workers = start_workers(str(tmp_path / "alone"), tmp_path, "--epochs",
+                            "1", only=1)
+    (process, log), = workers
+    wait_for(log, "(Ctrl-C gives up)", process)
+    time.sleep(3)                           # well into TensorFlow's wait
+    process.send_signal(signal.SIGINT)
+    (code, _), = finish(workers, timeout=20)
+    assert code == -signal.SIGINT           # the shell's exit status 130
+
+
+def test_workers_given_different_settings_all_stop(tmp_path, real_data):
+    workers = start_workers(str(tmp_path / "differ"), tmp_path,
+                            own_flags=(["--epochs", "2"], ["--epochs", "3"]))
+    results = finish(workers, timeout=240)
+    for (code, text), which in zip(results, ("another worker's", "this "
+                                             "worker's")):
+        errors = [line for line in text.splitlines()
+                  if line.startswith("[ERROR]")]
+        assert code == 2 and len(errors) == 1, text[-3000:]
+        assert "the workers of this multi-worker run have different " \
+               f"settings ({which} differ from the chief's)" in errors[0]
+        assert "loading" not in text and "Traceback" not in text
+
+
+def test_workers_given_different_data_all_stop(tmp_path, real_data):
+    other_data = str(tmp_path / "other")
+    write_fashion_dir(other_data, n_train=2100)
+    workers = start_workers(str(tmp_path / "data"), tmp_path, "--epochs",
+                            "1", own_flags=([], ["--data-dir", other_data]))
+    for code, text in finish(workers, timeout=240):
+        assert code == 2, text[-3000:]
+        assert "the workers of this multi-worker run have different " \
+               "training data" in text
+        assert "Traceback" not in text
+
+
 TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
                            "task": {"type": "worker", "index": 0}})
 
@@ -178,7 +220,7 @@ TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
 @pytest.mark.parametrize("flags, env, says", [
     (["--distribute", "ring"], {}, "argument --distribute: invalid choice"),
     (["--distribute", "mirrored", "--cpu-replicas", "1"], {},
-     "--cpu-replicas must be 2 or more"),
+     "--cpu-replicas must be from 2 (one device is the default run) to 64"),
     (["--cpu-replicas", "2"], {}, "add --distribute mirrored"),
     (["--distribute", "mirrored", "--cpu-replicas", "2", "--batch-size",
       "65"], {}, "--batch-size 65 does not split evenly across 2 replicas"),

@@ -175,7 +175,11 @@ def test_generate_says_how_to_do_without_a_damaged_checkpoint(trained,
     (["--recipes"], "--arch radford doubles the size from 4x4"),  # at 28
     (["--distribute", "multi-worker"], "invalid choice: 'multi-worker'"),
     (["--distribute", "mirrored", "--cpu-replicas", "1"],
-     "--cpu-replicas must be 2 or more"),
+     "--cpu-replicas must be from 2"),
+    (["--distribute", "mirrored", "--cpu-replicas", "2", "--tips"],
+     "pass one of them"),
+    (["--distribute", "mirrored", "--cpu-replicas", "2", "--batch-size",
+      "15"], "--batch-size 15 does not split evenly across 2 replicas"),
 ])
 def test_bench_rejects_bad_flags(flags, fragment):
     assert_one_line_error(run_python("bench.py", "--quick", *flags),
@@ -251,10 +255,12 @@ def test_bench_quick_prints_ratios():
 
 def test_bench_distribute_prints_each_replica_counts_step_as_a_ratio():
     result = run_python("bench.py", "--quick", "--distribute", "mirrored",
-                        "--cpu-replicas", "4", "--batch-size", "16",
+                        "--cpu-replicas", "4", "--batch-size", "8",
                         timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "replicas on 4 logical devices of the CPU; global batch 16" in \
+    assert "replicas on 4 logical devices of the CPU; global batch 8" in \
+        result.stdout
+    assert "(not timed: 3 replicas, which do not split the batch of 8)" in \
         result.stdout
     rows = {line[:36].strip(): line[36:].split()
             for line in result.stdout.splitlines()

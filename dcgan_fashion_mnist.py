@@ -156,9 +156,10 @@ def train(options, config, state):
     log(loading_line(config.dataset))
     trainImages, trainLabels, config = load_data(options, config, state)
     if options.distribute == "multi-worker":
-        from pyimagesearch.run.distribute import check_agreement
-        check_agreement(strategy, "training data",
-                        json.dumps(config.to_dict()))
+        from pyimagesearch.run import distribute
+        with distribute.ctrl_c_ends_waits():
+            distribute.check_agreement(strategy, "training data",
+                                       json.dumps(config.to_dict()))
 
     # build the generator, the discriminator and the GAN: one place builds
     # them from the run's configuration (pyimagesearch/gan/models.py)
@@ -225,23 +226,21 @@ def start_devices(options, config, state):
         log(distribute.describe(strategy, "mirrored"))
         return strategy, None
     log(distribute.waiting_line())
-    # waiting for the others, TensorFlow holds the interpreter: Python's
-    # Ctrl-C handler could not run, the operating system's default can
-    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        strategy = distribute.make_strategy("multi-worker")
-        check_split(config.batch_size, strategy.num_replicas_in_sync,
-                    options.resume)
-        log(distribute.describe(strategy, "multi-worker"))
-        shared_seed = distribute.agree_with_chief(strategy, state)
-        distribute.check_agreement(strategy, "settings", json.dumps(
-            [config.to_dict(), options.pause_after, state.epoch,
-             state.batch]))
+        with distribute.ctrl_c_ends_waits():
+            strategy = distribute.make_strategy("multi-worker")
+            log(distribute.describe(strategy, "multi-worker"))
+            shared_seed = distribute.agree_with_chief(strategy, state)
+            distribute.check_agreement(strategy, "settings", json.dumps(
+                [config.to_dict(), options.pause_after, state.epoch,
+                 state.batch]))
     finally:
-        signal.signal(signal.SIGINT, previous)
         # TensorFlow's own SIGTERM handler (for preemption) would swallow
         # it outside the training loop, which installs its own
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, previous_sigterm or signal.SIG_DFL)
+    check_split(config.batch_size, strategy.num_replicas_in_sync,
+                options.resume)
     return strategy, shared_seed
 
 

@@ -213,17 +213,18 @@ class DistributedTrainer(GANTrainer):
                 changed.append((layer, "synchronized", layer.synchronized))
                 layer.synchronized = True
         randomised = [layer for layer in layers + [self.augment]
-                      if hasattr(layer, "seed_generator")]
-        for layer in randomised:
-            layer.seed_generator.next = replica_seeds(
-                layer.seed_generator.next)
+                      if getattr(layer, "seed_generator", None) is not None]
         try:
+            for layer in randomised:
+                layer.seed_generator.next = replica_seeds(
+                    layer.seed_generator.next)
             yield
         finally:
             for layer, name, value in changed:
                 setattr(layer, name, value)
             for layer in randomised:
-                del layer.seed_generator.next     # the class's again
+                # the class's again
+                vars(layer.seed_generator).pop("next", None)
 
 
 def replica_seeds(next_seed):

@@ -10,6 +10,8 @@ task, else worker 0) alone writes the run's outputs."""
 import contextlib
 import json
 import os
+import signal
+import threading
 
 from ..errors import UserError, WorkerLost
 
@@ -91,7 +93,8 @@ def is_address(address):
     if not isinstance(address, str):
         return False
     host, _, port = address.rpartition(":")
-    return bool(host) and port.isdigit() and 1 <= int(port) <= 65535
+    return bool(host) and port.isascii() and port.isdigit() and \
+        1 <= int(port) <= 65535
 
 
 def is_chief(distribute, environ=os.environ):
@@ -126,7 +129,13 @@ def make_strategy(distribute, cpu_replicas=None):
     runs, which a multi-worker strategy and logical devices require)."""
     import tensorflow as tf
     if distribute == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except tf.errors.OpError as e:
+            from ..gan.distributed import cause
+            raise WorkerLost("not every worker in TF_CONFIG started in "
+                             f"time ({cause(e)}); start them all "
+                             "again") from None
     if cpu_replicas:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
@@ -199,6 +208,23 @@ def agree_with_chief(strategy, state):
     state.run_id = "".join(f"{half:08x}" for half in halves) + \
         state.run_id[16:]
     return seed
+
+
+@contextlib.contextmanager
+def ctrl_c_ends_waits():
+    """While a worker waits for the others inside TensorFlow (to start,
+    to agree), TensorFlow holds the interpreter, so Python's Ctrl-C
+    handler could not run: the operating system's default ends the
+    process at once instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None
+                      else previous)
 
 
 @contextlib.contextmanager

@@ -44,6 +44,8 @@ def test_a_good_tf_config_is_read():
     (tf_config(cluster={"worker": ["127.0.0.1:99999"]}), "ports 1-65535"),
     (tf_config(cluster={"worker": ["127.0.0.1:0"]}), "ports 1-65535"),
     (tf_config(cluster={"worker": [2001]}), 'needs a "cluster"'),
+    (tf_config(cluster={"worker": ["h:\u00b2"]}), 'needs a "cluster"'),
+    (tf_config(cluster={"worker": ["h:\uff11\uff12"]}), 'needs a "cluster"'),
     (tf_config(cluster={"worker": ["127.0.0.1:2001", "127.0.0.1:2001"]}),
      "names an address twice"),
     (tf_config(cluster=dict(WORKERS, chief=["h:1", "h:2"])),

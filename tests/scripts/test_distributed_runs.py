@@ -213,6 +213,26 @@ def test_workers_given_different_data_all_stop(tmp_path, real_data):
         assert "Traceback" not in text
 
 
+def test_a_worker_that_stops_before_training_stops_the_others(tmp_path,
+                                                              real_data):
+    """Worker 1 finds too few images once TensorFlow has started: its own
+    [ERROR], and one line on the chief, not a wait or a traceback."""
+    few = str(tmp_path / "few")
+    write_fashion_dir(few)                              # 10 images
+    workers = start_workers(str(tmp_path / "stops"), tmp_path, "--epochs",
+                            "1", own_flags=([], ["--data-dir", few]))
+    (chief_code, chief_out), (other_code, other_out) = finish(workers,
+                                                              timeout=240)
+    assert other_code == 2 and "is larger than the 10 training images" in \
+        other_out, other_out[-3000:]
+    errors = [line for line in chief_out.splitlines()
+              if line.startswith("[ERROR]")]
+    assert chief_code == 4 and len(errors) == 1, chief_out[-3000:]
+    assert "a worker of this multi-worker run stopped or cannot be " \
+           "reached before training" in errors[0]
+    assert "Traceback" not in chief_out + other_out
+
+
 TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
                            "task": {"type": "worker", "index": 0}})
 

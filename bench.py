@@ -204,8 +204,10 @@ def bench_step(args, config, real, warmup, timed, rounds):
     parts = time_round_robin({
         "fakes: generate() alone": lambda: fp32.generate(noise),
         "(1) discriminator_step(), fakes included":
-            lambda: fp32.discriminator_step(real),
-        "(2) generator_step()": lambda: fp32.generator_step(args.batch_size),
+            lambda: fp32.discriminator_step(
+                real, None, fp32.draw(args.batch_size)),
+        "(2) generator_step()":
+            lambda: fp32.generator_step(fp32.draw(args.batch_size)),
     }, warmup, timed, rounds)
     baseline = medians["2020 loop (gen.predict per step)"]
     print(f"{'variant':40s} {'ms/step':>8s} {'x fp32 floor':>13s} "

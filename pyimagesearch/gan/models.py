@@ -9,6 +9,7 @@ import functools
 from ..dcgan import DCGAN
 from .policy import parse_policy
 from .precision import float32_output
+from .step import TapeTrainer
 from .trainer import GANTrainer
 
 # the generator's feature maps before its two upsamplings (the tutorial's)
@@ -72,12 +73,15 @@ def build_trainer(config, log=None, strategy=None):
     (precision.enable_mixed_precision): the layers take it when built.
     `strategy` (--distribute): a tf.distribute strategy; everything is
     then built in its scope, for a DistributedTrainer."""
-    if strategy is None:
+    if strategy is None and config.step == "keras":
         return _build_trainer(config, log, GANTrainer)
+    if strategy is None:
+        return _build_trainer(config, log, functools.partial(
+            TapeTrainer, loss=config.loss))
     from .distributed import DistributedTrainer
     with strategy.scope():
-        return _build_trainer(config, log,
-                              functools.partial(DistributedTrainer, strategy))
+        return _build_trainer(config, log, functools.partial(
+            DistributedTrainer, strategy, loss=config.loss))
 
 
 def _build_trainer(config, log, trainer_class):

@@ -15,6 +15,7 @@ from tensorflow.keras.optimizers.schedules import InverseTimeDecay
 
 from ..data.labels import class_column
 from .augment import DiffAugment
+from .losses import BinaryCrossEntropy
 from .noise import LATENT_DIM, sample_noise
 
 INIT_LR = 2e-4
@@ -132,24 +133,12 @@ class GANTrainer:
             gan_opt = make_optimizer(epochs, gan_lr)
         # D as its own step trains it: through the augmentation, if any
         self.augment = DiffAugment(augment) if augment else None
-        self.disc_model = discriminator
-        if self.augment is not None:
-            images = Input(shape=generator.output_shape[1:])
-            with_class = self._class_input()
-            self.disc_model = Model(
-                with_class(images),
-                discriminator(with_class(self.augment(images))))
-        self.disc_model.compile(loss="binary_crossentropy",
+        self.disc_model, self.gan = self.adversarial_models(discriminator)
+        self.disc_model.compile(loss=BinaryCrossEntropy.KERAS_NAME,
                                 optimizer=disc_opt)
         with frozen(discriminator):
-            gan_input = Input(shape=(latent_dim,))
-            with_class = self._class_input()
-            fake_images = generator(with_class(gan_input))
-            if self.augment is not None:
-                fake_images = self.augment(fake_images)
-            gan_output = discriminator(with_class(fake_images))
-            self.gan = Model(with_class(gan_input), gan_output)
-            self.gan.compile(loss="binary_crossentropy", optimizer=gan_opt)
+            self.gan.compile(loss=BinaryCrossEntropy.KERAS_NAME,
+                             optimizer=gan_opt)
         self._generate = compiled_inference(generator)
         self._generate_training = tf.function(
             lambda inputs: generator(inputs, training=True),
@@ -159,6 +148,27 @@ class GANTrainer:
             self.generator_ema = averaged_copy(generator)
             self._generate_ema = compiled_inference(self.generator_ema)
             self._update_ema = ema_update(self.generator_ema, generator, ema)
+
+    def adversarial_models(self, critic):
+        """(D's model, the GAN) around `critic` (D itself, or its logits:
+        losses.logits_of): D's model sees an image (and its class) through
+        the augmentation, if any; the GAN is G then that, built with D
+        frozen, for G's step."""
+        disc_model = critic
+        if self.augment is not None:
+            images = Input(shape=self.generator.output_shape[1:])
+            with_class = self._class_input()
+            disc_model = Model(with_class(images),
+                               critic(with_class(self.augment(images))))
+        with frozen(self.discriminator):
+            gan_input = Input(shape=(self.latent_dim,))
+            with_class = self._class_input()
+            fake_images = self.generator(with_class(gan_input))
+            if self.augment is not None:
+                fake_images = self.augment(fake_images)
+            gan = Model(with_class(gan_input),
+                        critic(with_class(fake_images)))
+        return disc_model, gan
 
     def _class_input(self):
         """For building one model: `tensor -> [tensor, classes]`, all with
@@ -192,30 +202,51 @@ class GANTrainer:
             return None
         return np.random.randint(0, self.num_classes, count)
 
-    def discriminator_step(self, real_images, real_classes=None):
+    def draw(self, batch_size):
+        """Every random number of one step, from NumPy's global stream in
+        the tutorial's order (D's noise, the fakes' classes, the shuffle of
+        D's batch, the label noise; G's noise, G's classes), whichever step
+        trains on them: the train_on_batch step here, the tape step
+        (gan/step.py) on one device or under a tf.distribute strategy.
+        D's labels are in real-then-fake order; `order`, the shuffle (None
+        when D's BatchNorm wants the halves apart), is what the
+        train_on_batch step trains D's batch in."""
+        noise = self.sample_noise(batch_size)
+        fake_classes = self.sample_classes(batch_size)
+        labels = np.array(([1] * batch_size) + ([0] * batch_size))
+        order = None
+        if self.mixed_batches:
+            # the label noise is drawn in the shuffled order
+            order = shuffle(np.arange(2 * batch_size))
+            shuffled = self.noisy_labels(labels[order])
+            labels = np.empty_like(shuffled)
+            labels[order] = shuffled
+        else:
+            labels = self.noisy_labels(labels)
+        g_noise = self.sample_noise(batch_size)
+        return {"noise": noise, "fake_classes": fake_classes,
+                "order": order, "labels": labels, "g_noise": g_noise,
+                "g_classes": self.sample_classes(batch_size)}
+
+    def discriminator_step(self, real_images, real_classes, draws):
         """(1) Update D: real images labelled 1, generated ones 0, shuffled
         together so no batch is all-real then all-fake (unless D's
         BatchNorm wants the halves apart).  Conditional: each image with
         its class."""
-        batch_size = len(real_images)
-        noise = self.sample_noise(batch_size)
-        fake_classes = self.sample_classes(batch_size)
+        noise, fake_classes = draws["noise"], draws["fake_classes"]
         fake_images = (self.generate(noise, classes=fake_classes)
                        if self.mixed_batches else self._generate_training(
                            self._inputs(noise, fake_classes)).numpy())
         images = np.concatenate((real_images, fake_images))
-        labels = np.array(([1] * batch_size) + ([0] * len(fake_images)))
-        if self.num_classes is None:
-            if self.mixed_batches:
-                (images, labels) = shuffle(images, labels)
-            inputs = images
-        else:
+        order = draws["order"]
+        if order is None:
+            order = slice(None)
+        inputs = images[order]
+        if self.num_classes is not None:
             classes = np.concatenate((real_classes, fake_classes))
-            if self.mixed_batches:
-                (images, labels, classes) = shuffle(images, labels, classes)
-            inputs = [images, class_column(classes)]
-        labels = self.noisy_labels(labels)
-        return float(self.disc_model.train_on_batch(inputs, labels))
+            inputs = [inputs, class_column(classes[order])]
+        return float(self.disc_model.train_on_batch(
+            inputs, draws["labels"][order]))
 
     def noisy_labels(self, labels):
         """Chollet's tip, when asked for: flip a fraction of the labels,
@@ -230,20 +261,20 @@ class GANTrainer:
         labels[labels == 1] = 1 - self.label_smoothing
         return labels
 
-    def generator_step(self, batch_size):
+    def generator_step(self, draws):
         """(2) Update G: fresh noise labelled "real", pushed through the
         GAN with D's weights frozen."""
-        noise = self.sample_noise(batch_size)
-        inputs = self._inputs(noise, self.sample_classes(batch_size))
-        misleading_labels = np.ones(batch_size, dtype="int64")
+        inputs = self._inputs(draws["g_noise"], draws["g_classes"])
+        misleading_labels = np.ones(len(draws["g_noise"]), dtype="int64")
         with frozen(self.discriminator):
             return float(self.gan.train_on_batch(inputs, misleading_labels))
 
     def train_step(self, real_images, real_classes=None):
         """One step of the tutorial's loop; returns (d_loss, g_loss).
         real_classes: the images' classes, for a conditional trainer."""
-        d_loss = self.discriminator_step(real_images, real_classes)
-        g_loss = self.generator_step(len(real_images))
+        draws = self.draw(len(real_images))
+        d_loss = self.discriminator_step(real_images, real_classes, draws)
+        g_loss = self.generator_step(draws)
         if self.generator_ema is not None:
             self._update_ema()
         return d_loss, g_loss

@@ -12,7 +12,9 @@ from ..errors import UserError, check_positive
 from ..files import readable_name
 from ..gan.noise import NOISES
 from .checkpoint import SUBDIR
-from .config import ARCHS, CONDITIONINGS, check_values, given_flags
+from ..gan.losses import LOSSES
+from .config import (ARCHS, CONDITIONINGS, STEPS, check_values,
+                     given_flags)
 from .distribute import STRATEGIES, check_distribute, is_chief
 from .outputs import TENSORBOARD
 
@@ -152,6 +154,19 @@ def build_parser():
         help="train on the images in a new random order every epoch "
              "(default: on for a folder, which is read in sorted order; off "
              "for the named data sets, in the tutorial's order)")
+    step = ap.add_argument_group(
+        "training step", "not in the tutorial; fixed for the life of a run")
+    step.add_argument(
+        "--step", choices=STEPS, default=None,
+        help="keras (default): the tutorial's two train_on_batch calls; "
+             "tape: the same updates written with GradientTape in one "
+             "compiled function (the step --distribute runs), which takes "
+             "--loss")
+    step.add_argument(
+        "--loss", choices=tuple(LOSSES), default=None,
+        help="with --step tape: bce (default, the tutorial's binary "
+             "cross-entropy), logistic (non-saturating, on D's logits) or "
+             "hinge (on D's logits)")
     ap.add_argument_group(
         "class-conditional", "choose what the generator draws: not in the "
         "tutorial, off by default; fixed for the life of a run"

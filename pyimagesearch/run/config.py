@@ -9,6 +9,7 @@ import os
 
 from ..data.datasets import is_folder, native_shape
 from ..errors import UserError, check_positive, check_range
+from ..gan.losses import LOSSES
 from ..gan.policy import parse_policy
 from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
                           training_bytes)
@@ -28,6 +29,7 @@ ARCHS = ("tutorial", "radford")
 # default, by measurement: docs/CONDITIONAL.md), or a learned class
 # embedding in G and a projection discriminator
 CONDITIONINGS = ("onehot", "projection")
+STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # what a resumed run may change: everything else must match its checkpoint
@@ -70,6 +72,11 @@ class RunConfig:
     # a class-conditional GAN: G and D are told each image's class, by
     # one of CONDITIONINGS (None: unconditional, the tutorial's)
     conditional: str = None
+    # the training step: "keras" (the tutorial's two train_on_batch calls)
+    # or "tape" (gan/step.py, as --distribute trains), and the tape step's
+    # loss (gan/losses.py; the tutorial's binary cross-entropy by default)
+    step: str = "keras"
+    loss: str = "bce"
     # the training data, as loaded: a resumed run must see the same
     num_images: int = None
     data_sha1: str = None
@@ -219,7 +226,8 @@ class RunConfig:
         """The tips and small-data switches this run uses, as flags:
         '--noise normal --ema 0.999 --arch radford', or '' for the
         tutorial's recipe."""
-        changed = dict(self.tips, arch=self.arch, augment=self.augment)
+        changed = dict(self.tips, arch=self.arch, augment=self.augment,
+                       step=self.step, loss=self.loss)
         flags = [f"--{key.replace('_', '-')} {value}"
                  for key, value in changed.items() if value != _DEFAULTS[key]]
         if self.shuffle not in (None, default_shuffle(self.dataset)):
@@ -252,7 +260,7 @@ def _of_its_type(key, value):
             return parse_policy(value) is not None
         except ValueError:
             return False
-    return {"noise": NOISES, "arch": ARCHS,
+    return {"noise": NOISES, "arch": ARCHS, "step": STEPS, "loss": LOSSES,
             "conditional": CONDITIONINGS}.get(key, (value,)).__contains__(
         value)
 
@@ -302,6 +310,15 @@ def check_values(values):
         raise UserError(f"--conditional must be one of "
                         f"{', '.join(CONDITIONINGS)}, got "
                         f"{values['conditional']}")
+    for key, known in (("step", STEPS), ("loss", LOSSES)):
+        if values.get(key) not in (None,) + tuple(known):
+            raise UserError(f"--{key} must be one of {', '.join(known)}, "
+                            f"got {values[key]}")
+    if values.get("loss") not in (None, "bce") and \
+            values.get("step") != "tape":
+        raise UserError(f"--loss {values['loss']} needs --step tape: the "
+                        "tutorial's train_on_batch step compiles its binary "
+                        "cross-entropy (bce)")
     if values.get("channels") not in (None, 1, 3):
         raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
                         f"{values['channels']}")

@@ -66,10 +66,10 @@ def test_d_learns_in_its_step_only_and_g_through_d(trainer):
     classes = np.arange(8) % CLASSES
     for _ in range(2):                 # the second time re-uses the traces
         d_before, g_before = weights(disc), weights(gen)
-        trainer.discriminator_step(real, classes)
+        trainer.discriminator_step(real, classes, trainer.draw(8))
         assert changed(d_before, disc) and not changed(g_before, gen)
         d_before, g_before = weights(disc), weights(gen)
-        trainer.generator_step(8)
+        trainer.generator_step(trainer.draw(8))
         assert changed(g_before, gen) and not changed(d_before, disc)
         assert disc.trainable
     # the class embeddings of both models are trained (projection); the
@@ -144,12 +144,13 @@ def test_radford_models_take_the_class_too(one_hot):
     # training mode, as for the unconditional radford models)
     g_trained = [w.numpy().copy() for w in gen.trainable_weights]
     d_before = weights(disc)
-    trainer.discriminator_step(real, np.array([0, 1, 2, 0]))
+    trainer.discriminator_step(real, np.array([0, 1, 2, 0]),
+                               trainer.draw(4))
     assert changed(d_before, disc)
     assert all(np.array_equal(a, w.numpy())
                for a, w in zip(g_trained, gen.trainable_weights))
     d_before, g_before = weights(disc), weights(gen)
-    trainer.generator_step(4)
+    trainer.generator_step(trainer.draw(4))
     assert changed(g_before, gen) and not changed(d_before, disc)
     images = trainer.generate(np.repeat(trainer.sample_noise(1), 2, axis=0),
                               classes=[0, 2])

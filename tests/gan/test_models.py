@@ -122,7 +122,8 @@ def test_radford_d_step_keeps_the_halves_and_trains_fakes_as_g_makes_them(
             trainer.disc_model, "train_on_batch",
             lambda images, labels, arch=arch: seen.setdefault(
                 arch, (images, labels)) and 0.0)
-        trainer.discriminator_step(np.zeros((8, 16, 16, 1), "float32"))
+        trainer.discriminator_step(np.zeros((8, 16, 16, 1), "float32"),
+                                   None, trainer.draw(8))
     images, labels = seen["radford"]
     assert list(labels) == [1] * 8 + [0] * 8
     assert list(seen["tutorial"][1]) != [1] * 8 + [0] * 8   # shuffled

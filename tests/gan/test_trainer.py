@@ -36,12 +36,13 @@ def real_batch(n):
 def check_freeze(trainer, batch_size):
     gen, disc = trainer.generator, trainer.discriminator
     d_before, g_before = weights(disc), weights(gen)
-    trainer.discriminator_step(real_batch(batch_size))
+    trainer.discriminator_step(real_batch(batch_size), None,
+                               trainer.draw(batch_size))
     assert changed(d_before, disc), "D did not learn in its own step"
     assert not changed(g_before, gen), "G changed in D's step"
 
     d_before, g_before = weights(disc), weights(gen)
-    trainer.generator_step(batch_size)
+    trainer.generator_step(trainer.draw(batch_size))
     assert not changed(d_before, disc), "D changed in the GAN step"
     assert changed(g_before, gen), "G did not learn in the GAN step"
     assert disc.trainable, "D must be left trainable after the GAN step"

@@ -1,0 +1,127 @@
+"""The training step written once with GradientTape: (1) D's update on
+real and generated images, (2) G's through the frozen D, compiled with
+tf.function.  It runs on one device (--step tape) and, unchanged, on each
+replica of a tf.distribute strategy (gan/distributed.py, --distribute).
+
+The random numbers are GANTrainer.draw's, on the host, in the tutorial's
+order, so from the same weights and seed one tape step and one
+train_on_batch step agree to float tolerance (tests/gan/test_step.py).
+What differs from train_on_batch: D sees its real and generated images in
+that order instead of shuffled (only dropout, a tip, could tell), and the
+loss may be any of gan/losses.py's, on D's probabilities or its logits.
+
+Each update's loss is the sum over this replica's images divided by the
+global count, so that the optimizers' all-reduce (a sum) gives the
+gradient of the mean over the whole batch; on one device that is the
+mean."""
+import numpy as np
+import tensorflow as tf
+
+from ..data.labels import class_column
+from .losses import get_loss, logits_of
+from .trainer import GANTrainer, frozen
+
+
+class TapeTrainer(GANTrainer):
+    """GANTrainer whose train_step is the tape step.  loss: a name of
+    losses.LOSSES (the tutorial's binary cross-entropy by default);
+    jit_compile: compile the step with XLA."""
+
+    replicas = 1
+
+    def __init__(self, *args, loss=None, jit_compile=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss = get_loss(loss) if loss else get_loss()
+        # the models the loss is computed on: D's (and the GAN's) sigmoid
+        # output for the tutorial's loss, else D's logits
+        self.critic_model, self.critic_gan = self.disc_model, self.gan
+        if self.loss.on_logits:
+            self.critic_model, self.critic_gan = self.adversarial_models(
+                logits_of(self.discriminator))
+        self._step = tf.function(self.device_step, jit_compile=jit_compile)
+
+    def train_step(self, real_images, real_classes=None):
+        """One step of the tutorial's loop on the batch `real_images`;
+        returns (d_loss, g_loss), each the mean over the batch."""
+        host = self.step_inputs(real_images, real_classes)
+        d_loss, g_loss = self.run_step(host)[:2]
+        if self.generator_ema is not None:
+            self._update_ema()
+        return float(d_loss), float(g_loss)
+
+    def run_step(self, host):
+        """The compiled step on the host's inputs (one device: the whole
+        batch as tensors)."""
+        return self._step({name: tf.convert_to_tensor(values)
+                           for name, values in host.items()})
+
+    def step_inputs(self, real_images, real_classes):
+        """The step's inputs, by name, each with the batch first: the real
+        images (and classes), and GANTrainer.draw's random draws with D's
+        labels in real-then-fake order."""
+        batch_size = len(real_images)
+        draws = self.draw(batch_size)
+        labels = np.asarray(draws["labels"], dtype="float32")
+        host = {"real_images": np.asarray(real_images, dtype="float32"),
+                "noise": draws["noise"],
+                "real_labels": labels[:batch_size],
+                "fake_labels": labels[batch_size:],
+                "g_noise": draws["g_noise"]}
+        if self.num_classes is not None:
+            host.update(real_classes=class_column(real_classes),
+                        fake_classes=class_column(draws["fake_classes"]),
+                        g_classes=class_column(draws["g_classes"]))
+        return host
+
+    def device_step(self, batch):
+        """(d_loss, g_loss) of one step on this device's `batch`."""
+        return self.replica_step(batch, tf.shape(batch["noise"])[0])
+
+    def replica_step(self, batch, global_batch):
+        """The two updates on one replica's share of the batch; the losses
+        returned are the share's parts of the global means."""
+        def model_inputs(tensor, class_name):
+            if self.num_classes is None:
+                return tensor
+            return [tensor, batch[class_name]]
+
+        # (1) update D on the real images and as many generated ones (in
+        # inference mode, as the tutorial; in training mode when D's
+        # BatchNorm wants G's batch statistics)
+        fake_images = tf.stop_gradient(self.generator(
+            model_inputs(batch["noise"], "fake_classes"),
+            training=not self.mixed_batches))
+        images = tf.concat([batch["real_images"],
+                            tf.cast(fake_images, "float32")], axis=0)
+        labels = tf.concat([batch["real_labels"], batch["fake_labels"]], 0)
+        d_inputs = images if self.num_classes is None else [
+            images, tf.concat([batch["real_classes"],
+                               batch["fake_classes"]], axis=0)]
+        d_loss = self._update(
+            self.critic_model, self.disc_model.optimizer, d_inputs,
+            lambda outputs: self.loss.discriminator(outputs, labels),
+            self.discriminator.trainable_variables, 2 * global_batch)
+
+        # (2) update G through the GAN, D frozen
+        g_inputs = model_inputs(batch["g_noise"], "g_classes")
+        with frozen(self.discriminator):
+            g_loss = self._update(self.critic_gan, self.gan.optimizer,
+                                  g_inputs,
+                                  self.loss.generator,
+                                  self.generator.trainable_variables,
+                                  global_batch)
+        return d_loss, g_loss
+
+    @staticmethod
+    def _update(model, optimizer, inputs, loss_of, variables,
+                global_count):
+        """One step of `optimizer` on `model`'s loss over this replica's
+        share; returns the share's part of the global mean."""
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            loss = tf.reduce_sum(loss_of(outputs)) / tf.cast(
+                global_count, "float32")
+            scaled = optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return loss

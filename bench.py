@@ -34,7 +34,7 @@ from pyimagesearch.gan import precision  # noqa: E402
 from pyimagesearch.gan.models import build_trainer  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
-from pyimagesearch.run.config import ARCHS, RunConfig  # noqa: E402
+from pyimagesearch.runfiles.config import ARCHS, RunConfig  # noqa: E402
 from pyimagesearch.run.distribute import check_distribute  # noqa: E402
 
 

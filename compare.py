@@ -22,7 +22,7 @@ def main(argv=None):
     ap.add_argument("-o", "--output", default="comparison.png",
                     help="the PNG to write (default comparison.png)")
     args = ap.parse_args(argv)
-    from pyimagesearch.quality.comparison import (main_number,
+    from pyimagesearch.runfiles.comparison import (main_number,
                                                   plot_comparison, read_runs)
     series, floor = read_runs(args.runs)
     for label, epochs, _, _ in series:

@@ -30,14 +30,15 @@ from pyimagesearch.errors import (UserError, WorkerLost,  # noqa: E402
                                   one_line_errors)
 from pyimagesearch.files import readable_name  # noqa: E402
 from pyimagesearch.run import hooks  # noqa: E402
-from pyimagesearch.run.checkpoint import latest_checkpoint  # noqa: E402
+from pyimagesearch.runfiles.checkpoint import latest_checkpoint  # noqa: E402
 from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
                                    check_args)
-from pyimagesearch.run.config import RunConfig, given_flags  # noqa: E402
+from pyimagesearch.runfiles.config import RunConfig, given_flags  # noqa: E402
 from pyimagesearch.run.distribute import AgreedStop, check_split  # noqa: E402
 from pyimagesearch.run.interrupts import StopNow, StopRequest  # noqa: E402
-from pyimagesearch.run.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
+from pyimagesearch.runfiles.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
                                        check_fresh, clear_run, lock,
+                                       run_exclusion,
                                        trim_metrics)
 from pyimagesearch.run.progress import EpochProgress  # noqa: E402
 from pyimagesearch.run.state import RunState  # noqa: E402
@@ -147,7 +148,7 @@ def train(options, config, state):
 
     # TensorFlow only once the flags, the folder and the checkpoint are good
     from pyimagesearch.gan.models import build_trainer
-    from pyimagesearch.gan.saved import save_generator
+    from pyimagesearch.runfiles.saved import save_generator
     strategy, shared_seed = start_devices(options, config, state)
     seed_and_precision(config, shared_seed)
 
@@ -270,11 +271,12 @@ def load_data(options, config, state):
         images, source, channels, labels, class_names = load_labelled(
             config.dataset, options.data_dir, config.limit,
             config.image_size, config.channels, log=log,
-            exclude=options.output)
+            exclude=run_exclusion(options.output))
     else:
         images, source, channels = load_dataset(
             config.dataset, options.data_dir, config.limit,
-            config.image_size, config.channels, exclude=options.output)
+            config.image_size, config.channels,
+            exclude=run_exclusion(options.output))
     log("[INFO] {} images from {}".format(len(images), source))
     if class_names is not None:
         log("[INFO] {} classes (--conditional {}): {}".format(

@@ -21,7 +21,7 @@ from pyimagesearch.errors import (UserError, check_positive,  # noqa: E402
                                   check_range, one_line_errors)
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
-from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402
+from pyimagesearch.runfiles.config import MAX_SEED, check_seed  # noqa: E402
 
 
 MAX_NUM = 70000       # as many as Fashion-MNIST has images
@@ -32,7 +32,7 @@ def real_data_evaluator(args, path, generator):
     against: --dataset, else the first generator's run's data (and
     --limit), at the size and channels it makes."""
     from pyimagesearch.data.datasets import load_dataset, load_labelled
-    from pyimagesearch.gan.saved import class_names, trained_settings
+    from pyimagesearch.runfiles.saved import class_names, trained_settings
     from pyimagesearch.quality.evaluator import evaluator_for
     from pyimagesearch.quality.swd import check_size
     dataset, limit = args.dataset, args.limit
@@ -116,9 +116,10 @@ def main(argv=None):
             args.csv):
         raise UserError(f"--csv {args.csv} is not a file to append to; "
                         "pick another path")
-    from pyimagesearch.gan.saved import (class_names, load_generator,
+    from pyimagesearch.runfiles.saved import (class_names, load_generator,
                                          trained_noise)
-    from pyimagesearch.quality.evaluator import append_csv, row, summary
+    from pyimagesearch.quality.evaluator import summary
+    from pyimagesearch.runfiles.metrics_log import append_csv, row
     from pyimagesearch.quality.evaluator import check_measurable
     generators = {path: load_generator(path, ema=args.ema)
                   for path in args.models}

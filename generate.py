@@ -22,11 +22,11 @@ from pyimagesearch.gan.noise import seeded_noise  # noqa: E402
 from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
                                    check_output_dir)
-from pyimagesearch.run.config import MAX_SEED, check_seed  # noqa: E402
-from pyimagesearch.run.montage import (build_montage,  # noqa: E402
+from pyimagesearch.runfiles.config import MAX_SEED, check_seed  # noqa: E402
+from pyimagesearch.runfiles.montage import (build_montage,  # noqa: E402
                                        for_imwrite, from_unit_range,
                                        write_image)
-from pyimagesearch.run.outputs import EMA_PREFIX, GENERATOR_EMA  # noqa: E402
+from pyimagesearch.runfiles.outputs import EMA_PREFIX, GENERATOR_EMA  # noqa: E402
 
 MAX_NUM, MAX_STEPS, MAX_SCALE = 10000, 1000, 16
 MAX_SIDE = 16384      # pixels a side of the picture written, at most
@@ -87,7 +87,7 @@ class Sampler:
     pictures are named and enlarged."""
 
     def __init__(self, args):
-        from pyimagesearch.gan.saved import (class_names, load_generator,
+        from pyimagesearch.runfiles.saved import (class_names, load_generator,
                                              trained_noise)
         self.generator = load_generator(args.model, ema=args.ema)
         self.class_names = class_names(self.generator)

@@ -19,7 +19,7 @@ from pyimagesearch.errors import (UserError, check_positive,  # noqa: E402
 from pyimagesearch.data.datasets import scale_images  # noqa: E402
 from pyimagesearch.data.readers import load_fashion_mnist  # noqa: E402
 from pyimagesearch.quality import classifier  # noqa: E402
-from pyimagesearch.run.config import check_seed  # noqa: E402
+from pyimagesearch.runfiles.config import check_seed  # noqa: E402
 
 
 @one_line_errors

@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 import time
+import typing
 import warnings
 import zipfile
 
@@ -27,7 +28,6 @@ from tqdm import tqdm  # noqa: E402
 from ..errors import UserError  # noqa: E402
 from ..files import (atomic_write, cache_dir,  # noqa: E402
                      readable_name)
-from ..run.outputs import RUN_FILE  # noqa: E402
 
 CACHE_VERSION = 4     # 4: which files were used; 3: ctime in the key,
 #                       skip reasons; 2: transparency
@@ -183,24 +183,32 @@ def skipped_name(path, folder, reason):
     return f"{name} ({reason})" if reason else name
 
 
-def is_run_output(path, folder, output):
+class Exclusion(typing.NamedTuple):
+    """What a run writes, never read as data: its output `folder`, and the
+    `names` (a compiled pattern) of the files it writes there.  Passed in
+    by the run (runfiles.outputs.run_exclusion): the data knows no run."""
+    folder: str
+    names: typing.Pattern = None
+
+
+def is_run_output(path, folder, exclude):
     """Whether `path` is the run's own: anything in its output folder when
-    that folder is inside the data's, else the montages and plots a run
-    writes (an output folder above or equal to the data's holds the data
-    too)."""
-    real, out = os.path.realpath(path), os.path.realpath(output)
+    that folder is inside the data's, else the files a run writes (an
+    output folder above or equal to the data's holds the data too)."""
+    real, out = os.path.realpath(path), os.path.realpath(exclude.folder)
     inside = os.path.realpath(folder) + os.sep
     if out.startswith(inside) and real.startswith(out + os.sep):
         return True
     return (os.path.dirname(real) == out
-            and RUN_FILE.match(os.path.basename(real)) is not None)
+            and exclude.names is not None
+            and exclude.names.match(os.path.basename(real)) is not None)
 
 
 def unique_files(folder, limit=None, exclude=None):
     """(image files below `folder`, sorted, each real file once: links to a
     file already listed are dropped; at most `limit`), and those that
-    vanished or are dangling links.  The run's own files in `exclude`
-    (its output folder) are never data."""
+    vanished or are dangling links.  The run's own files (`exclude`, an
+    Exclusion) are never data."""
     files, gone, seen = [], [], set()
     for path in sorted(list_images(folder)):
         if exclude and is_run_output(path, folder, exclude):

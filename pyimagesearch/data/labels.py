@@ -29,7 +29,7 @@ def class_folders(folder, exclude=None):
     """The sorted names of `folder`'s sub-folders (hidden ones and the
     run's output folder, with what is in it, left out): the classes a
     folder may hold."""
-    out = os.path.realpath(exclude) if exclude else None
+    out = os.path.realpath(exclude.folder) if exclude else None
     names = []
     for entry in os.scandir(folder):
         if entry.name.startswith(".") or not entry.is_dir():

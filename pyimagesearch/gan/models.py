@@ -6,7 +6,7 @@ through here, so a model-side option is added here, in the RunConfig and
 as a flag, and nowhere else."""
 import functools
 
-from ..dcgan import DCGAN
+from ..dcgan import DCGAN, ClassEmbedding, ClassOneHot
 from .policy import parse_policy
 from .precision import float32_output
 from .step import TapeTrainer
@@ -109,3 +109,13 @@ def _build_trainer(config, log, trainer_class):
                          mixed_batches=config.arch != "radford",
                          num_classes=len(config.class_names)
                          if config.conditional else None, **tips)
+
+
+def class_names(generator):
+    """The names of the classes a conditional generator (--conditional)
+    draws, in class order; None for an unconditional one."""
+    for layer in generator.layers:
+        if isinstance(layer, (ClassEmbedding, ClassOneHot)):
+            return layer.classNames or [str(number) for number
+                                        in range(layer.input_dim)]
+    return None

@@ -6,7 +6,7 @@ on along the same axis."""
 import os
 
 from ..errors import UserError
-from .outputs import TENSORBOARD
+from ..runfiles.outputs import TENSORBOARD
 
 
 class Board:

@@ -11,12 +11,12 @@ from ..data.datasets import check_dataset, is_folder
 from ..errors import UserError, check_positive
 from ..files import readable_name
 from ..gan.noise import NOISES
-from .checkpoint import SUBDIR
 from ..gan.losses import LOSSES
-from .config import (ARCHS, CONDITIONINGS, STEPS, check_values,
+from ..runfiles.checkpoint import SUBDIR
+from ..runfiles.config import (ARCHS, CONDITIONINGS, STEPS, check_values,
                      given_flags)
 from .distribute import STRATEGIES, check_distribute, is_chief
-from .outputs import TENSORBOARD
+from ..runfiles.outputs import TENSORBOARD
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 from ..errors import UserError
-from .checkpoint import latest_checkpoint
-from .montage import build_montage, class_rows, montage_name, write_image
-from .outputs import (EMA_METRICS, EMA_PREFIX, GENERATOR_BEST,
+from ..runfiles.checkpoint import latest_checkpoint
+from ..runfiles.montage import build_montage, class_rows, montage_name, write_image
+from ..runfiles.outputs import (EMA_METRICS, EMA_PREFIX, GENERATOR_BEST,
                       GENERATOR_EMA_BEST, METRICS)
 from .progress import EpochProgress
 
@@ -229,7 +229,7 @@ class Plots(Hook):
         self.title, self.grey = title, grey
 
     def on_epoch_end(self, epoch, logs):
-        from .plots import refresh_plots     # matplotlib: only when training
+        from ..runfiles.plots import refresh_plots     # matplotlib: only when training
         refresh_plots(self.output, self.state.history, self.batches_per_epoch,
                       self.title, grey=self.grey)
 
@@ -244,7 +244,7 @@ class Metrics(Hook):
 
     def __init__(self, evaluator, trainer, output, every, num_epochs,
                  board=None, batches_per_epoch=None):
-        from ..quality.evaluator import best_so_far, set_aside_other_columns
+        from ..runfiles.metrics_log import best_so_far, set_aside_other_columns
         self.evaluator, self.trainer = evaluator, trainer
         self.output, self.every, self.num_epochs = output, every, num_epochs
         self.board, self.batches_per_epoch = board, batches_per_epoch
@@ -273,7 +273,7 @@ class Metrics(Hook):
     def on_epoch_end(self, epoch, logs):
         if not self.due(epoch):
             return
-        from ..quality.evaluator import log_metrics    # TensorFlow
+        from ..runfiles.metrics_log import log_metrics    # TensorFlow
         generators = [(self.trainer.generator, False)]
         if self.trainer.generator_ema is not None:
             generators.append((self.trainer.generator_ema, True))
@@ -292,7 +292,7 @@ class Metrics(Hook):
             self.board.flush()
 
     def keep_best(self, generator, ema, best):
-        from ..gan.saved import save_generator
+        from ..runfiles.saved import save_generator
         path = os.path.join(self.output,
                             GENERATOR_EMA_BEST if ema else GENERATOR_BEST)
         save_generator(generator, path)

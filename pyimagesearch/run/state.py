@@ -8,7 +8,7 @@ import uuid
 
 import numpy as np
 
-from . import checkpoint as ckpt
+from ..runfiles import checkpoint as ckpt
 from ..errors import UserError
 
 

@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT
 from pyimagesearch.data import folders
 from pyimagesearch.files import readable_name
+from pyimagesearch.runfiles.outputs import run_exclusion
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +150,7 @@ def test_the_runs_output_inside_the_folder_is_not_data(tmp_path):
     good_images(tmp_path)
     good_images(tmp_path / "out", count=5)       # montages, losses.png...
     assert len(load(tmp_path)[0]) == 8
-    images, lines = load(tmp_path, exclude=str(tmp_path / "out"))
+    images, lines = load(tmp_path, exclude=run_exclusion(str(tmp_path / "out")))
     assert len(images) == 3 and lines[0].startswith("[INFO] 3 images found")
 
 
@@ -190,7 +191,7 @@ def test_an_output_at_or_above_the_data_keeps_the_data(tmp_path, layout):
     put(data, "epoch_0001_output.png", np.zeros((24, 24, 3), np.uint8))
     output = data if layout == "output is the data" else tmp_path
     put(output, "losses.png", np.zeros((24, 24, 3), np.uint8))
-    images, lines = load(data, exclude=str(output))
+    images, lines = load(data, exclude=run_exclusion(str(output)))
     # the data stays data; only a run's own files beside it are left out
     assert len(images) == (3 if layout == "output is the data" else 4)
 

@@ -11,6 +11,7 @@ from pyimagesearch.data import readers
 from pyimagesearch.data.datasets import load_labelled
 from pyimagesearch.data.labels import CLASS_NAMES
 from pyimagesearch.errors import UserError
+from pyimagesearch.runfiles.outputs import run_exclusion
 
 
 @pytest.fixture(autouse=True)
@@ -132,6 +133,6 @@ def test_hidden_and_output_folders(tmp_path):
     # the run's own output folder inside the data is no class
     os.makedirs(os.path.join(root, "run", "checkpoints"))
     images, _, _, labels, names = load_labelled(
-        root, size=8, log=quiet, exclude=os.path.join(root, "run"))
+        root, size=8, log=quiet, exclude=run_exclusion(os.path.join(root, "run")))
     assert names == (".extra", "a", "b")
     assert np.bincount(labels).tolist() == [1, 2, 2]

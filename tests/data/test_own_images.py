@@ -10,7 +10,7 @@ import pytest
 
 from conftest import (assert_one_line_error, info_lines, run_python,
                       run_script, write_photo_folder)
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 
 COLOUR = ["--epochs", "2", "--batch-size", "16", "--seed", "1"]
 

@@ -9,8 +9,8 @@ import pytest
 
 from pyimagesearch.dcgan import DCGAN, ClassOneHot
 from pyimagesearch.gan.trainer import GANTrainer
-from pyimagesearch.run import checkpoint as ckpt
-from pyimagesearch.run.montage import class_rows
+from pyimagesearch.runfiles import checkpoint as ckpt
+from pyimagesearch.runfiles.montage import class_rows
 
 CLASSES = 4
 
@@ -116,7 +116,7 @@ def test_unconditional_trainer_draws_no_classes():
 
 
 def test_a_saved_generator_keeps_its_class_names(trainer, tmp_path):
-    from pyimagesearch.gan.saved import (class_names, load_generator,
+    from pyimagesearch.runfiles.saved import (class_names, load_generator,
                                          save_generator)
     path = str(tmp_path / "generator.keras")
     save_generator(trainer.generator, path)
@@ -167,7 +167,7 @@ def test_the_run_builds_the_design_it_names(arch, size):
     # weights and D reads the code as extra input channels; projection
     # embeds the class in both models
     from pyimagesearch.gan.models import build_discriminator, build_generator
-    from pyimagesearch.run.config import RunConfig
+    from pyimagesearch.runfiles.config import RunConfig
     for design in ("projection", "onehot"):
         config = RunConfig(conditional=design, arch=arch, image_size=size,
                            channels=1, batch_size=4,

@@ -34,9 +34,9 @@ def compare(settings, strategy, batch_size=8, steps=2):
     import numpy as np
     import tensorflow as tf
     import keras
-    from pyimagesearch.run.config import RunConfig
+    from pyimagesearch.runfiles.config import RunConfig
     from pyimagesearch.gan.models import build_trainer
-    from pyimagesearch.run import checkpoint as ckpt
+    from pyimagesearch.runfiles import checkpoint as ckpt
 
     classes = CLASSES if settings.get("conditional") else None
     config = RunConfig.fresh(dict(batch_size=batch_size, epochs=5,
@@ -75,7 +75,7 @@ def augmented_on_each_replica(strategy):
     of the same images in one step, and what it changes of them."""
     import numpy as np
     import tensorflow as tf
-    from pyimagesearch.run.config import RunConfig
+    from pyimagesearch.runfiles.config import RunConfig
     from pyimagesearch.gan.models import build_trainer
 
     config = RunConfig.fresh(dict(batch_size=8, epochs=5,

@@ -6,7 +6,7 @@ import numpy as np
 
 from pyimagesearch.gan.models import (build_discriminator, build_generator,
                                       build_trainer)
-from pyimagesearch.run.config import RunConfig
+from pyimagesearch.runfiles.config import RunConfig
 
 
 def test_models_follow_the_configuration():

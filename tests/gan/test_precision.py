@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, run_script
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.gan import precision
 from pyimagesearch.dcgan import DCGAN
 from pyimagesearch.errors import UserError

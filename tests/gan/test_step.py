@@ -9,8 +9,8 @@ import tensorflow as tf
 from pyimagesearch.gan import losses
 from pyimagesearch.gan.models import build_trainer
 from pyimagesearch.gan.step import TapeTrainer
-from pyimagesearch.run import checkpoint as ckpt
-from pyimagesearch.run.config import RunConfig
+from pyimagesearch.runfiles import checkpoint as ckpt
+from pyimagesearch.runfiles.config import RunConfig
 
 CLASSES = ["shirt", "bag", "boot"]
 CASES = {

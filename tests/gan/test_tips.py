@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, run_python, run_script
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 
 # 1280 images / batch 64 = 20 steps an epoch
 ALL_TIPS = ["--limit", "1280", "--batch-size", "64", "--epochs", "2",
@@ -146,7 +146,7 @@ def test_generate_and_evaluate_use_the_average_and_the_noise(whole,
                                                               tmp_path):
     out, _ = whole
     checkpoint = ckpt.latest_checkpoint(out)
-    from pyimagesearch.gan.saved import load_generator, trained_noise
+    from pyimagesearch.runfiles.saved import load_generator, trained_noise
     assert trained_noise(checkpoint) == "normal"
     assert trained_noise(os.path.join(out, "generator_ema.keras")) == "normal"
     averaged = load_generator(checkpoint, ema=True)

@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.dcgan import DCGAN
 from pyimagesearch.gan.noise import sample_noise, seeded_noise
 from pyimagesearch.gan.trainer import (INIT_LR, GANTrainer, frozen,
                                        make_optimizer)
-from pyimagesearch.run.checkpoint import model_variables
+from pyimagesearch.runfiles.checkpoint import model_variables
 
 
 def weights(model):

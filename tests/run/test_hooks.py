@@ -165,7 +165,7 @@ class Trainer:
 
 def test_the_best_generator_is_kept_and_a_resume_knows_its_best(
         tmp_path, monkeypatch, capsys):
-    from pyimagesearch.gan import saved
+    from pyimagesearch.runfiles import saved
     kept = []
     monkeypatch.setattr(saved, "save_generator",
                         lambda generator, path: kept.append(path))

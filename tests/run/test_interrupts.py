@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.run.interrupts import StopNow, StopRequest
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import (assert_one_line_error, pngs, run_python, run_script,
                       trained_once)
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 
 # 640 Fashion-MNIST images / batch 64 = 10 steps an epoch
 CONDITIONAL = ["--conditional", "--tensorboard", "--limit", "640",
@@ -199,7 +199,7 @@ def test_a_folder_of_class_folders(tmp_path):
 def test_each_batch_keeps_its_labels_through_shuffling():
     # the training loop itself, with a trainer that records what it gets
     import dcgan_fashion_mnist as script
-    from pyimagesearch.run.config import RunConfig
+    from pyimagesearch.runfiles.config import RunConfig
     from pyimagesearch.run.hooks import HookList
     from pyimagesearch.run.state import RunState
 

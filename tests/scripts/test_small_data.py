@@ -10,8 +10,8 @@ import pytest
 
 from conftest import (assert_one_line_error, pngs, run_python, run_script,
                       trained_once)
-from pyimagesearch.run import checkpoint as ckpt
-from pyimagesearch.run.config import RunConfig
+from pyimagesearch.runfiles import checkpoint as ckpt
+from pyimagesearch.runfiles.config import RunConfig
 from pyimagesearch.run.state import RunState
 
 # 640 Fashion-MNIST images at 32x32 / batch 64 = 10 steps an epoch

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import (ROOT, SCRIPT, assert_one_line_error, info_lines,
                       pngs, run_python, run_script, write_fashion_dir)
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 
 # 1920 images / batch 64 = 30 steps an epoch: montages at steps 0 and 25
 # and at the end of each epoch, as the tutorial's schedule says

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from pyimagesearch.run import outputs
+from pyimagesearch.runfiles import outputs
 from pyimagesearch.errors import UserError
 
 RUN = ["epoch_0001_step_00000.png", "epoch_0001_output.png",

@@ -8,6 +8,7 @@ import os
 import re
 
 from .checkpoint import checkpoint_dir
+from ..data.folders import Exclusion
 from ..errors import UserError
 from ..files import atomic_write
 
@@ -36,6 +37,12 @@ RUN_FILE = re.compile("^(?:" + "|".join(
     + ")$")
 # half-written files a killed run can leave behind (atomic writes)
 LEFTOVER = re.compile(r"^\.tmp-.*|.*\.tmp\.keras$")
+
+
+def run_exclusion(output):
+    """What the data loaders leave out of a folder for a run writing to
+    `output`: the folder, and the files a run writes."""
+    return Exclusion(output, RUN_FILE)
 
 
 def _entries(folder, pattern):

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from pyimagesearch.run.plots import (epoch_montages, loss_figure,
+from pyimagesearch.runfiles.plots import (epoch_montages, loss_figure,
                                      plot_losses, write_animation)
 
 

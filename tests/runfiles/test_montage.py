@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.run.montage import build_montage, montage_name, write_image
+from pyimagesearch.runfiles.montage import build_montage, montage_name, write_image
 
 
 def test_montage_is_16x16_grid_of_28px_tiles():

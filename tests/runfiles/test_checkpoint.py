@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.errors import UserError
 
 
@@ -169,7 +169,7 @@ def test_unwritable_folder_is_a_user_error(tmp_path):
 KILLER = """
 import sys, numpy as np
 sys.path.insert(0, {root!r})
-from pyimagesearch.run import checkpoint as ckpt
+from pyimagesearch.runfiles import checkpoint as ckpt
 state = {{f"generator/{{i:02d}}/kernel": np.random.rand(400, 400)
           for i in range(4)}}
 step = 0

@@ -12,10 +12,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..errors import UserError  # noqa: E402
 from ..files import atomic_write, readable_name  # noqa: E402
-from ..run.checkpoint import latest_checkpoint, load_meta  # noqa: E402
-from ..run.config import RunConfig  # noqa: E402
-from ..run.outputs import EMA_METRICS, METRICS  # noqa: E402
-from ..run.plots import as_text  # noqa: E402
+from .checkpoint import latest_checkpoint, load_meta  # noqa: E402
+from .config import RunConfig  # noqa: E402
+from .outputs import EMA_METRICS, METRICS  # noqa: E402
+from .plots import as_text  # noqa: E402
 
 # (CSV column, panel title, lower is better): those a run's CSV has
 PANELS = (("swd", "SWD x1000 (pyramid patches)", True),

@@ -8,7 +8,7 @@ import pytest
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.run import cli
-from pyimagesearch.run.config import TIPS, RunConfig, as_flag, given_flags
+from pyimagesearch.runfiles.config import TIPS, RunConfig, as_flag, given_flags
 
 
 def parse(*argv):
@@ -38,8 +38,8 @@ def test_defaults_are_the_tutorials():
         "label_noise": 0.0, "disc_lr": 2e-4, "gan_lr": 2e-4, "ema": None,
         # the small-data switches: off
         "arch": "tutorial", "augment": None, "shuffle": False,
-        # unconditional
-        "conditional": None,
+        # unconditional, on the tutorial's step and loss
+        "conditional": None, "step": "keras", "loss": "bce",
         "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
 
@@ -129,7 +129,7 @@ def test_one_augment_policy_has_one_name():
 
 
 def test_the_memory_check_counts_the_swd(monkeypatch):
-    from pyimagesearch.run import config as config_module
+    from pyimagesearch.runfiles import config as config_module
     from pyimagesearch.quality.swd import memory_bytes
     config = fresh("--image-size", "32", "--channels", "3", "--batch-size",
                    "32")
@@ -278,7 +278,7 @@ def test_options_are_not_part_of_the_run():
 
 
 def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
-    from pyimagesearch.run import config as config_module
+    from pyimagesearch.runfiles import config as config_module
     monkeypatch.setattr(config_module, "machine_bytes", lambda: 8 * 2 ** 30)
     fresh("--image-size", "128").check()          # ~3.5 GB
     with pytest.raises(UserError, match=r"--image-size 512 with --batch-size "

@@ -4,11 +4,11 @@ generator too, for an --ema run)."""
 import os
 
 from ..errors import UserError
-from ..run.checkpoint import (checkpoint_dir, fit_state, latest_checkpoint,
+from .checkpoint import (checkpoint_dir, fit_state, latest_checkpoint,
                               load_checkpoint, load_meta, model_variables)
-from ..run.config import RunConfig
+from .config import RunConfig
 from ..files import remove_quietly
-from .models import build_generator
+from ..gan.models import build_generator, class_names
 
 
 def save_generator(generator, path):
@@ -67,17 +67,6 @@ def check_generator(model, path):
                     "(None, D) to images (None, H, W, 1 or 3): it is not a "
                     "generator; pass a run's generator.keras, "
                     "generator_ema.keras or checkpoint")
-
-
-def class_names(generator):
-    """The names of the classes a conditional generator (--conditional)
-    draws, in class order; None for an unconditional one."""
-    from ..dcgan import ClassEmbedding, ClassOneHot
-    for layer in generator.layers:
-        if isinstance(layer, (ClassEmbedding, ClassOneHot)):
-            return layer.classNames or [str(number) for number
-                                        in range(layer.input_dim)]
-    return None
 
 
 def generator_from_checkpoint(path, ema=False):

@@ -32,9 +32,11 @@ from pyimagesearch.benchmark import (cpu_model, gemm_rate,  # noqa: E402
 from pyimagesearch.errors import UserError, one_line_errors  # noqa: E402
 from pyimagesearch.gan import precision  # noqa: E402
 from pyimagesearch.gan.models import build_trainer  # noqa: E402
+from pyimagesearch.gan.noise import LATENT_DIM  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
-from pyimagesearch.runfiles.config import ARCHS, RunConfig  # noqa: E402
+from pyimagesearch.gan.architectures import ARCHS  # noqa: E402
+from pyimagesearch.runfiles.config import RunConfig  # noqa: E402
 from pyimagesearch.run.distribute import check_distribute  # noqa: E402
 
 
@@ -83,14 +85,14 @@ def literal_2020_step(trainer, imageBatch):
     the freeze made correct, so both loops do the same arithmetic)."""
     gen, disc, gan = trainer.generator, trainer.discriminator, trainer.gan
     BATCH_SIZE = len(imageBatch)
-    noise = np.random.uniform(-1, 1, size=(BATCH_SIZE, 100))
+    noise = np.random.uniform(-1, 1, size=(BATCH_SIZE, LATENT_DIM))
     genImages = gen.predict(noise, verbose=0)
     X = np.concatenate((imageBatch, genImages))
     y = ([1] * BATCH_SIZE) + ([0] * BATCH_SIZE)
     y = np.reshape(y, (-1,))
     (X, y) = shuffle(X, y)
     disc.train_on_batch(X, y)
-    noise = np.random.uniform(-1, 1, (BATCH_SIZE, 100))
+    noise = np.random.uniform(-1, 1, (BATCH_SIZE, LATENT_DIM))
     fakeLabels = [1] * BATCH_SIZE
     fakeLabels = np.reshape(fakeLabels, (-1,))
     with frozen(disc):
@@ -200,7 +202,8 @@ def bench_step(args, config, real, warmup, timed, rounds):
     timed = max(1, timed // rounds) * rounds
     floor = compute_floor(args, fp32, policy, warmup, timed, rounds)
     medians = time_round_robin(steps, warmup, timed, rounds)
-    noise = np.random.uniform(-1, 1, (args.batch_size, 100)).astype("float32")
+    noise = np.random.uniform(-1, 1, (args.batch_size, LATENT_DIM)).astype(
+        "float32")
     parts = time_round_robin({
         "fakes: generate() alone": lambda: fp32.generate(noise),
         "(1) discriminator_step(), fakes included":

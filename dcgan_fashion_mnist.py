@@ -9,10 +9,8 @@ noise.  What this project adds (resume, Ctrl-C, checkpoints, plots,
 metrics, TensorBoard) hangs off the training loop as hooks
 (pyimagesearch/run/hooks.py).
 """
-import json
 import os
 import shlex
-import signal
 import sys
 import time
 
@@ -29,12 +27,11 @@ from pyimagesearch.data.datasets import (fingerprint,  # noqa: E402
 from pyimagesearch.errors import (UserError, WorkerLost,  # noqa: E402
                                   one_line_errors)
 from pyimagesearch.files import readable_name  # noqa: E402
-from pyimagesearch.run import hooks  # noqa: E402
+from pyimagesearch.run import distribute, hooks  # noqa: E402
 from pyimagesearch.runfiles.checkpoint import latest_checkpoint  # noqa: E402
 from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
                                    check_args)
 from pyimagesearch.runfiles.config import RunConfig, given_flags  # noqa: E402
-from pyimagesearch.run.distribute import AgreedStop, check_split  # noqa: E402
 from pyimagesearch.run.interrupts import StopNow, StopRequest  # noqa: E402
 from pyimagesearch.runfiles.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
                                        check_fresh, clear_run, lock,
@@ -121,7 +118,8 @@ def start_or_resume(options, given):
         config = RunConfig.resumed(saved_settings, given)
     config.check(options.metrics_every)
     if options.cpu_replicas:
-        check_split(config.batch_size, options.cpu_replicas, options.resume)
+        distribute.check_split(config.batch_size, options.cpu_replicas,
+                               options.resume)
     if options.resume and is_folder(config.dataset) and not os.path.isdir(
             config.dataset):
         raise UserError(f"the checkpoint's images were in {config.dataset}, "
@@ -137,30 +135,19 @@ def start_or_resume(options, given):
 def train(options, config, state):
     """The tutorial's steps: load the data, build the models, train, save
     the generator.  Returns the exit status."""
-    gen_path = os.path.join(options.output, GENERATOR)
-    ema_path = os.path.join(options.output, GENERATOR_EMA)
-    if state.finished(config.epochs) and os.path.isfile(gen_path) and (
-            config.ema is None or os.path.isfile(ema_path)):
-        log(f"[INFO] {options.output} has already trained all "
-              f"{config.epochs} epochs; nothing to do (to train longer: "
-              f"--resume --epochs N, with N above {config.epochs})")
+    if already_trained(options, config, state):
         return 0
 
     # TensorFlow only once the flags, the folder and the checkpoint are good
     from pyimagesearch.gan.models import build_trainer
-    from pyimagesearch.runfiles.saved import save_generator
-    strategy, shared_seed = start_devices(options, config, state)
+    strategy, shared_seed = distribute.start(options, config, state, log)
     seed_and_precision(config, shared_seed)
 
     # load the Fashion MNIST dataset (or the one asked for) and stack the
     # training and testing data points so we have additional training data
     log(loading_line(config.dataset))
     trainImages, trainLabels, config = load_data(options, config, state)
-    if options.distribute == "multi-worker":
-        from pyimagesearch.run import distribute
-        with distribute.ctrl_c_ends_waits():
-            distribute.check_agreement(strategy, "training data",
-                                       json.dumps(config.to_dict()))
+    distribute.agree_on_data(options, strategy, config)
 
     # build the generator, the discriminator and the GAN: one place builds
     # them from the run's configuration (pyimagesearch/gan/models.py)
@@ -169,18 +156,7 @@ def train(options, config, state):
         log("[INFO] GAN tips on: " + config.tip_flags())
     evaluator = quality_evaluator(options, config, trainImages, trainLabels)
     if state.checkpoint:
-        state.restore(trainer)
-        if options.writes_outputs:
-            trim_metrics(options.output, state.epoch)
-        log("[INFO] resumed from {} (epoch {}, batch {})".format(
-            state.checkpoint, state.epoch + 1, state.batch))
-        replicas = getattr(trainer, "replicas", 1)
-        if replicas != state.replicas:
-            log(f"[INFO] the checkpoint was trained on {state.replicas} "
-                f"replica(s), this run trains on {replicas}: the same run "
-                "goes on, with the same weights, optimizer state and random "
-                "state, but not bit for bit as it would have (other sums, "
-                "and per-replica augmentation and dropout)")
+        resume_training(options, state, trainer)
     if options.overwrite and options.writes_outputs:
         clear_run(options.output)
 
@@ -194,55 +170,58 @@ def train(options, config, state):
                               trainLabels, state, evaluator)
     if status is not None:
         return status
-    if not options.writes_outputs:
-        log("[INFO] training complete in {:.1f} min; the chief saves the "
-            "generator".format((time.time() - run_start) / 60))
-        return 0
-    save_generator(trainer.generator, gen_path)
-    if trainer.generator_ema is not None:
-        save_generator(trainer.generator_ema, ema_path)
-    if state.epoch == first_epoch:
-        log(f"[INFO] generator saved to {gen_path} from the final "
-              "checkpoint")
-    else:
-        log("[INFO] training complete in {:.1f} min; generator saved to "
-              "{}".format((time.time() - run_start) / 60, gen_path))
-    if trainer.generator_ema is not None:
-        log(f"[INFO] averaged generator (--ema) saved to {ema_path}")
+    save_generators(options, trainer, trained=state.epoch > first_epoch,
+                    minutes=(time.time() - run_start) / 60)
     return 0
 
 
-def start_devices(options, config, state):
-    """--distribute: the strategy and, for a multi-worker run, the seed its
-    workers share (None, None: one device).  Before anything else of
-    TensorFlow runs, and before the data loads: the replicas must split
-    the batch, and a multi-worker run's workers must agree on the run."""
-    if not options.distribute:
-        return None, None
-    from pyimagesearch.run import distribute
-    if options.distribute == "mirrored":
-        strategy = distribute.make_strategy("mirrored", options.cpu_replicas)
-        check_split(config.batch_size, strategy.num_replicas_in_sync,
-                    options.resume)
-        log(distribute.describe(strategy, "mirrored"))
-        return strategy, None
-    log(distribute.waiting_line())
-    previous_sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        with distribute.ctrl_c_ends_waits():
-            strategy = distribute.make_strategy("multi-worker")
-            log(distribute.describe(strategy, "multi-worker"))
-            shared_seed = distribute.agree_with_chief(strategy, state)
-            distribute.check_agreement(strategy, "settings", json.dumps(
-                [config.to_dict(), options.pause_after, state.epoch,
-                 state.batch]))
-    finally:
-        # TensorFlow's own SIGTERM handler (for preemption) would swallow
-        # it outside the training loop, which installs its own
-        signal.signal(signal.SIGTERM, previous_sigterm or signal.SIG_DFL)
-    check_split(config.batch_size, strategy.num_replicas_in_sync,
-                options.resume)
-    return strategy, shared_seed
+def already_trained(options, config, state):
+    """Whether the run in --output has trained all its epochs and saved
+    its generator(s): then there is nothing to do, and it says so."""
+    gen_path = os.path.join(options.output, GENERATOR)
+    ema_path = os.path.join(options.output, GENERATOR_EMA)
+    if not (state.finished(config.epochs) and os.path.isfile(gen_path) and (
+            config.ema is None or os.path.isfile(ema_path))):
+        return False
+    log(f"[INFO] {options.output} has already trained all "
+        f"{config.epochs} epochs; nothing to do (to train longer: "
+        f"--resume --epochs N, with N above {config.epochs})")
+    return True
+
+
+def resume_training(options, state, trainer):
+    """The checkpoint's weights, optimizer state and random state into the
+    trainer, and its metrics kept up to the checkpoint's epoch."""
+    state.restore(trainer)
+    if options.writes_outputs:
+        trim_metrics(options.output, state.epoch)
+    log("[INFO] resumed from {} (epoch {}, batch {})".format(
+        state.checkpoint, state.epoch + 1, state.batch))
+    line = distribute.replica_change_line(trainer, state)
+    if line:
+        log(line)
+
+
+def save_generators(options, trainer, trained, minutes):
+    """generator.keras (and generator_ema.keras), from the chief alone."""
+    if not options.writes_outputs:
+        log("[INFO] training complete in {:.1f} min; the chief saves the "
+            "generator".format(minutes))
+        return
+    from pyimagesearch.runfiles.saved import save_generator
+    gen_path = os.path.join(options.output, GENERATOR)
+    ema_path = os.path.join(options.output, GENERATOR_EMA)
+    save_generator(trainer.generator, gen_path)
+    if trainer.generator_ema is not None:
+        save_generator(trainer.generator_ema, ema_path)
+    if not trained:
+        log(f"[INFO] generator saved to {gen_path} from the final "
+            "checkpoint")
+    else:
+        log("[INFO] training complete in {:.1f} min; generator saved to "
+            "{}".format(minutes, gen_path))
+    if trainer.generator_ema is not None:
+        log(f"[INFO] averaged generator (--ema) saved to {ema_path}")
 
 
 def seed_and_precision(config, shared_seed=None):
@@ -328,7 +307,7 @@ def train_until_done(options, config, trainer, trainImages, trainLabels,
     try:
         with StopRequest() as stop:
             if options.distribute:
-                stop = AgreedStop(stop, trainer)
+                stop = distribute.AgreedStop(stop, trainer)
             callbacks = training_hooks(options, config, trainer, state,
                                        batches_per_epoch, evaluator, stop)
             train_epochs(trainer, trainImages, state, config, last_epoch,

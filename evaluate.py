@@ -77,8 +77,7 @@ def check_csv_columns(path, columns):
                         "older version's): pick another path")
 
 
-@one_line_errors
-def main(argv=None):
+def build_parser():
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+",
                     help="generator .keras files or training checkpoints")
@@ -103,7 +102,11 @@ def main(argv=None):
     ap.add_argument("--noise", choices=NOISES, default=None,
                     help="the noise to feed (default: what each generator "
                          "was trained on, read from its run's checkpoint)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def check_args(args):
+    """The flags and the files named, before anything is loaded."""
     check_range("--num", args.num, 2, MAX_NUM)
     check_positive("--limit", args.limit)
     check_seed(args.seed)
@@ -116,21 +119,36 @@ def main(argv=None):
             args.csv):
         raise UserError(f"--csv {args.csv} is not a file to append to; "
                         "pick another path")
-    from pyimagesearch.runfiles.saved import (class_names, load_generator,
-                                         trained_noise)
-    from pyimagesearch.quality.evaluator import summary
-    from pyimagesearch.runfiles.metrics_log import append_csv, row
+
+
+def load_generators(args):
+    """{path: generator} of the models named, all checked measurable
+    together (the same image shape, the same classes) before measuring."""
+    from pyimagesearch.gan.models import class_names
     from pyimagesearch.quality.evaluator import check_measurable
+    from pyimagesearch.runfiles.saved import load_generator
     generators = {path: load_generator(path, ema=args.ema)
                   for path in args.models}
     first = args.models[0]
     shape = generators[first].output_shape[1:]
-    for path, generator in generators.items():     # all, before measuring
+    for path, generator in generators.items():
         check_measurable(generator, shape, path)
         if class_names(generator) != class_names(generators[first]):
             raise UserError(f"{path} and {first} draw different classes "
                             "(or one draws none): measure conditional and "
                             "unconditional generators apart")
+    return generators
+
+
+@one_line_errors
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    check_args(args)
+    from pyimagesearch.quality.evaluator import summary
+    from pyimagesearch.runfiles.metrics_log import append_csv, row
+    from pyimagesearch.runfiles.saved import trained_noise
+    generators = load_generators(args)
+    first = args.models[0]
     evaluator = real_data_evaluator(args, first, generators[first])
     if args.csv:
         check_csv_columns(args.csv, evaluator.fields())

@@ -19,6 +19,8 @@ from tensorflow.keras.layers import Dot
 from tensorflow.keras.layers import Add
 from tensorflow.keras.layers import UpSampling2D
 
+from .gan.noise import LATENT_DIM  # the generator's input size, 100
+
 
 def add_dropout(model, rate):
 	# not in the tutorial's network: Chollet's tip of dropout in the
@@ -120,7 +122,7 @@ def class_channels(label, numClasses, size):
 
 class DCGAN:
 	@staticmethod
-	def build_generator(dim, depth, channels=1, inputDim=100,
+	def build_generator(dim, depth, channels=1, inputDim=LATENT_DIM,
 		outputDim=512):
 		# initialize the model along with the input shape to be
 		# "channels last" and the channels dimension itself
@@ -194,7 +196,7 @@ class DCGAN:
 	# -- not in the tutorial: the DCGAN paper's models (--arch radford) ----
 
 	@staticmethod
-	def build_radford_generator(size, channels=1, inputDim=100, width=32,
+	def build_radford_generator(size, channels=1, inputDim=LATENT_DIM, width=32,
 		kernel=4):
 		# Radford et al. 2016: z projected to 4x4x(8 * width), then
 		# stride-2 transposed convolutions doubling the size and halving
@@ -253,7 +255,7 @@ class DCGAN:
 
 	@staticmethod
 	def build_conditional_generator(dim, depth, numClasses, channels=1,
-		inputDim=100, outputDim=512, embedDim=50, classNames=None,
+		inputDim=LATENT_DIM, outputDim=512, embedDim=50, classNames=None,
 		oneHot=False):
 		# the tutorial's generator with the class as a second input: a
 		# learned embedding of the class (or with oneHot, a one-hot
@@ -331,7 +333,7 @@ class DCGAN:
 
 	@staticmethod
 	def build_conditional_radford_generator(size, numClasses, channels=1,
-		inputDim=100, width=32, kernel=4, embedDim=50, classNames=None,
+		inputDim=LATENT_DIM, width=32, kernel=4, embedDim=50, classNames=None,
 		oneHot=False):
 		# build_radford_generator with the class embedded (or one-hot)
 		# beside the noise

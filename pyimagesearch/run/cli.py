@@ -11,12 +11,13 @@ from ..data.datasets import check_dataset, is_folder
 from ..errors import UserError, check_positive
 from ..files import readable_name
 from ..gan.noise import NOISES
+from ..gan.architectures import ARCHS
 from ..gan.losses import LOSSES
 from ..runfiles.checkpoint import SUBDIR
-from ..runfiles.config import (ARCHS, CONDITIONINGS, STEPS, check_values,
-                     given_flags)
-from .distribute import STRATEGIES, check_distribute, is_chief
+from ..runfiles.config import (CONDITIONINGS, STEPS, check_values,
+                               given_flags)
 from ..runfiles.outputs import TENSORBOARD
+from .distribute import STRATEGIES, check_distribute, is_chief
 
 
 @dataclasses.dataclass(frozen=True)

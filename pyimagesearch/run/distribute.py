@@ -14,6 +14,7 @@ import signal
 import threading
 
 from ..errors import UserError, WorkerLost
+from ..gan.architectures import ARCHITECTURES
 
 STRATEGIES = ("mirrored", "multi-worker")
 MAX_CPU_REPLICAS = 64
@@ -159,18 +160,20 @@ def waiting_line(environ=os.environ):
             "(Ctrl-C gives up)...")
 
 
-def describe(strategy, distribute):
-    """The log line: how many replicas, on what."""
+def describe(strategy, distribute, arch="tutorial"):
+    """The log line: how many replicas, on what, and what the
+    architecture's BatchNorm does across them."""
     replicas = strategy.num_replicas_in_sync
+    batchnorm = f"; --arch {arch}: {ARCHITECTURES[arch].under_distribute}"
     if distribute == "multi-worker":
         cluster = read_tf_config()["cluster"]
         workers = sum(len(addresses) for addresses in cluster.values())
         on = plural(workers, "worker")
         return (f"[INFO] --distribute multi-worker: "
-                f"{plural(replicas, 'replica')} on {on}")
+                f"{plural(replicas, 'replica')} on {on}" + batchnorm)
     devices = ", ".join(strategy.extended.worker_devices)
     return (f"[INFO] --distribute mirrored: {plural(replicas, 'replica')} "
-            f"({devices})")
+            f"({devices})" + batchnorm)
 
 
 def plural(count, noun):
@@ -283,3 +286,59 @@ class AgreedStop:
     def exit_code(self):
         # a worker stopped by another's signal exits as if it had had one
         return self.stop.exit_code if self.stop.requested else 128 + 15
+
+
+# -- the training script's use of a strategy ------------------------------
+
+def start(options, config, state, log):
+    """--distribute: the strategy and, for a multi-worker run, the seed its
+    workers share ((None, None): one device).  Before anything else of
+    TensorFlow runs, and before the data loads: the replicas must split
+    the batch, and a multi-worker run's workers must agree on the run."""
+    if not options.distribute:
+        return None, None
+    if options.distribute == "mirrored":
+        strategy = make_strategy("mirrored", options.cpu_replicas)
+        check_split(config.batch_size, strategy.num_replicas_in_sync,
+                    options.resume)
+        log(describe(strategy, "mirrored", config.arch))
+        return strategy, None
+    log(waiting_line())
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        with ctrl_c_ends_waits():
+            strategy = make_strategy("multi-worker")
+            log(describe(strategy, "multi-worker", config.arch))
+            shared_seed = agree_with_chief(strategy, state)
+            check_agreement(strategy, "settings", json.dumps(
+                [config.to_dict(), options.pause_after, state.epoch,
+                 state.batch]))
+    finally:
+        # TensorFlow's own SIGTERM handler (for preemption) would swallow
+        # it outside the training loop, which installs its own
+        signal.signal(signal.SIGTERM, previous_sigterm or signal.SIG_DFL)
+    check_split(config.batch_size, strategy.num_replicas_in_sync,
+                options.resume)
+    return strategy, shared_seed
+
+
+def agree_on_data(options, strategy, config):
+    """A multi-worker run's workers check that they loaded the same data
+    (config holds what it is); nothing to do for the other runs."""
+    if options.distribute == "multi-worker":
+        with ctrl_c_ends_waits():
+            check_agreement(strategy, "training data",
+                            json.dumps(config.to_dict()))
+
+
+def replica_change_line(trainer, state):
+    """The log line for a resume on another replica count than the
+    checkpoint's, or None."""
+    replicas = getattr(trainer, "replicas", 1)
+    if replicas == state.replicas:
+        return None
+    return (f"[INFO] the checkpoint was trained on {state.replicas} "
+            f"replica(s), this run trains on {replicas}: the same run goes "
+            "on, with the same weights, optimizer state and random state, "
+            "but not bit for bit as it would have (other sums, and "
+            "per-replica augmentation and dropout)")

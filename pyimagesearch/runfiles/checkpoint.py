@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..files import atomic_write, remove_quietly
+from ..gan.noise import LATENT_DIM
 
 FORMAT = "dcgan-fashion-mnist-checkpoint"
 # 2: state saved by stable variable names; 1: by list position (read and
@@ -237,7 +238,7 @@ def check_meta(meta):
     return meta
 
 
-def check_arrays(meta, arrays, latent_dim=100):
+def check_arrays(meta, arrays, latent_dim=LATENT_DIM):
     """A ValueError unless a version-2 checkpoint's arrays and random state
     are what a run writes, so that a damaged one is refused before any
     data loads, not with a traceback once the models exist."""

@@ -9,6 +9,7 @@ import os
 
 from ..data.datasets import is_folder, native_shape
 from ..errors import UserError, check_positive, check_range
+from ..gan.architectures import ARCHITECTURES
 from ..gan.losses import LOSSES
 from ..gan.policy import parse_policy
 from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
@@ -24,7 +25,6 @@ SWD_IMAGES = 10000
 MAX_SEED = 2 ** 32 - 1
 # two upsamplings of S/4 x S/4 x 64: at 1024 the models alone are ~17 GB
 MAX_IMAGE_SIZE = 1024
-ARCHS = ("tutorial", "radford")
 # --conditional's designs: keras-io's one-hot code in both models (the
 # default, by measurement: docs/CONDITIONAL.md), or a learned class
 # embedding in G and a projection discriminator
@@ -200,8 +200,7 @@ class RunConfig:
         self.check_memory(metrics_every)
 
     def check_memory(self, metrics_every=None):
-        needed = training_bytes(self.image_size, self.channels or 3,
-                                self.batch_size, self.arch)
+        needed = training_bytes(self)
         if metrics_every:   # the SWD of up to 10,000 images, at the epochs
             needed += swd_bytes(min(self.limit or SWD_IMAGES, SWD_IMAGES),
                                 self.image_size, self.channels or 3)
@@ -260,7 +259,7 @@ def _of_its_type(key, value):
             return parse_policy(value) is not None
         except ValueError:
             return False
-    return {"noise": NOISES, "arch": ARCHS, "step": STEPS, "loss": LOSSES,
+    return {"noise": NOISES, "arch": ARCHITECTURES, "step": STEPS, "loss": LOSSES,
             "conditional": CONDITIONINGS}.get(key, (value,)).__contains__(
         value)
 
@@ -326,18 +325,16 @@ def check_values(values):
 
 
 def check_arch(values):
-    """A known --arch; the DCGAN paper's models double from 4x4, so a
-    power of two from 16; a known --augment policy."""
+    """A known --arch, at an image size it allows; a known --augment
+    policy."""
     arch, size = values.get("arch"), values.get("image_size")
-    if arch is not None and arch not in ARCHS:
-        raise UserError(f"--arch must be one of {', '.join(ARCHS)}, got "
-                        f"{arch}")
-    if arch == "radford" and size is not None and (
-            size < 16 or size & (size - 1)):
-        raise UserError(f"--arch radford doubles the size from 4x4, so "
-                        f"--image-size must be a power of two from 16 "
-                        f"(16, 32, 64, ...), got {size} (without "
-                        "--image-size, the data's own size)")
+    if arch is not None and arch not in ARCHITECTURES:
+        raise UserError(f"--arch must be one of {', '.join(ARCHITECTURES)}, "
+                        f"got {arch}")
+    if arch is not None and size is not None:
+        wrong = ARCHITECTURES[arch].size_error(size)
+        if wrong:
+            raise UserError(wrong)
     if values.get("augment") is not None:
         try:
             parse_policy(values["augment"])

@@ -1,34 +1,76 @@
-"""The models' size worked out without building them, checked against the
-models built."""
+"""The models' size read off the models built without their weights
+(gan/memory.py), checked against the models built with them."""
+import dataclasses
+
 import pytest
 
 from pyimagesearch.dcgan import DCGAN
 from pyimagesearch.gan import memory
+from pyimagesearch.gan.architectures import ARCHITECTURES
+from pyimagesearch.runfiles.config import RunConfig
 
 
-@pytest.mark.parametrize("size,channels", [(28, 1), (32, 3), (64, 3)])
-def test_parameter_counts_match_the_built_models(size, channels):
-    gen = DCGAN.build_generator(size // 4, 64, channels=channels)
-    disc = DCGAN.build_discriminator(size, size, channels)
-    assert memory.generator_parameters(size, channels) == gen.count_params()
-    assert memory.discriminator_parameters(size, channels) == \
-        disc.count_params()
+def config_for(size, channels, arch="tutorial", batch_size=128):
+    return RunConfig(image_size=size, channels=channels, arch=arch,
+                     batch_size=batch_size)
+
+
+@pytest.mark.parametrize("arch,size,channels", [
+    ("tutorial", 28, 1), ("tutorial", 32, 3), ("tutorial", 64, 3),
+    ("radford", 16, 1), ("radford", 64, 3), ("radford", 128, 1)])
+def test_parameter_counts_match_the_built_models(arch, size, channels):
+    config = config_for(size, channels, arch)
+    built = [ARCHITECTURES[arch].generator(config),
+             ARCHITECTURES[arch].discriminator(config)]
+    parameters, generator, discriminator = memory.model_sizes(config)
+    assert parameters == sum(model.count_params() for model in built)
+    assert generator == sum(memory._volume(layer.output.shape)
+                            for layer in built[0].layers)
+    assert generator >= size * size * channels     # G's image, at least
+
+
+def test_the_tutorials_counts_are_the_specs():
+    parameters, _, _ = memory.model_sizes(config_for(28, 1))
+    assert parameters == 1_727_233 + 1_658_753        # SPEC.md's totals
+    assert DCGAN.build_generator(7, 64).count_params() == 1_727_233
+
+
+def test_a_huge_size_is_counted_without_allocating_it():
+    """1024x1024: about 4.3 billion parameters, 17 GB if they were built;
+    the variables without values must not wait for Keras to fill them at
+    the next stateless scope's end."""
+    import keras
+    from keras.src.backend.common import global_state
+    parameters, _, _ = memory.model_sizes(config_for(1024, 3))
+    assert not global_state.get_global_attribute(memory.UNINITIALIZED)
+    with keras.StatelessScope():        # would fill them, 17 GB
+        pass
+    assert parameters > 4e9
+    assert memory.training_bytes(config_for(1024, 3)) > 8 * 4 * parameters
 
 
 def test_training_memory_grows_with_size_and_batch():
-    small = memory.training_bytes(28, 1, 128)
+    small = memory.training_bytes(config_for(28, 1))
     assert small > 8 * 4 * (1_727_233 + 1_658_753)
-    assert memory.training_bytes(56, 1, 128) > 3 * small
-    assert memory.training_bytes(28, 1, 256) > small
+    assert memory.training_bytes(config_for(56, 1)) > 3 * small
+    assert memory.training_bytes(config_for(28, 1, batch_size=256)) > small
+    assert memory.training_bytes(config_for(32, 3, "radford")) != \
+        memory.training_bytes(config_for(32, 3))
     assert memory.gigabytes(3 * 2 ** 30) == "3.0 GB"
 
 
-@pytest.mark.parametrize("size,channels", [(16, 1), (32, 3), (64, 3),
-                                           (128, 1)])
-def test_radford_parameter_counts_match_the_built_models(size, channels):
-    gen = DCGAN.build_radford_generator(size, channels)
-    disc = DCGAN.build_radford_discriminator(size, channels)
-    assert memory.radford_parameters(size, channels) == \
-        gen.count_params() + disc.count_params()
-    assert memory.training_bytes(size, channels, 32, "radford") != \
-        memory.training_bytes(size, channels, 32)
+def test_a_new_architecture_is_one_entry(monkeypatch):
+    """The checks, the memory estimate and the builders read the entry."""
+    from pyimagesearch.gan import architectures
+    from pyimagesearch.gan.models import build_generator
+    slim = dataclasses.replace(
+        ARCHITECTURES["tutorial"], name="slim",
+        size_error=lambda size: "slim: 32 only" if size != 32 else None)
+    monkeypatch.setitem(architectures.ARCHITECTURES, "slim", slim)
+    config = config_for(32, 3, "slim")
+    assert build_generator(config).output_shape == (None, 32, 32, 3)
+    assert memory.model_sizes(config)[0] > 0
+    from pyimagesearch.runfiles.config import check_arch
+    from pyimagesearch.errors import UserError
+    with pytest.raises(UserError, match="slim: 32 only"):
+        check_arch({"arch": "slim", "image_size": 64})

@@ -133,7 +133,7 @@ def test_the_memory_check_counts_the_swd(monkeypatch):
     from pyimagesearch.quality.swd import memory_bytes
     config = fresh("--image-size", "32", "--channels", "3", "--batch-size",
                    "32")
-    need = config_module.training_bytes(32, 3, 32, "tutorial")
+    need = config_module.training_bytes(config)
     swd = memory_bytes(10000, 32, 3)
     monkeypatch.setattr(config_module, "machine_bytes",
                         lambda: int((need + swd / 2) / 0.8))
@@ -282,7 +282,7 @@ def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
     monkeypatch.setattr(config_module, "machine_bytes", lambda: 8 * 2 ** 30)
     fresh("--image-size", "128").check()          # ~3.5 GB
     with pytest.raises(UserError, match=r"--image-size 512 with --batch-size "
-                       r"128 needs about 51.7 GB .* this machine's 8.0 GB"):
+                       r"128 needs about 53.2 GB .* this machine's 8.0 GB"):
         fresh("--image-size", "512").check()
     with pytest.raises(UserError, match="--batch-size 1000000 needs about"):
         fresh("--batch-size", "1000000").check()

@@ -1,6 +1,4 @@
 # import the necessary packages
-import keras
-from keras import ops
 from tensorflow.keras.models import Model
 from tensorflow.keras.models import Sequential
 from tensorflow.keras.layers import Input
@@ -11,113 +9,16 @@ from tensorflow.keras.layers import LeakyReLU
 from tensorflow.keras.layers import Activation
 from tensorflow.keras.layers import Flatten
 from tensorflow.keras.layers import Dense
-from tensorflow.keras.layers import Dropout
 from tensorflow.keras.layers import Reshape
 from tensorflow.keras.layers import Embedding
 from tensorflow.keras.layers import Concatenate
 from tensorflow.keras.layers import Dot
 from tensorflow.keras.layers import Add
-from tensorflow.keras.layers import UpSampling2D
 
 from .gan.noise import LATENT_DIM  # the generator's input size, 100
-
-
-def add_dropout(model, rate):
-	# not in the tutorial's network: Chollet's tip of dropout in the
-	# discriminator after each LeakyReLU (off unless asked for)
-	if rate > 0:
-		model.add(Dropout(rate))
-
-
-@keras.saving.register_keras_serializable(package="dcgan")
-class BatchStatistics(BatchNormalization):
-	# not in the tutorial's network: BatchNorm for a discriminator trained
-	# on real and generated images in one batch, and frozen for the
-	# generator's step.  Two Keras behaviours would let D tell the sets
-	# apart by the batch statistics alone, and G learn nothing: one mixed
-	# batch normalises real and fake images together (D's step) while
-	# G's step normalises fakes alone, and a frozen BatchNorm runs in
-	# inference mode.  Here, in every training call, frozen or not, each
-	# group of `group` consecutive images (a real half, a fake half, G's
-	# batch) is normalised by its own statistics, as two separate batches
-	# would be; only an unfrozen layer updates its moving statistics
-	def __init__(self, group=None, **kwargs):
-		super().__init__(**kwargs)
-		self.group = group
-
-	def call(self, inputs, training=None, mask=None):
-		if not training:
-			return super().call(inputs, training=training, mask=mask)
-		x = ops.cast(inputs, "float32")
-		rank = len(x.shape)
-		axis = self.axis % rank
-		group = self.group or ops.shape(x)[0]
-		grouped = ops.reshape(x, (-1, group) + tuple(x.shape[1:]))
-		axes = [1] + [i + 1 for i in range(1, rank) if i != axis]
-		mean, variance = ops.moments(grouped, axes=axes, keepdims=True)
-		normed = (grouped - mean) * ops.rsqrt(variance + self.epsilon)
-		outputs = ops.reshape(normed * self.gamma + self.beta,
-			ops.shape(x))
-		if self.trainable:
-			flat = [i for i in range(mean.ndim) if i != axis + 1]
-			for moving, batch in ((self.moving_mean, mean),
-				(self.moving_variance, variance)):
-				moving.assign(moving * self.momentum + ops.mean(batch,
-					axis=flat) * (1.0 - self.momentum))
-		return ops.cast(outputs, self.compute_dtype)
-
-	def get_config(self):
-		return {**super().get_config(), "group": self.group}
-
-
-@keras.saving.register_keras_serializable(package="dcgan")
-class ClassEmbedding(Embedding):
-	# not in the tutorial's network: a learned vector per class, which
-	# also keeps the classes' names, so that a saved conditional
-	# generator can say what it draws
-	def __init__(self, input_dim, output_dim, classNames=None, **kwargs):
-		super().__init__(input_dim, output_dim, **kwargs)
-		self.classNames = list(classNames) if classNames else None
-
-	def get_config(self):
-		return {**super().get_config(), "classNames": self.classNames}
-
-
-@keras.saving.register_keras_serializable(package="dcgan")
-class ClassOneHot(keras.layers.Layer):
-	# not in the tutorial's network: the class as a fixed one-hot vector
-	# (keras-io's conditional GAN), keeping the class names, as
-	# ClassEmbedding does
-	def __init__(self, input_dim, classNames=None, **kwargs):
-		super().__init__(**kwargs)
-		self.input_dim = input_dim
-		self.classNames = list(classNames) if classNames else None
-
-	def call(self, label):
-		label = ops.cast(ops.reshape(label, (-1,)), "int32")
-		return ops.one_hot(label, self.input_dim, dtype=self.compute_dtype)
-
-	def compute_output_shape(self, input_shape):
-		return (input_shape[0], self.input_dim)
-
-	def get_config(self):
-		return {**super().get_config(), "input_dim": self.input_dim,
-			"classNames": self.classNames}
-
-
-def class_code(label, numClasses, embedDim, classNames, oneHot):
-	# G's class input: a learned embedding, or (oneHot) a one-hot vector
-	if oneHot:
-		return ClassOneHot(numClasses, classNames=classNames)(label)
-	return Flatten()(ClassEmbedding(numClasses, embedDim,
-		classNames=classNames)(label))
-
-
-def class_channels(label, numClasses, size):
-	# D's class input with oneHot: the one-hot vector as numClasses
-	# constant channels beside the image's (keras-io's conditional GAN)
-	code = Reshape((1, 1, numClasses))(ClassOneHot(numClasses)(label))
-	return UpSampling2D(size=size)(code)
+# not in the tutorial: the layers its additions below use
+from .gan.layers import (BatchStatistics, add_dropout, class_channels,
+	class_code)
 
 
 class DCGAN:
@@ -264,31 +165,11 @@ class DCGAN:
 		noise = Input(shape=(inputDim,), name="noise")
 		label = Input(shape=(1,), dtype="int32", name="label")
 		code = class_code(label, numClasses, embedDim, classNames, oneHot)
+		trunk = DCGAN.build_generator(dim, depth, channels,
+			inputDim + code.shape[-1], outputDim)
 		x = Concatenate()([noise, code])  # inputDim + embedDim (or classes)
-
-		# first set of FC => RELU => BN layers
-		x = Dense(units=outputDim)(x)
-		x = Activation("relu")(x)
-		x = BatchNormalization()(x)
-
-		# second set of FC => RELU => BN layers, this time preparing
-		# the number of FC nodes to be reshaped into a volume
-		x = Dense(dim * dim * depth)(x)
-		x = Activation("relu")(x)
-		x = BatchNormalization()(x)
-
-		# reshape, upsample + apply a transposed convolution, RELU, BN
-		x = Reshape((dim, dim, depth))(x)
-		x = Conv2DTranspose(32, (5, 5), strides=(2, 2),
-			padding="same")(x)  # 7x7x64 -> 14x14x32
-		x = Activation("relu")(x)
-		x = BatchNormalization(axis=-1)(x)
-
-		# another upsample and transposed convolution, TANH out
-		x = Conv2DTranspose(channels, (5, 5), strides=(2, 2),
-			padding="same")(x)  # 14x14x32 -> 28x28xchannels
-		x = Activation("tanh")(x)
-		return Model([noise, label], x, name="conditional_generator")
+		return conditional_model(trunk, [noise, label], x,
+			"conditional_generator")
 
 	@staticmethod
 	def build_conditional_discriminator(width, height, depth, numClasses,
@@ -299,37 +180,10 @@ class DCGAN:
 		# embedding of the class, so D judges "real, and of this class".
 		# oneHot: keras-io's design instead, the class as one-hot
 		# channels beside the image's, and the tutorial's score
-		image = Input(shape=(height, width, depth), name="image")
-		label = Input(shape=(1,), dtype="int32", name="label")
-		x = Concatenate()([image, class_channels(label, numClasses,
-			(height, width))]) if oneHot else image
-
-		# first set of CONV => RELU layers
-		x = Conv2D(32, (5, 5), padding="same",
-			strides=(2, 2))(x)  # 28x28x(depth[+classes]) -> 14x14x32
-		x = LeakyReLU(negative_slope=alpha)(x)
-		x = Dropout(dropout)(x) if dropout > 0 else x
-
-		# second set of CONV => RELU layers
-		x = Conv2D(64, (5, 5), padding="same",
-			strides=(2, 2))(x)  # 14x14x32 -> 7x7x64
-		x = LeakyReLU(negative_slope=alpha)(x)
-		x = Dropout(dropout)(x) if dropout > 0 else x
-
-		# first (and only) set of FC => RELU layers
-		x = Flatten()(x)  # 7x7x64 -> 3136
-		x = Dense(512)(x)
-		x = LeakyReLU(negative_slope=alpha)(x)
-		features = Dropout(dropout)(x) if dropout > 0 else x
-
-		# the unconditional score plus the class's projection, SIGMOID
-		score = Dense(1)(features)
-		if not oneHot:
-			embedded = Flatten()(Embedding(numClasses, 512)(label))
-			projection = Dot(axes=1)([features, embedded])
-			score = Add()([score, projection])
-		x = Activation("sigmoid")(score)
-		return Model([image, label], x, name="conditional_discriminator")
+		trunk = DCGAN.build_discriminator(width, height,
+			depth + (numClasses if oneHot else 0), alpha, dropout)
+		return conditional_discriminator(trunk, (height, width, depth),
+			numClasses, oneHot, trunk.layers[-2])
 
 	@staticmethod
 	def build_conditional_radford_generator(size, numClasses, channels=1,
@@ -343,9 +197,8 @@ class DCGAN:
 		trunk = DCGAN.build_radford_generator(size, channels,
 			inputDim + code.shape[-1], width, kernel)
 		x = Concatenate()([noise, code])
-		for layer in trunk.layers:
-			x = layer(x)
-		return Model([noise, label], x, name="conditional_generator")
+		return conditional_model(trunk, [noise, label], x,
+			"conditional_generator")
 
 	@staticmethod
 	def build_conditional_radford_discriminator(size, depth, numClasses,
@@ -354,24 +207,43 @@ class DCGAN:
 		# build_radford_discriminator whose 4x4x8w features are scored by
 		# Dense(1) plus their projection on the class's embedding; with
 		# oneHot, the class as one-hot channels beside the image's and
-		# the unconditional score
-		image = Input(shape=(size, size, depth), name="image")
-		label = Input(shape=(1,), dtype="int32", name="label")
+		# the unconditional score.  (Its projection scores with a Dense(1)
+		# of its own, created after the trunk's: kept so that its weights
+		# are drawn as they always were)
 		trunk = DCGAN.build_radford_discriminator(size,
 			depth + (numClasses if oneHot else 0), alpha, dropout, width,
 			kernel, batchSize)
-		if oneHot:
-			x = Concatenate()([image, class_channels(label, numClasses,
-				(size, size))])
-			for layer in trunk.layers:
-				x = layer(x)
-			return Model([image, label], x,
-				name="conditional_discriminator")
-		x = image
-		for layer in trunk.layers[:-2]:  # up to the flattened features
-			x = layer(x)
-		score = Dense(1)(x)
-		embedded = Flatten()(Embedding(numClasses, x.shape[-1])(label))
-		projection = Dot(axes=1)([x, embedded])
-		x = Activation("sigmoid")(Add()([score, projection]))
-		return Model([image, label], x, name="conditional_discriminator")
+		return conditional_discriminator(trunk, (size, size, depth),
+			numClasses, oneHot, None if oneHot else Dense(1))
+
+
+# -- not in the tutorial: how the conditional builders reuse a trunk ------
+# (the unconditional builder's layers, called on the class-aware inputs)
+
+def conditional_model(trunk, inputs, x, name):
+	# the trunk's layers on `x`, the inputs and the class put together
+	for layer in trunk.layers:
+		x = layer(x)
+	return Model(inputs, x, name=name)
+
+
+def conditional_discriminator(trunk, shape, numClasses, oneHot, score):
+	# oneHot: the class as constant channels beside the image's, through
+	# the whole trunk; else (projection) the trunk up to its features,
+	# scored by `score` plus their dot product with the class's embedding,
+	# through the trunk's SIGMOID
+	image = Input(shape=shape, name="image")
+	label = Input(shape=(1,), dtype="int32", name="label")
+	if oneHot:
+		x = Concatenate()([image, class_channels(label, numClasses,
+			shape[:2])])
+		return conditional_model(trunk, [image, label], x,
+			"conditional_discriminator")
+	x = image
+	for layer in trunk.layers[:-2]:  # up to the flattened features
+		x = layer(x)
+	scored = score(x)
+	embedded = Flatten()(Embedding(numClasses, x.shape[-1])(label))
+	projection = Dot(axes=1)([x, embedded])
+	x = trunk.layers[-1](Add()([scored, projection]))
+	return Model([image, label], x, name="conditional_discriminator")

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..dcgan import BatchStatistics
+from .layers import BatchStatistics
 from ..errors import WorkerLost
 from .step import TapeTrainer
 

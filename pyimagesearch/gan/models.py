@@ -5,7 +5,7 @@ step and the tips.  The training script, bench.py, and loading a
 generator from a checkpoint all build through here."""
 import functools
 
-from ..dcgan import ClassEmbedding, ClassOneHot
+from .layers import ClassEmbedding, ClassOneHot
 from .architectures import ARCHITECTURES
 from .policy import parse_policy
 from .precision import float32_output

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.dcgan import DCGAN, ClassOneHot
+from pyimagesearch.dcgan import DCGAN
+from pyimagesearch.gan.layers import ClassOneHot
 from pyimagesearch.gan.trainer import GANTrainer
 from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.runfiles.montage import class_rows

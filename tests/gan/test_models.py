@@ -88,7 +88,7 @@ def test_augment_wraps_what_d_sees_in_both_steps():
 
 
 def test_radford_d_normalises_real_and_fake_halves_apart():
-    from pyimagesearch.dcgan import BatchStatistics
+    from pyimagesearch.gan.layers import BatchStatistics
     layer = BatchStatistics(group=4)
     rng = np.random.default_rng(0)
     images = np.concatenate([rng.random((4, 5, 5, 3)),

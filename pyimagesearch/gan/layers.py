@@ -1,0 +1,111 @@
+"""Layers that are not in the tutorial's network, used by the builders
+in pyimagesearch/dcgan.py: dropout in D (a GAN tip), BatchNorm for a D
+that trains on real and generated halves (--arch radford), and the class
+inputs of the conditional models (--conditional).  Registered as
+"dcgan>..." for saved models, as when they lived in dcgan.py."""
+import keras
+from keras import ops
+from tensorflow.keras.layers import BatchNormalization
+from tensorflow.keras.layers import Dropout
+from tensorflow.keras.layers import Embedding
+from tensorflow.keras.layers import Flatten
+from tensorflow.keras.layers import Reshape
+from tensorflow.keras.layers import UpSampling2D
+
+
+def add_dropout(model, rate):
+	# not in the tutorial's network: Chollet's tip of dropout in the
+	# discriminator after each LeakyReLU (off unless asked for)
+	if rate > 0:
+		model.add(Dropout(rate))
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class BatchStatistics(BatchNormalization):
+	# not in the tutorial's network: BatchNorm for a discriminator trained
+	# on real and generated images in one batch, and frozen for the
+	# generator's step.  Two Keras behaviours would let D tell the sets
+	# apart by the batch statistics alone, and G learn nothing: one mixed
+	# batch normalises real and fake images together (D's step) while
+	# G's step normalises fakes alone, and a frozen BatchNorm runs in
+	# inference mode.  Here, in every training call, frozen or not, each
+	# group of `group` consecutive images (a real half, a fake half, G's
+	# batch) is normalised by its own statistics, as two separate batches
+	# would be; only an unfrozen layer updates its moving statistics
+	def __init__(self, group=None, **kwargs):
+		super().__init__(**kwargs)
+		self.group = group
+
+	def call(self, inputs, training=None, mask=None):
+		if not training:
+			return super().call(inputs, training=training, mask=mask)
+		x = ops.cast(inputs, "float32")
+		rank = len(x.shape)
+		axis = self.axis % rank
+		group = self.group or ops.shape(x)[0]
+		grouped = ops.reshape(x, (-1, group) + tuple(x.shape[1:]))
+		axes = [1] + [i + 1 for i in range(1, rank) if i != axis]
+		mean, variance = ops.moments(grouped, axes=axes, keepdims=True)
+		normed = (grouped - mean) * ops.rsqrt(variance + self.epsilon)
+		outputs = ops.reshape(normed * self.gamma + self.beta,
+			ops.shape(x))
+		if self.trainable:
+			flat = [i for i in range(mean.ndim) if i != axis + 1]
+			for moving, batch in ((self.moving_mean, mean),
+				(self.moving_variance, variance)):
+				moving.assign(moving * self.momentum + ops.mean(batch,
+					axis=flat) * (1.0 - self.momentum))
+		return ops.cast(outputs, self.compute_dtype)
+
+	def get_config(self):
+		return {**super().get_config(), "group": self.group}
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class ClassEmbedding(Embedding):
+	# not in the tutorial's network: a learned vector per class, which
+	# also keeps the classes' names, so that a saved conditional
+	# generator can say what it draws
+	def __init__(self, input_dim, output_dim, classNames=None, **kwargs):
+		super().__init__(input_dim, output_dim, **kwargs)
+		self.classNames = list(classNames) if classNames else None
+
+	def get_config(self):
+		return {**super().get_config(), "classNames": self.classNames}
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class ClassOneHot(keras.layers.Layer):
+	# not in the tutorial's network: the class as a fixed one-hot vector
+	# (keras-io's conditional GAN), keeping the class names, as
+	# ClassEmbedding does
+	def __init__(self, input_dim, classNames=None, **kwargs):
+		super().__init__(**kwargs)
+		self.input_dim = input_dim
+		self.classNames = list(classNames) if classNames else None
+
+	def call(self, label):
+		label = ops.cast(ops.reshape(label, (-1,)), "int32")
+		return ops.one_hot(label, self.input_dim, dtype=self.compute_dtype)
+
+	def compute_output_shape(self, input_shape):
+		return (input_shape[0], self.input_dim)
+
+	def get_config(self):
+		return {**super().get_config(), "input_dim": self.input_dim,
+			"classNames": self.classNames}
+
+
+def class_code(label, numClasses, embedDim, classNames, oneHot):
+	# G's class input: a learned embedding, or (oneHot) a one-hot vector
+	if oneHot:
+		return ClassOneHot(numClasses, classNames=classNames)(label)
+	return Flatten()(ClassEmbedding(numClasses, embedDim,
+		classNames=classNames)(label))
+
+
+def class_channels(label, numClasses, size):
+	# D's class input with oneHot: the one-hot vector as numClasses
+	# constant channels beside the image's (keras-io's conditional GAN)
+	code = Reshape((1, 1, numClasses))(ClassOneHot(numClasses)(label))
+	return UpSampling2D(size=size)(code)

@@ -100,8 +100,9 @@ def test_the_losses_on_known_outputs():
         losses.get_loss("wasserstein")
 
 
-@pytest.mark.parametrize("settings", [{}, {"conditional": "projection"},
-                                      {"arch": "radford", "image_size": 16}])
+@pytest.mark.parametrize("settings", [
+    {}, {"conditional": "projection"}, {"arch": "radford", "image_size": 16},
+    {"conditional": "projection", "arch": "radford", "image_size": 16}])
 def test_the_logits_route_is_the_input_of_the_sigmoid(settings):
     trainer = build_trainer(config_for(settings))
     critic = losses.logits_of(trainer.discriminator)

@@ -99,7 +99,7 @@ def literal_2020_step(trainer, imageBatch):
         gan.train_on_batch(noise, fakeLabels)
 
 
-def parse_args():
+def parse_args(argv=None):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="few steps: checks the benchmark runs, not speed")
@@ -127,7 +127,7 @@ def parse_args():
                          "one-device step instead")
     ap.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
                     help="with --distribute: N logical devices of the CPU")
-    return ap.parse_args()
+    return ap.parse_args(argv)
 
 
 def machine():
@@ -271,8 +271,8 @@ def bench_distributed(args, config, real, warmup, timed, rounds):
 
 
 @one_line_errors
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     config = RunConfig(image_size=args.image_size, channels=args.channels,
                        batch_size=args.batch_size, arch=args.arch,
                        augment=args.augment)

@@ -23,7 +23,7 @@ from pyimagesearch.runfiles.config import check_seed  # noqa: E402
 
 
 @one_line_errors
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--data-dir", default=None)
@@ -31,7 +31,7 @@ def main():
     ap.add_argument("--weights", default=classifier.WEIGHTS)
     ap.add_argument("--limit", type=int, default=None,
                     help="train on the first N training images (tests)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     check_positive("--epochs", args.epochs, allow_none=False)
     check_seed(args.seed)
     if args.limit is not None and args.limit < 128:

@@ -1,8 +1,12 @@
+import contextlib
 import gzip
+import importlib.util
+import io
 import os
 import struct
 import subprocess
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -65,8 +69,65 @@ def real_data():
     return folder
 
 
-def run_python(script, *args, timeout=600, env=None):
-    """Run one of the repo's scripts; returns CompletedProcess (text)."""
+# scripts whose main takes argv: called in this process unless a test
+# asks for a process of its own (signals, exit of the process, chatter)
+IN_PROCESS = ("dcgan_fashion_mnist.py", "generate.py", "evaluate.py",
+              "compare.py", "train_classifier.py", "bench.py")
+_modules = {}
+
+
+def script_module(script):
+    """The script as a module of this process (imported once)."""
+    if script not in _modules:
+        name = "script_" + os.path.basename(script)[:-3]
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(ROOT, script))
+        _modules[script] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_modules[script])
+    return _modules[script]
+
+
+def call_main(script, *args, env=None):
+    """A script's main(argv), called in this process as run_python runs it
+    in a new one: its exit status, stdout and stderr as a CompletedProcess.
+    Keras' session is cleared first (layer names and the graph as in a new
+    process; every run seeds its own random streams)."""
+    import keras
+    keras.backend.clear_session()
+    saved_env, cwd, argv = dict(os.environ), os.getcwd(), sys.argv
+    sys.argv = [os.path.join(ROOT, script), *map(str, args)]
+    for key, value in (env or {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = script_module(script).main([str(a) for a in args])
+            except SystemExit as e:     # argparse's --help
+                code = e.code if isinstance(e.code, int) else int(
+                    e.code is not None)
+            except Exception:           # as a process would end
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(cwd)
+        sys.argv = argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess([script, *map(str, args)], code,
+                                       out.getvalue(), err.getvalue())
+
+
+def run_python(script, *args, timeout=600, env=None, process=False):
+    """Run one of the repo's scripts; returns CompletedProcess (text).  In
+    this process where its main takes argv (call_main), unless `process`:
+    then in a new Python, as a user runs it."""
+    if script in IN_PROCESS and not process:
+        return call_main(script, *args, env=env)
     full_env = {key: value
                 for key, value in dict(os.environ, **(env or {})).items()
                 if value is not None}   # None: leave the variable out
@@ -76,9 +137,10 @@ def run_python(script, *args, timeout=600, env=None):
                           timeout=timeout, env=full_env, cwd=ROOT)
 
 
-def run_script(*args, timeout=300, env=None):
-    """Run the real training script."""
-    return run_python(SCRIPT, *args, timeout=timeout, env=env)
+def run_script(*args, timeout=300, env=None, process=False):
+    """Run the real training script (in this process unless `process`)."""
+    return run_python("dcgan_fashion_mnist.py", *args, timeout=timeout,
+                      env=env, process=process)
 
 
 def trained_once(tmp_path_factory, name, flags):

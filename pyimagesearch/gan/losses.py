@@ -18,6 +18,15 @@ def _tf():
     return tf
 
 
+def _weighted(logits, labels, real_term, fake_term):
+    """Per image: y * real_term(l) + (1 - y) * fake_term(l), y the label
+    (1 real, 0 fake, or between with the tips)."""
+    tf = _tf()
+    logits = tf.reshape(tf.cast(logits, "float32"), (-1,))
+    labels = tf.reshape(tf.cast(labels, "float32"), (-1,))
+    return labels * real_term(logits) + (1.0 - labels) * fake_term(logits)
+
+
 class BinaryCrossEntropy:
     """The tutorial's: Keras' binary cross-entropy on D's sigmoid output
     (the string the train_on_batch path compiles with: KERAS_NAME).
@@ -46,11 +55,9 @@ class Logistic:
     on_logits = True
 
     def discriminator(self, logits, labels):
-        tf = _tf()
-        logits = tf.reshape(tf.cast(logits, "float32"), (-1,))
-        labels = tf.reshape(tf.cast(labels, "float32"), (-1,))
-        return (labels * tf.nn.softplus(-logits)
-                + (1.0 - labels) * tf.nn.softplus(logits))
+        softplus = _tf().nn.softplus
+        return _weighted(logits, labels, lambda real: softplus(-real),
+                         softplus)
 
     def generator(self, logits):
         tf = _tf()
@@ -65,11 +72,9 @@ class Hinge:
     on_logits = True
 
     def discriminator(self, logits, labels):
-        tf = _tf()
-        logits = tf.reshape(tf.cast(logits, "float32"), (-1,))
-        labels = tf.reshape(tf.cast(labels, "float32"), (-1,))
-        return (labels * tf.nn.relu(1.0 - logits)
-                + (1.0 - labels) * tf.nn.relu(1.0 + logits))
+        relu = _tf().nn.relu
+        return _weighted(logits, labels, lambda real: relu(1.0 - real),
+                         lambda fake: relu(1.0 + fake))
 
     def generator(self, logits):
         tf = _tf()

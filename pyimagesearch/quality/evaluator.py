@@ -192,7 +192,9 @@ def evaluator_for(real_images, dataset, data_dir=None, num_samples=10000,
                   seed=0, real_labels=None):
     """The evaluator for a data set's real images: with the classifier's
     numbers for Fashion-MNIST at its own 28x28x1; with `real_labels`, for
-    conditional generators."""
+    conditional generators.  Every number measures at most as many images
+    as there are real ones (a run on 640 images makes 640, not 10,000)."""
+    num_samples = min(num_samples, len(real_images))
     classifier = None
     if dataset == "fashion_mnist" and real_images.shape[1:] == FASHION_SHAPE:
         classifier = ClassifierMetrics(data_dir, num_samples, seed)

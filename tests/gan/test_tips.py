@@ -78,6 +78,8 @@ def test_resume_with_every_tip_is_identical(whole, tmp_path):
     out = str(tmp_path / "paused")
     first = run_script("--output", out, *ALL_TIPS, "--pause-after", "1")
     assert first.returncode == 0, first.stderr
+    assert "[INFO] paused after epoch 1 of 2" in first.stdout
+    assert not os.path.exists(os.path.join(out, "generator.keras"))
     # a changed tip is refused, in one line, and changes nothing
     assert_one_line_error(
         run_script("--output", out, "--resume", "--label-noise", "0.1"),
@@ -85,6 +87,8 @@ def test_resume_with_every_tip_is_identical(whole, tmp_path):
         "asks for it with --label-noise 0.1")
     second = run_script("--output", out, "--resume")
     assert second.returncode == 0, second.stderr
+    assert "[INFO] resumed from" in second.stdout
+    assert "[INFO] starting epoch 1 of 2..." not in second.stdout
     assert files(out) == files(whole[0])
     for name in ("generator.keras", "generator_ema.keras"):
         assert_same_weights(os.path.join(out, name),

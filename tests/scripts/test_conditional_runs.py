@@ -73,20 +73,6 @@ def test_quality_of_the_class_asked_is_measured(whole):
     assert "real images: 640 from" in measured.stdout
 
 
-def test_conditional_resume_is_identical(whole, tmp_path):
-    out = str(tmp_path / "paused")
-    first = run_script("--output", out, *CONDITIONAL, "--pause-after", "1")
-    assert first.returncode == 0, first.stderr
-    second = run_script("--output", out, "--resume", "--metrics-every", "2")
-    assert second.returncode == 0, second.stderr
-    assert pngs(out) == pngs(whole[0])
-    for name in ("generator.keras", "generator_ema.keras",
-                 "generator_best.keras"):
-        for a, b in zip(weights(os.path.join(out, name)),
-                        weights(os.path.join(whole[0], name))):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_generate_draws_the_classes_asked(whole, tmp_path):
     model = os.path.join(whole[0], "generator.keras")
     out = str(tmp_path / "samples")

@@ -113,6 +113,7 @@ def wait_for(log, text, process, timeout=240):
     pytest.fail(f"no {text!r} within {timeout} s")
 
 
+@pytest.mark.slow
 def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
                                                           real_data):
     out = str(tmp_path / "two_workers")
@@ -156,6 +157,7 @@ def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
     assert os.path.isfile(os.path.join(out, "generator.keras"))
 
 
+@pytest.mark.slow
 def test_a_lost_worker_stops_the_other_with_one_line(tmp_path, real_data):
     out = str(tmp_path / "lost")
     workers = start_workers(out, tmp_path, "--epochs", "2")
@@ -174,6 +176,7 @@ def test_a_lost_worker_stops_the_other_with_one_line(tmp_path, real_data):
     assert "start every worker again" in errors[0]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_worker_waiting_for_the_others(tmp_path, real_data):
     """TensorFlow holds the interpreter while a worker waits for the
     others to start: Python's Ctrl-C handler could never run."""
@@ -187,6 +190,7 @@ def test_ctrl_c_stops_a_worker_waiting_for_the_others(tmp_path, real_data):
     assert code == -signal.SIGINT           # the shell's exit status 130
 
 
+@pytest.mark.slow
 def test_workers_given_different_settings_all_stop(tmp_path, real_data):
     workers = start_workers(str(tmp_path / "differ"), tmp_path,
                             own_flags=(["--epochs", "2"], ["--epochs", "3"]))
@@ -201,6 +205,7 @@ def test_workers_given_different_settings_all_stop(tmp_path, real_data):
         assert "loading" not in text and "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_workers_given_different_data_all_stop(tmp_path, real_data):
     other_data = str(tmp_path / "other")
     write_fashion_dir(other_data, n_train=2100)
@@ -213,6 +218,7 @@ def test_workers_given_different_data_all_stop(tmp_path, real_data):
         assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_a_worker_that_stops_before_training_stops_the_others(tmp_path,
                                                               real_data):
     """Worker 1 finds too few images once TensorFlow has started: its own

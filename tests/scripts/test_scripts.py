@@ -205,10 +205,11 @@ def assert_printed_quotient(quotient, numerator, denominator):
         f"{quotient} is not {numerator} / {denominator}")
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_ratios():
     # at another size than the tutorial's: the same code, other shapes
     result = run_python("bench.py", "--quick", "--image-size", "32",
-                        "--channels", "3", timeout=600)
+                        "--channels", "3", timeout=600, process=True)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any("32x32x3 images, batch 128" in line for line in lines)
@@ -253,10 +254,11 @@ def test_bench_quick_prints_ratios():
         assert_printed_quotient(speedup, baseline, ms)
 
 
+@pytest.mark.slow
 def test_bench_distribute_prints_each_replica_counts_step_as_a_ratio():
     result = run_python("bench.py", "--quick", "--distribute", "mirrored",
                         "--cpu-replicas", "4", "--batch-size", "8",
-                        timeout=600)
+                        timeout=600, process=True)
     assert result.returncode == 0, result.stderr
     assert "replicas on 4 logical devices of the CPU; global batch 8" in \
         result.stdout
@@ -276,9 +278,10 @@ def test_bench_distribute_prints_each_replica_counts_step_as_a_ratio():
         assert_printed_quotient(ratio, ms, base)
 
 
+@pytest.mark.slow
 def test_bench_tips_prints_each_tips_cost_as_a_ratio():
     result = run_python("bench.py", "--quick", "--tips", "--batch-size",
-                        "16", timeout=600)
+                        "16", timeout=600, process=True)
     assert result.returncode == 0, result.stderr
     rows = {line[:28].strip(): line[28:].split()
             for line in result.stdout.splitlines()
@@ -296,10 +299,11 @@ def test_bench_tips_prints_each_tips_cost_as_a_ratio():
         assert_printed_quotient(ratio, ms, base)
 
 
+@pytest.mark.slow
 def test_bench_recipes_time_the_small_data_switches_as_ratios():
     result = run_python("bench.py", "--quick", "--recipes", "--image-size",
                         "16", "--channels", "3", "--batch-size", "8",
-                        timeout=600)
+                        timeout=600, process=True)
     assert result.returncode == 0, result.stderr
     rows = {}
     for line in result.stdout.splitlines():

@@ -1,7 +1,9 @@
 """End-to-end: the small-data switches (--arch radford, --augment,
 --shuffle) with the SWD measured every epoch and the best generator kept,
-recorded in the checkpoint and resumed exactly; evaluate.py and compare.py
-on such a run."""
+on the tape step with the hinge loss, class-conditional, one Adam:
+recorded in the checkpoint and resumed exactly (the one end-to-end pause
+and resume of the tape step; tests/gan/test_tips.py has the
+train_on_batch step's); evaluate.py and compare.py on such a run."""
 import csv
 import os
 
@@ -18,7 +20,8 @@ from pyimagesearch.run.state import RunState
 SMALL_DATA = ["--limit", "640", "--batch-size", "64", "--image-size", "32",
               "--epochs", "2", "--seed", "3", "--arch", "radford",
               "--augment", "color,translation,cutout", "--shuffle",
-              "--ema", "0.9", "--metrics-every", "1"]
+              "--ema", "0.9", "--metrics-every", "1", "--step", "tape",
+              "--loss", "hinge", "--conditional", "--shared-optimizer"]
 GENERATORS = ("generator.keras", "generator_ema.keras",
               "generator_best.keras", "generator_ema_best.keras")
 
@@ -41,11 +44,19 @@ def whole(tmp_path_factory, real_data):
 def test_switches_are_announced_and_recorded(whole):
     out, result = whole
     assert ("[INFO] GAN tips on: --ema 0.9 --arch radford --augment "
-            "color,translation,cutout --shuffle") in result.stdout
+            "color,translation,cutout --step tape --loss hinge --shuffle"
+            ) in result.stdout
     state, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     settings = meta["settings"]
-    assert (settings["arch"], settings["augment"], settings["shuffle"]) == \
-        ("radford", "color,translation,cutout", True)
+    assert (settings["arch"], settings["augment"], settings["shuffle"],
+            settings["step"], settings["loss"], settings["conditional"],
+            settings["shared_optimizer"]) == \
+        ("radford", "color,translation,cutout", True, "tape", "hinge",
+         "onehot", True)
+    # one Adam for both models: its counter advances twice a step
+    assert int(state["optimizer/iteration"]) == 2 * 20
+    assert not any(name.startswith(("disc_optimizer", "gan_optimizer"))
+                   for name in state)
     # the augmentation's random stream travels with the weights
     assert "augment/seed_state" in state
     assert any("_BatchStatistics/" in name and "discriminator/" in name
@@ -99,7 +110,8 @@ def test_resume_with_every_switch_is_identical(whole, tmp_path):
             (["--augment", "color"], "made with --augment color,translation,"
                                      "cutout, and this resume asks for it "
                                      "with --augment color"),
-            (["--arch", "tutorial"], "made with --arch radford")):
+            (["--arch", "tutorial"], "made with --arch radford"),
+            (["--step", "keras"], "made with --step tape")):
         result = run_script("--output", out, "--resume", *flags)
         assert_one_line_error(result, fragment)
         assert "[INFO] loading" not in result.stdout

@@ -125,19 +125,7 @@ def test_saved_generator_loads_and_generates(baseline):
     assert -1 <= images.min() and images.max() <= 1
 
 
-def test_pause_then_resume_is_identical(baseline, tmp_path):
-    out = str(tmp_path)
-    first = run_script("--output", out, *SMALL, "--pause-after", "1")
-    assert first.returncode == 0, first.stderr
-    assert "[INFO] paused after epoch 1 of 2" in first.stdout
-    assert not os.path.exists(os.path.join(out, "generator.keras"))
-    second = run_script("--output", out, "--resume")
-    assert second.returncode == 0, second.stderr
-    assert "[INFO] resumed from" in second.stdout
-    assert "[INFO] starting epoch 1 of 2..." not in second.stdout
-    assert_same_run(out, baseline[0])
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("signum,after,code", [
     (signal.SIGINT, "[INFO] Step 1_0:", 130),
     (signal.SIGTERM, "[INFO] Step 2_0:", 143),
@@ -387,6 +375,7 @@ def test_resuming_a_finished_run_does_nothing(baseline, tmp_path):
     assert_same_run(out, baseline[0])
 
 
+@pytest.mark.slow
 def test_second_signal_in_end_of_epoch_work_stops_at_once(tmp_path,
                                                           real_data):
     out = str(tmp_path)
@@ -407,26 +396,6 @@ def test_second_signal_in_end_of_epoch_work_stops_at_once(tmp_path,
     assert ckpt.list_checkpoints(out) == [good]
     ckpt.load_checkpoint(good)
     assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
-
-
-def test_shared_optimizer_counts_twice_and_resumes_exactly(tmp_path,
-                                                           real_data):
-    args = ["--limit", "1280", "--epochs", "2", "--seed", "3",
-            "--shared-optimizer"]
-    whole = str(tmp_path / "whole")
-    assert run_script("--output", whole, *args).returncode == 0
-    state, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(whole))
-    assert meta["settings"]["shared_optimizer"] is True
-    assert int(state["optimizer/iteration"]) == 2 * 20     # 2 a step
-    assert not any(name.startswith(("disc_optimizer", "gan_optimizer"))
-                   for name in state)
-
-    paused = str(tmp_path / "paused")
-    first = run_script("--output", paused, *args, "--pause-after", "1")
-    assert first.returncode == 0, first.stderr
-    second = run_script("--output", paused, "--resume")
-    assert second.returncode == 0, second.stderr
-    assert_same_run(paused, whole)
 
 
 def test_main_can_be_called_from_another_program(tmp_path, monkeypatch):

@@ -16,6 +16,8 @@ import dataclasses
 import os
 import platform
 import sys
+import tempfile
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -34,10 +36,12 @@ from pyimagesearch.gan import precision  # noqa: E402
 from pyimagesearch.gan.models import build_trainer  # noqa: E402
 from pyimagesearch.gan.noise import LATENT_DIM  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
-from pyimagesearch.run.cli import ArgumentParser  # noqa: E402
+from pyimagesearch.run.cli import ArgumentParser, RunOptions  # noqa: E402
 from pyimagesearch.gan.architectures import ARCHS  # noqa: E402
 from pyimagesearch.runfiles.config import RunConfig  # noqa: E402
 from pyimagesearch.run.distribute import check_distribute  # noqa: E402
+from pyimagesearch.run.state import RunState  # noqa: E402
+from pyimagesearch.data.datasets import to_unit_range  # noqa: E402
 
 
 # the GAN tips as the README's table of runs uses them
@@ -99,6 +103,49 @@ def literal_2020_step(trainer, imageBatch):
         gan.train_on_batch(noise, fakeLabels)
 
 
+def bare_step(trainer, imageBatch):
+    """The same two train_on_batch calls with nothing around them: the
+    2020 loop with the compiled generator call instead of gen.predict."""
+    disc, gan = trainer.disc_model, trainer.gan
+    BATCH_SIZE = len(imageBatch)
+    noise = np.random.uniform(-1, 1, size=(BATCH_SIZE, LATENT_DIM))
+    genImages = trainer.generate(noise.astype("float32"))
+    X = np.concatenate((imageBatch, genImages))
+    y = np.array(([1] * BATCH_SIZE) + ([0] * BATCH_SIZE))
+    (X, y) = shuffle(X, y)
+    disc.train_on_batch(X, y)
+    noise = np.random.uniform(-1, 1, (BATCH_SIZE, LATENT_DIM))
+    with frozen(trainer.discriminator):
+        gan.train_on_batch(noise.astype("float32"), np.ones(BATCH_SIZE))
+
+
+def script_loop_body(trainer, config, output):
+    """One pass of the training script's loop body, as it runs between
+    montages: the batch sliced from the uint8 images and scaled, the
+    step, and the default run's hooks after it."""
+    import dcgan_fashion_mnist as script    # its own wiring of the hooks
+    images = np.random.default_rng(0).integers(
+        0, 256, (4 * config.batch_size,) + trainer.generator.output_shape[1:],
+        dtype=np.uint8)
+    state = RunState()
+    state.benchmark_noise = trainer.sample_noise(256)
+    batches = len(images) // config.batch_size
+    callbacks = script.training_hooks(
+        RunOptions(output=output), config, trainer, state, batches,
+        evaluator=None, stop=types.SimpleNamespace(requested=False))
+    position = [0]
+
+    def body():
+        i = position[0] % batches
+        position[0] += 1
+        rows = slice(i * config.batch_size, (i + 1) * config.batch_size)
+        d_loss, g_loss = trainer.train_step(to_unit_range(images[rows]))
+        # epoch 11, batch 1..3: no montage is due
+        callbacks.on_train_batch_end(11, i + 1,
+                                     {"d_loss": d_loss, "g_loss": g_loss})
+    return body
+
+
 def parse_args(argv=None):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -140,11 +187,19 @@ def step_variants(args, config, real):
     """The timed steps: the 2020 loop, the script's fp32 step and, where
     the machine computes it fast, the mixed-precision step."""
     fp32 = build_trainer(config)
+    tape = build_trainer(dataclasses.replace(config, step="tape"))
+    output = tempfile.mkdtemp(prefix="bench-")
     steps = {
         "2020 loop (gen.predict per step)":
             lambda: literal_2020_step(fp32, real),
+        "bare loop (two train_on_batch calls)":
+            lambda: bare_step(fp32, real),
         "project step, fp32 (the script's)":
             lambda: fp32.train_step(real),
+        "the script's loop body, hooks included":
+            script_loop_body(fp32, config, output),
+        "tape step (--step tape), fp32":
+            lambda: tape.train_step(real),
     }
     policy = None
     if not args.no_mixed_precision:
@@ -196,6 +251,10 @@ def compute_floor(args, fp32, policy, warmup, timed, rounds):
     return floor
 
 
+LOOP = "the script's loop body, hooks included"
+STEP = "project step, fp32 (the script's)"
+
+
 def bench_step(args, config, real, warmup, timed, rounds):
     """The script's step against the 2020 loop and the compute floor."""
     fp32, steps, policy = step_variants(args, config, real)
@@ -212,6 +271,10 @@ def bench_step(args, config, real, warmup, timed, rounds):
         "(2) generator_step()":
             lambda: fp32.generator_step(fp32.draw(args.batch_size)),
     }, warmup, timed, rounds)
+    bare = medians["bare loop (two train_on_batch calls)"]
+    print(f"[BENCH] the script's loop body, hooks included: "
+          f"{medians[LOOP] / bare:.3f}x the bare loop's step; the script's "
+          f"step alone {medians[STEP] / bare:.3f}x")
     baseline = medians["2020 loop (gen.predict per step)"]
     print(f"{'variant':40s} {'ms/step':>8s} {'x fp32 floor':>13s} "
           f"{'speed-up vs 2020':>17s}")

@@ -23,6 +23,7 @@ def test_shipped_weights_are_small_and_reach_91_percent(real_data):
     assert accuracy == pytest.approx(card["test_accuracy"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_train_classifier_script_writes_weights_and_card(tmp_path, real_data):
     weights = tmp_path / "c.weights.h5"
     result = run_python("train_classifier.py", "--epochs", "1", "--limit", "1024",

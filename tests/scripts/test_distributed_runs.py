@@ -30,7 +30,8 @@ def test_mirrored_on_two_cpu_devices_resumes_from_and_on_one(
     assert first.returncode == 0, first.stderr
     second = run_script(*flags, "--resume", "--pause-after", "1",
                         "--metrics-every", "1", "--tensorboard",
-                        "--distribute", "mirrored", "--cpu-replicas", "2")
+                        "--distribute", "mirrored", "--cpu-replicas", "2",
+                        process=True)   # logical devices: a new TensorFlow
     assert second.returncode == 0, second.stderr
     assert "[INFO] --distribute mirrored: 2 replicas (" in second.stdout
     assert "CPU:1" in second.stdout

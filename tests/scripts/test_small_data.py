@@ -134,8 +134,9 @@ def test_generate_from_a_radford_checkpoint(whole, tmp_path):
                         "--num", "4", "--ema")
     assert result.returncode == 0, result.stderr
     import cv2
-    assert cv2.imread(str(tmp_path / "ema_samples_seed0.png")).shape == \
-        (128, 128, 3)
+    # 4 samples of each of the 10 classes, one a row, 64 pixels a tile
+    assert cv2.imread(str(tmp_path / "ema_samples_seed0_all.png")).shape \
+        == (10 * 64, 4 * 64, 3)
 
 
 def test_compare_plots_the_swd(whole, tmp_path):
@@ -145,8 +146,9 @@ def test_compare_plots_the_swd(whole, tmp_path):
     assert result.returncode == 0, result.stderr
     rows = read_rows(os.path.join(out, "metrics.csv"))
     last = float(rows[-1]["swd"])
-    assert (f"[INFO] {out}: --arch radford --augment color,translation,"
-            f"cutout --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
+    assert (f"[INFO] {out}: --conditional onehot --shared-optimizer --arch "
+            "radford --augment color,translation,cutout --step tape --loss "
+            f"hinge --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
         in result.stdout
     import cv2
     assert cv2.imread(png) is not None

@@ -44,9 +44,10 @@ def assert_same_run(folder, reference):
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory, real_data):
     out = str(tmp_path_factory.mktemp("baseline"))
-    # with the script's own default for TensorFlow's C++ log level
+    # with the script's own default for TensorFlow's C++ log level, in a
+    # process of its own: what a user sees on stderr
     result = run_script("--output", out, *SMALL,
-                        env={"TF_CPP_MIN_LOG_LEVEL": None})
+                        env={"TF_CPP_MIN_LOG_LEVEL": None}, process=True)
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -170,6 +171,7 @@ def test_kill_9_loses_at_most_the_epoch_in_progress(baseline, tmp_path):
     assert_same_run(out, baseline[0])
 
 
+@pytest.mark.slow
 def test_output_turning_read_only_mid_run(baseline, tmp_path):
     out = str(tmp_path / "out")
     proc = start(out, *SMALL)
@@ -281,7 +283,7 @@ def test_bad_flags_fail_before_loading_data(tmp_path, args, fragment):
 def test_bad_output_folders(tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("precious")
-    assert_one_line_error(run_script("--output", str(a_file)),
+    assert_one_line_error(run_script("--output", str(a_file), process=True),
                           "is a file, not a folder")
     assert a_file.read_text() == "precious"
     assert_one_line_error(run_script("--output", "/proc/dcgan-out"),

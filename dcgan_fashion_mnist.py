@@ -93,6 +93,11 @@ def run(args):
     """The flags first, then the output folder, held for this run alone."""
     check_args(args)
     options, given = RunOptions.from_flags(args), given_flags(args)
+    if options.distribute and not options.resume:
+        if given["step"] == "keras":
+            raise UserError("--distribute trains every replica with the tape "
+                            "step: leave out --step keras")
+        given["step"] = "tape"      # recorded, as a one-device run's is
     hooks.RESUME_FLAGS = options.reporting_flags()
     # a multi-worker run's other workers read --output, never write it
     folder_lock = lock(options.output) if options.writes_outputs else None
@@ -116,7 +121,7 @@ def start_or_resume(options, given):
     else:
         state, saved_settings = RunState.resume(options.output)
         config = RunConfig.resumed(saved_settings, given)
-    config.check(options.metrics_every)
+    config.check(options.metrics_every, memory=False)
     if options.cpu_replicas:
         distribute.check_split(config.batch_size, options.cpu_replicas,
                                options.resume)
@@ -129,6 +134,8 @@ def start_or_resume(options, given):
         raise UserError(f"the checkpoint has already trained {state.epoch} "
                         f"epochs; --epochs must be at least "
                         f"{state.epochs_begun}")
+    # last: it builds the models without their weights (TensorFlow starts)
+    config.check_memory(options.metrics_every)
     return config, state
 
 
@@ -365,7 +372,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         hooks.TensorBoard(board, batches_per_epoch) if board else None,
         hooks.Progress(config.epochs, batches_per_epoch),
         hooks.Plots(output, state, batches_per_epoch, title(config.dataset),
-                    grey=config.channels == 1),
+                    grey=config.channels == 1, loss=config.loss),
         metrics,
         hooks.StopOnSignal(stop, checkpoints, output, config.epochs,
                            batches_per_epoch),

@@ -91,7 +91,11 @@ def call_main(script, *args, env=None):
     """A script's main(argv), called in this process as run_python runs it
     in a new one: its exit status, stdout and stderr as a CompletedProcess.
     Keras' session is cleared first (layer names and the graph as in a new
-    process; every run seeds its own random streams)."""
+    process).  What only a process shows (TensorFlow's own lines on the
+    stderr file descriptor, the stream encoding of odd file names, a
+    TensorFlow started afresh) needs process=True; --seed makes a run's
+    random streams its own, and op determinism stays on once a seeded run
+    has turned it on."""
     import keras
     keras.backend.clear_session()
     saved_env, cwd, argv = dict(os.environ), os.getcwd(), sys.argv

@@ -7,8 +7,10 @@ The random numbers are GANTrainer.draw's, on the host, in the tutorial's
 order, so from the same weights and seed one tape step and one
 train_on_batch step agree to float tolerance (tests/gan/test_step.py).
 What differs from train_on_batch: D sees its real and generated images in
-that order instead of shuffled (only dropout, a tip, could tell), and the
-loss may be any of gan/losses.py's, on D's probabilities or its logits.
+that order instead of shuffled, which changes nothing unless something
+random is drawn per image (dropout, a tip; --augment's transforms, which
+then fall on other images), and the loss may be any of gan/losses.py's,
+on D's probabilities or its logits.
 
 Each update's loss is the sum over this replica's images divided by the
 global count, so that the optimizers' all-reduce (a sum) gives the
@@ -24,12 +26,11 @@ from .trainer import GANTrainer, frozen
 
 class TapeTrainer(GANTrainer):
     """GANTrainer whose train_step is the tape step.  loss: a name of
-    losses.LOSSES (the tutorial's binary cross-entropy by default);
-    jit_compile: compile the step with XLA."""
+    losses.LOSSES (the tutorial's binary cross-entropy by default)."""
 
     replicas = 1
 
-    def __init__(self, *args, loss=None, jit_compile=False, **kwargs):
+    def __init__(self, *args, loss=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss = get_loss(loss) if loss else get_loss()
         # the models the loss is computed on: D's (and the GAN's) sigmoid
@@ -38,7 +39,7 @@ class TapeTrainer(GANTrainer):
         if self.loss.on_logits:
             self.critic_model, self.critic_gan = self.adversarial_models(
                 logits_of(self.discriminator))
-        self._step = tf.function(self.device_step, jit_compile=jit_compile)
+        self._step = tf.function(self.device_step)
 
     def train_step(self, real_images, real_classes=None):
         """One step of the tutorial's loop on the batch `real_images`;

@@ -99,7 +99,8 @@ class QualityEvaluator:
         if conditional and self.real_classes is None:
             raise UserError(f"{name} is a conditional generator: measure it "
                             "against labelled images (--conditional)")
-        # the classifier's numbers keep their own count (FD depends on it)
+        # the classifier's numbers keep their own count (FD depends on it;
+        # evaluator_for caps it at the number of real images)
         count = (self.classifier.num_samples if self.classifier is not None
                  else len(self.real))
         total = max(count, len(self.real))

@@ -223,15 +223,16 @@ class Montages(Hook):
 class Plots(Hook):
     """losses.png and training.gif, refreshed after every epoch."""
 
-    def __init__(self, output, state, batches_per_epoch, title, grey):
+    def __init__(self, output, state, batches_per_epoch, title, grey,
+                 loss="bce"):
         self.output, self.state = output, state
         self.batches_per_epoch = batches_per_epoch
-        self.title, self.grey = title, grey
+        self.title, self.grey, self.loss = title, grey, loss
 
     def on_epoch_end(self, epoch, logs):
         from ..runfiles.plots import refresh_plots     # matplotlib: only when training
         refresh_plots(self.output, self.state.history, self.batches_per_epoch,
-                      self.title, grey=self.grey)
+                      self.title, grey=self.grey, loss=self.loss)
 
 
 class Metrics(Hook):

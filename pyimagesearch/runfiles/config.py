@@ -176,12 +176,17 @@ class RunConfig:
 
     # -- checks that need no data -----------------------------------------
 
-    def check(self, metrics_every=None):
+    def check(self, metrics_every=None, memory=True):
         """Each setting in its range, and their combination: a full batch
-        within --limit, one learning rate for one shared Adam, a classifier
-        for the metrics, models and a batch that fit in this machine's
-        memory."""
+        within --limit, one learning rate for one shared Adam, a loss the
+        step can train, the SWD's smallest size for the metrics, and (with
+        `memory`) models and a batch that fit in this machine's memory."""
         check_values(self.to_dict())
+        if self.loss != "bce" and self.step != "tape":
+            raise UserError(f"--loss {self.loss} needs --step tape (or "
+                            "--distribute, which trains with it): the "
+                            "tutorial's train_on_batch step compiles its "
+                            "binary cross-entropy (bce)")
         if self.limit is not None and self.batch_size > self.limit:
             raise UserError(
                 f"--batch-size {self.batch_size} is larger than --limit "
@@ -197,7 +202,8 @@ class RunConfig:
                             f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
                             f"at {self.image_size}x{self.image_size}; raise "
                             "--image-size or train without it")
-        self.check_memory(metrics_every)
+        if memory:
+            self.check_memory(metrics_every)
 
     def check_memory(self, metrics_every=None):
         needed = training_bytes(self)
@@ -313,11 +319,6 @@ def check_values(values):
         if values.get(key) not in (None,) + tuple(known):
             raise UserError(f"--{key} must be one of {', '.join(known)}, "
                             f"got {values[key]}")
-    if values.get("loss") not in (None, "bce") and \
-            values.get("step") != "tape":
-        raise UserError(f"--loss {values['loss']} needs --step tape: the "
-                        "tutorial's train_on_batch step compiles its binary "
-                        "cross-entropy (bce)")
     if values.get("channels") not in (None, 1, 3):
         raise UserError(f"--channels must be 1 (grey) or 3 (colour), got "
                         f"{values['channels']}")

@@ -20,15 +20,22 @@ def as_text(name):
     return name.replace("$", r"\$")
 
 
-def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST"):
+# the y axis' label for each --loss (gan/losses.py's names)
+LOSS_LABELS = {"bce": "binary cross-entropy", "logistic": "logistic loss",
+               "hinge": "hinge loss"}
+
+
+def plot_losses(history, batches_per_epoch, path, title="Fashion-MNIST",
+                loss="bce"):
     """D and G loss per step (faint) and their running mean over an epoch
     (bold), against training time in epochs."""
-    fig = loss_figure(history, batches_per_epoch, title)
+    fig = loss_figure(history, batches_per_epoch, title, loss)
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
 
 
-def loss_figure(history, batches_per_epoch, title="Fashion-MNIST"):
+def loss_figure(history, batches_per_epoch, title="Fashion-MNIST",
+                loss="bce"):
     """The figure plot_losses writes; the caller closes it."""
     history = np.asarray(history, dtype=np.float64).reshape(-1, 4)
     x = history[:, 0] - 1 + history[:, 1] / batches_per_epoch
@@ -45,8 +52,11 @@ def loss_figure(history, batches_per_epoch, title="Fashion-MNIST"):
         else:
             ax.plot([], [], color=color, label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("binary cross-entropy")
-    ax.set_yscale("log")
+    ax.set_ylabel(LOSS_LABELS[loss])
+    # a log scale where every loss is positive (cross-entropies); the
+    # hinge loss's G term (-logit) can be 0 or negative
+    if len(history) and np.all(history[:, 2:] > 0):
+        ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
     ax.set_title(f"DCGAN on {as_text(title)}: losses")
@@ -94,11 +104,11 @@ def write_animation(frames, path, seconds_per_frame=0.4, size=None,
 
 
 def refresh_plots(output, history, batches_per_epoch, title="Fashion-MNIST",
-                  grey=True):
+                  grey=True, loss="bce"):
     """Rewrite OUTPUT/losses.png and OUTPUT/training.gif after an epoch."""
     try:
         plot_losses(history, batches_per_epoch,
-                    os.path.join(output, LOSS_PLOT), title)
+                    os.path.join(output, LOSS_PLOT), title, loss)
         write_animation(epoch_montages(output),
                         os.path.join(output, ANIMATION), grey=grey)
     except OSError as e:

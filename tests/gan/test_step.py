@@ -100,6 +100,20 @@ def test_the_losses_on_known_outputs():
         losses.get_loss("wasserstein")
 
 
+@pytest.mark.parametrize("name", ["logistic", "hinge"])
+def test_soft_labels_weigh_the_real_and_fake_terms(name):
+    """Label smoothing (0.9) and noise on a logits loss: y * the real
+    term + (1 - y) * the fake term."""
+    loss = losses.get_loss(name)
+    logits = tf.constant([[0.7], [-0.4]])
+    real = loss.discriminator(logits, [1.0, 1.0]).numpy()
+    fake = loss.discriminator(logits, [0.0, 0.0]).numpy()
+    soft = loss.discriminator(logits, [0.9, 0.2]).numpy()
+    np.testing.assert_allclose(soft, [0.9 * real[0] + 0.1 * fake[0],
+                                      0.2 * real[1] + 0.8 * fake[1]],
+                               rtol=1e-6)
+
+
 @pytest.mark.parametrize("settings", [
     {}, {"conditional": "projection"}, {"arch": "radford", "image_size": 16},
     {"conditional": "projection", "arch": "radford", "image_size": 16}])

@@ -172,6 +172,35 @@ def test_small_data_switches_are_fixed_on_resume(flags, message):
     assert resumed(old).arch == "tutorial"
 
 
+def test_the_step_and_its_loss():
+    assert (fresh().step, fresh().loss) == ("keras", "bce")
+    config = fresh("--step", "tape", "--loss", "hinge")
+    config.check(memory=False)
+    assert config.tip_flags() == "--step tape --loss hinge"
+    # train_on_batch compiles the tutorial's loss: another needs the tape
+    for flags in (["--loss", "hinge"], ["--loss", "logistic", "--step",
+                                        "keras"]):
+        with pytest.raises(UserError, match="needs --step tape"):
+            fresh(*flags).check(memory=False)
+    for flags, fragment in ((["--step", "fit"], "invalid choice: 'fit'"),
+                            (["--loss", "l2"], "invalid choice: 'l2'")):
+        with pytest.raises(UserError, match=fragment):
+            fresh(*flags)
+    # fixed for the run: the same given again is fine, a change refused
+    saved = config.to_dict()
+    assert resumed(saved, "--loss", "hinge") == resumed(saved)
+    with pytest.raises(UserError, match="made with --loss hinge, and this "
+                                        "resume asks for it with --loss "
+                                        "logistic"):
+        resumed(saved, "--loss", "logistic")
+    with pytest.raises(UserError, match="made with --step tape"):
+        resumed(saved, "--step", "keras")
+    # a checkpoint from before they existed: the tutorial's
+    old = {key: value for key, value in saved.items()
+           if key not in ("step", "loss")}
+    assert (resumed(old).step, resumed(old).loss) == ("keras", "bce")
+
+
 def test_resume_takes_checkpoint_settings():
     saved = {"epochs": 2, "batch_size": 64, "limit": 640, "seed": 1,
              "num_images": 640}
@@ -291,7 +320,8 @@ def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
 @pytest.mark.parametrize("saved", [
     {"epochs": "50"}, {"ema": True}, {"noise": "gauss"}, {"seed": 1.5},
     {"epochs": None}, {"dataset": ["a"]}, {"arch": "big"},
-    {"augment": "zoom"}, {"shuffle": 1}, {"conditional": "big"}])
+    {"augment": "zoom"}, {"shuffle": 1}, {"conditional": "big"},
+    {"step": "fit"}, {"loss": "wasserstein"}, {"loss": None}])
 def test_damaged_checkpoint_settings_are_one_line(saved):
     with pytest.raises(UserError, match="the checkpoint's settings hold .* "
                                         "the checkpoint is damaged"):

@@ -37,6 +37,23 @@ def test_loss_plot_is_a_png(tmp_path):
             assert f.read() == png.getvalue()
 
 
+def test_the_loss_plot_names_the_runs_loss():
+    """Cross-entropies on a log scale; the hinge loss, whose G term can be
+    negative, on a linear one, each named on the axis."""
+    history = [(1, 0, 0.4, 1.2), (1, 1, 0.3, 1.5)]
+    hinge = [(1, 0, 0.0, -0.3), (1, 1, 1.2, 0.4)]
+    for rows, loss, label, scale in (
+            (history, "bce", "binary cross-entropy", "log"),
+            (history, "logistic", "logistic loss", "log"),
+            (hinge, "hinge", "hinge loss", "linear")):
+        fig = loss_figure(rows, 2, loss=loss)
+        try:
+            assert fig.axes[0].get_ylabel() == label
+            assert fig.axes[0].get_yscale() == scale
+        finally:
+            plt.close(fig)
+
+
 def test_loss_plot_draws_the_losses_against_epochs():
     """Each loss per step at its time in epochs (step i of epoch e at
     e - 1 + i / steps), and its mean over the last epoch's steps."""

@@ -17,8 +17,10 @@ import pytest
 
 from conftest import (ROOT, SCRIPT, assert_one_line_error, run_script,
                       write_fashion_dir)
+from pyimagesearch.runfiles import checkpoint as ckpt
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpu_devices_resumes_from_and_on_one(
         tmp_path, real_data):
     """One device for epoch 1, 2 replicas for epoch 2 (with metrics,
@@ -141,6 +143,9 @@ def test_two_workers_on_loopback_stop_together_and_resume(tmp_path,
     assert "Traceback" not in chief_out + other_out
     checkpoints = os.listdir(os.path.join(out, "checkpoints"))
     assert len(checkpoints) == 1                    # written once
+    # a fresh --distribute run records the step its replicas train with
+    meta = ckpt.load_meta(os.path.join(out, "checkpoints", checkpoints[0]))
+    assert meta["settings"]["step"] == "tape"
     # both resume from the chief's checkpoint and finish the run
     # (with the metrics at the end: the chief measures alone, after the
     # other has gone)
@@ -258,6 +263,9 @@ TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
     (["--distribute", "multi-worker"],
      {"TF_CONFIG": TF_CONFIG_OK.replace('"index": 0', '"index": 3')},
      'TF_CONFIG needs this process\'s "task"'),
+    (["--distribute", "mirrored", "--cpu-replicas", "2", "--step", "keras"],
+     {}, "--distribute trains every replica with the tape step: leave out "
+         "--step keras"),
 ])
 def test_bad_distribution_flags_fail_before_data_loads(tmp_path, flags, env,
                                                        says):

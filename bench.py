@@ -12,9 +12,11 @@ floor, all in one run (absolute times drift ~25% here; ratios do not).
     python bench.py --distribute mirrored --cpu-replicas 2
                                # ... on N logical devices of the CPU
 """
+import atexit
 import dataclasses
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import types
@@ -189,7 +191,8 @@ def step_variants(args, config, real):
     the machine computes it fast, the mixed-precision step."""
     fp32 = build_trainer(config)
     tape = build_trainer(dataclasses.replace(config, step="tape"))
-    output = tempfile.mkdtemp(prefix="bench-")
+    output = tempfile.mkdtemp(prefix="bench-")   # the hooks' --output
+    atexit.register(shutil.rmtree, output, True)
     steps = {
         "2020 loop (gen.predict per step)":
             lambda: literal_2020_step(fp32, real),

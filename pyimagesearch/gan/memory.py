@@ -73,5 +73,58 @@ def machine_bytes():
         return None
 
 
+def cgroup_limits(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
+    """[(bytes, file)] of the memory limits the cgroups of this process
+    set (v2 memory.max, v1 memory.limit_in_bytes), its own and its
+    ancestors', as Docker, Kubernetes and CI runners set them: the
+    kernel stops a process past any of them, whatever the RAM."""
+    try:
+        with open(proc_cgroup) as f:
+            lines = f.read(65536).splitlines()
+    except OSError:
+        lines = []
+    places = [("", "memory.max"), ("unified", "memory.max"),
+              ("memory", "memory.limit_in_bytes")]
+    for line in lines:
+        hierarchy, _, path = line.partition(":")[2].partition(":")
+        if hierarchy == "":
+            places += [("" + path, "memory.max"),
+                       ("unified" + path, "memory.max")]
+        elif "memory" in hierarchy.split(","):
+            places.append(("memory" + path, "memory.limit_in_bytes"))
+    limits = []
+    for folder, name in places:
+        parts = [part for part in folder.split("/") if part]
+        for depth in range(len(parts) + 1):     # the cgroup and its parents
+            path = os.path.join(root, *parts[:depth], name)
+            value = read_limit(path)
+            if value is not None and (value, path) not in limits:
+                limits.append((value, path))
+    return limits
+
+
+def read_limit(path):
+    """A cgroup memory limit in bytes; None for none ("max", a v1 file's
+    "unlimited" value above the address space) or an unreadable file."""
+    try:
+        with open(path) as f:
+            text = f.read(64).strip()
+        value = int(text)
+    except (OSError, ValueError):
+        return None
+    return value if 0 < value < 2 ** 60 else None
+
+
+def memory_limit():
+    """(bytes, what they are) of the least memory this process may use:
+    physical RAM or a cgroup's limit; (None, None) where none is known."""
+    limits = [(value, f"the memory limit in {path}")
+              for value, path in cgroup_limits()]
+    physical = machine_bytes()
+    if physical:
+        limits.append((physical, "this machine's memory"))
+    return min(limits) if limits else (None, None)
+
+
 def gigabytes(count):
     return f"{count / 2 ** 30:,.1f} GB"

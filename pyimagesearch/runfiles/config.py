@@ -12,7 +12,7 @@ from ..errors import UserError, check_positive, check_range
 from ..gan.architectures import ARCHITECTURES
 from ..gan.losses import LOSSES
 from ..gan.policy import parse_policy
-from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, machine_bytes,
+from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, memory_limit,
                           training_bytes)
 from ..gan.noise import NOISES
 from ..quality.swd import SMALLEST_LEVEL as SWD_SMALLEST
@@ -210,14 +210,14 @@ class RunConfig:
         if metrics_every:   # the SWD of up to 10,000 images, at the epochs
             needed += swd_bytes(min(self.limit or SWD_IMAGES, SWD_IMAGES),
                                 self.image_size, self.channels or 3)
-        have = machine_bytes()
+        have, what = memory_limit()
         if have and needed > SHARE_OF_MEMORY * have:
             raise UserError(
                 f"--image-size {self.image_size} with --batch-size "
                 f"{self.batch_size} needs about {gigabytes(needed)} for the "
                 "models' weights, optimizer state and activations"
                 + (" and the SWD" if metrics_every else "") + ", more "
-                f"than this machine's {gigabytes(have)} can hold; choose a "
+                f"than {gigabytes(have)} ({what}) can hold; choose a "
                 "smaller --image-size or --batch-size")
 
     # -- describing ---------------------------------------------------------

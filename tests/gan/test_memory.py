@@ -59,6 +59,52 @@ def test_training_memory_grows_with_size_and_batch():
     assert memory.gigabytes(3 * 2 ** 30) == "3.0 GB"
 
 
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_cgroup_limits_v2_v1_and_their_parents(tmp_path):
+    """The limits of this process's cgroups and their ancestors, from fake
+    /proc/self/cgroup and /sys/fs/cgroup trees; none where unlimited."""
+    root = tmp_path / "cgroup"
+    proc = tmp_path / "proc_self_cgroup"
+    # v2: "max" at the top, 3 GB on the job's cgroup, 2 GB on its parent
+    write(proc, "0::/ci/job\n")
+    write(root / "memory.max", "max\n")
+    write(root / "ci" / "memory.max", f"{2 * 2 ** 30}\n")
+    write(root / "ci" / "job" / "memory.max", f"{3 * 2 ** 30}\n")
+    limits = memory.cgroup_limits(str(proc), str(root))
+    assert sorted(limits) == [(2 * 2 ** 30, str(root / "ci" / "memory.max")),
+                              (3 * 2 ** 30,
+                               str(root / "ci" / "job" / "memory.max"))]
+    # v1: the memory controller's file; its "no limit" is a huge number
+    v1 = tmp_path / "v1"
+    write(proc, "4:memory:/docker/abc\n0::/\n")
+    write(v1 / "memory" / "memory.limit_in_bytes", "9223372036854771712\n")
+    write(v1 / "memory" / "docker" / "abc" / "memory.limit_in_bytes",
+          "1073741824\n")
+    assert memory.cgroup_limits(str(proc), str(v1)) == [
+        (2 ** 30, str(v1 / "memory" / "docker" / "abc" /
+                      "memory.limit_in_bytes"))]
+    # nothing readable: no limit
+    assert memory.cgroup_limits(str(tmp_path / "none"),
+                                str(tmp_path / "none")) == []
+
+
+def test_the_smallest_limit_holds(monkeypatch):
+    monkeypatch.setattr(memory, "machine_bytes", lambda: 8 * 2 ** 30)
+    monkeypatch.setattr(memory, "cgroup_limits", lambda: [])
+    assert memory.memory_limit() == (8 * 2 ** 30, "this machine's memory")
+    monkeypatch.setattr(memory, "cgroup_limits",
+                        lambda: [(2 ** 30, "/sys/fs/cgroup/memory.max")])
+    assert memory.memory_limit() == (
+        2 ** 30, "the memory limit in /sys/fs/cgroup/memory.max")
+    monkeypatch.setattr(memory, "machine_bytes", lambda: None)
+    monkeypatch.setattr(memory, "cgroup_limits", lambda: [])
+    assert memory.memory_limit() == (None, None)
+
+
 def test_a_new_architecture_is_one_entry(monkeypatch):
     """The checks, the memory estimate and the builders read the entry."""
     from pyimagesearch.gan import architectures

@@ -135,7 +135,9 @@ def test_the_memory_check_counts_the_swd(monkeypatch):
                    "32")
     need = config_module.training_bytes(config)
     swd = memory_bytes(10000, 32, 3)
-    monkeypatch.setattr(config_module, "machine_bytes",
+    from pyimagesearch.gan import memory
+    monkeypatch.setattr(memory, "cgroup_limits", lambda: [])
+    monkeypatch.setattr(memory, "machine_bytes",
                         lambda: int((need + swd / 2) / 0.8))
     config.check()
     with pytest.raises(UserError, match="and the SWD, more than"):
@@ -307,12 +309,20 @@ def test_options_are_not_part_of_the_run():
 
 
 def test_models_that_cannot_fit_in_memory_are_refused(monkeypatch):
-    from pyimagesearch.runfiles import config as config_module
-    monkeypatch.setattr(config_module, "machine_bytes", lambda: 8 * 2 ** 30)
+    from pyimagesearch.gan import memory
+    monkeypatch.setattr(memory, "cgroup_limits", lambda: [])
+    monkeypatch.setattr(memory, "machine_bytes", lambda: 8 * 2 ** 30)
     fresh("--image-size", "128").check()          # ~3.5 GB
     with pytest.raises(UserError, match=r"--image-size 512 with --batch-size "
-                       r"128 needs about 53.2 GB .* this machine's 8.0 GB"):
+                       r"128 needs about 53.2 GB .* than 8.0 GB \(this "
+                       r"machine's memory\)"):
         fresh("--image-size", "512").check()
+    # a container's limit below the machine's memory is the one that holds
+    monkeypatch.setattr(memory, "cgroup_limits", lambda: [
+        (2 * 2 ** 30, "/sys/fs/cgroup/memory.max")])
+    with pytest.raises(UserError, match=r"than 2.0 GB \(the memory limit in "
+                                        r"/sys/fs/cgroup/memory.max\)"):
+        fresh("--image-size", "128").check()
     with pytest.raises(UserError, match="--batch-size 1000000 needs about"):
         fresh("--batch-size", "1000000").check()
 

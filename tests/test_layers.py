@@ -71,7 +71,7 @@ def resolved(module, path, known):
                                 path.endswith("__init__.py")):
         if target not in known:
             target = target.rsplit(".", 1)[0]   # a name, not a module
-        if target in known:
+        if target in known and target != PACKAGE:
             found.add((line, target))
     return found
 
@@ -81,6 +81,8 @@ def upward_edges(root=ROOT):
     known = modules(root)
     wrong = []
     for module, path in sorted(known.items()):
+        if module == PACKAGE:
+            continue        # its __init__: nothing of the layers
         for line, target in sorted(resolved(module, path, known)):
             mine, theirs = layer_of(module), layer_of(target)
             if RANK[theirs] > RANK[mine]:

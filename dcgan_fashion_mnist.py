@@ -132,8 +132,12 @@ def start_or_resume(options, given):
                         "resume")
     if config.epochs < state.epochs_begun:
         raise UserError(f"the checkpoint has already trained {state.epoch} "
-                        f"epochs; --epochs must be at least "
-                        f"{state.epochs_begun}")
+                        "epochs; " + (
+                            f"--epochs must be at least {state.epochs_begun}"
+                            if config.kimg is None else "--kimg must be at "
+                            "least {:g}".format(state.epochs_begun
+                                                * config.images_per_epoch
+                                                / 1000)))
     # last: it builds the models without their weights (TensorFlow starts)
     config.check_memory(options.metrics_every)
     return config, state
@@ -172,13 +176,18 @@ def train(options, config, state):
     log("[INFO] starting training...")
     if state.benchmark_noise is None:
         state.benchmark_noise = trainer.sample_noise(256)
-    run_start, first_epoch = time.time(), state.epoch
+    run_start, started_at = time.time(), (state.epoch, state.batch)
     status = train_until_done(options, config, trainer, trainImages,
                               trainLabels, state, evaluator)
     if status is not None:
         return status
-    save_generators(options, trainer, trained=state.epoch > first_epoch,
-                    minutes=(time.time() - run_start) / 60)
+    save_generators(options, trainer,
+                    trained=(state.epoch, state.batch) != started_at,
+                    minutes=(time.time() - run_start) / 60,
+                    complete=state.finished(config.epochs))
+    if not state.finished(config.epochs):       # --minutes spent
+        log("[INFO] to train longer: python {} --output {} --resume{}".format(
+            sys.argv[0], shlex.quote(options.output), hooks.RESUME_FLAGS))
     return 0
 
 
@@ -190,9 +199,11 @@ def already_trained(options, config, state):
     if not (state.finished(config.epochs) and os.path.isfile(gen_path) and (
             config.ema is None or os.path.isfile(ema_path))):
         return False
+    longer = (f"--resume --epochs N, with N above {config.epochs}"
+              if config.kimg is None else
+              f"--resume --kimg N, with N above {config.kimg:g}")
     log(f"[INFO] {options.output} has already trained all "
-        f"{config.epochs} epochs; nothing to do (to train longer: "
-        f"--resume --epochs N, with N above {config.epochs})")
+        f"{config.epochs} epochs; nothing to do (to train longer: {longer})")
     return True
 
 
@@ -209,7 +220,7 @@ def resume_training(options, state, trainer):
         log(line)
 
 
-def save_generators(options, trainer, trained, minutes):
+def save_generators(options, trainer, trained, minutes, complete=True):
     """generator.keras (and generator_ema.keras), from the chief alone."""
     if not options.writes_outputs:
         log("[INFO] training complete in {:.1f} min; the chief saves the "
@@ -225,8 +236,9 @@ def save_generators(options, trainer, trained, minutes):
         log(f"[INFO] generator saved to {gen_path} from the final "
             "checkpoint")
     else:
-        log("[INFO] training complete in {:.1f} min; generator saved to "
-            "{}".format(minutes, gen_path))
+        log("[INFO] training {} in {:.1f} min; generator saved to "
+            "{}".format("complete" if complete else "stopped", minutes,
+                        gen_path))
     if trainer.generator_ema is not None:
         log(f"[INFO] averaged generator (--ema) saved to {ema_path}")
 
@@ -270,6 +282,8 @@ def load_data(options, config, state):
             ", ".join(map(readable_name, class_names))))
     config = config.for_data(len(images), fingerprint(images), channels,
                              class_names)
+    if config.length_line():
+        log(config.length_line())
     if config.batch_size > len(images):
         raise UserError(f"--batch-size {config.batch_size} is larger than "
                         f"the {len(images)} training images; lower it")
@@ -321,6 +335,8 @@ def train_until_done(options, config, trainer, trainImages, trainLabels,
                          callbacks, trainLabels)
     except hooks.StopTraining as stopped:
         return stopped.exit_code
+    except hooks.BudgetSpent:
+        return None
     except StopNow as stopped:
         return stopped_at_once(options.output, stopped.signum)
     except WorkerLost as failed:
@@ -358,6 +374,18 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         board = Board(output)
     checkpoints = hooks.Checkpoints(options, config, trainer, state,
                                     batches_per_epoch)
+    montages = hooks.Montages(output, trainer, state.benchmark_noise,
+                              batches_per_epoch)
+    plots = hooks.Plots(output, state, batches_per_epoch,
+                        title(config.dataset), grey=config.channels == 1,
+                        loss=config.loss)
+    budget = None
+    if options.minutes:
+        budget = hooks.TimeBudget(
+            options.minutes, checkpoints,
+            lambda epoch, batch: (montages.at_step(epoch, batch),
+                                  plots.on_epoch_end(epoch, {})),
+            config.epochs, batches_per_epoch)
     metrics = None
     if evaluator is not None:
         metrics = hooks.Metrics(evaluator, trainer, output,
@@ -367,15 +395,14 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         hooks.FiniteLosses(output),
         hooks.Position(state),
         checkpoints,
-        hooks.Montages(output, trainer, state.benchmark_noise,
-                       batches_per_epoch),
+        montages,
         hooks.TensorBoard(board, batches_per_epoch) if board else None,
-        hooks.Progress(config.epochs, batches_per_epoch),
-        hooks.Plots(output, state, batches_per_epoch, title(config.dataset),
-                    grey=config.channels == 1, loss=config.loss),
+        hooks.Progress(config.epochs, batches_per_epoch, budget),
+        plots,
         metrics,
         hooks.StopOnSignal(stop, checkpoints, output, config.epochs,
                            batches_per_epoch),
+        budget,
     ])
 
 

@@ -66,7 +66,7 @@ class DistributedTrainer(TapeTrainer):
                                dtype="float32")
         return host
 
-    def run_step(self, host):
+    def run_step(self, host, regularize=False):
         """The step on each replica's rows of the host's inputs; notes
         whether any process voted to stop."""
         share = len(host["noise"]) // self.replicas
@@ -80,7 +80,7 @@ class DistributedTrainer(TapeTrainer):
         inputs = self.strategy.experimental_distribute_values_from_function(
             replica_inputs)
         try:
-            d_loss, g_loss, stops = self._step(inputs)
+            d_loss, g_loss, stops = self._step(inputs, regularize)
         except tf.errors.OpError as e:
             if not (isinstance(self.strategy,
                                tf.distribute.MultiWorkerMirroredStrategy)
@@ -92,21 +92,22 @@ class DistributedTrainer(TapeTrainer):
         self.stop_agreed = bool(stops > 0)
         return d_loss, g_loss
 
-    def device_step(self, inputs):
+    def device_step(self, inputs, regularize=False):
         # the shapes are known while tracing: the per-replica batch sets
         # how the layers that see batch statistics are laid out
         share = self.strategy.experimental_local_results(
             inputs["real_images"])[0].shape[0]
         with self._replica_layout(share):
             d_loss, g_loss, stop = self.strategy.run(
-                self._voting_step, args=(inputs, share * self.replicas))
+                self._voting_step,
+                args=(inputs, share * self.replicas, regularize))
         total = tf.distribute.ReduceOp.SUM
         return (self.strategy.reduce(total, d_loss, axis=None),
                 self.strategy.reduce(total, g_loss, axis=None),
                 self.strategy.reduce(total, stop, axis=None))
 
-    def _voting_step(self, batch, global_batch):
-        d_loss, g_loss = self.replica_step(batch, global_batch)
+    def _voting_step(self, batch, global_batch, regularize):
+        d_loss, g_loss = self.replica_step(batch, global_batch, regularize)
         return d_loss, g_loss, tf.reduce_max(batch["stop"])
 
     @contextlib.contextmanager

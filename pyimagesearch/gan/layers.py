@@ -109,3 +109,31 @@ def class_channels(label, numClasses, size):
 	# constant channels beside the image's (keras-io's conditional GAN)
 	code = Reshape((1, 1, numClasses))(ClassOneHot(numClasses)(label))
 	return UpSampling2D(size=size)(code)
+
+
+def with_spectral_norm(discriminator):
+	# not in the tutorial's network (--spectral-norm): the same
+	# discriminator with every Conv2D and Dense under Keras'
+	# SpectralNormalization (Miyato et al. 2018) and no BatchNorm, a D
+	# whose slope is held near 1 however little data it sees.  Its layers
+	# are new (the same configurations, fresh weights); the sigmoid at its
+	# end stays (losses.logits_of finds the logit before it)
+	import random
+
+	def clone(layer):
+		config = layer.get_config()
+		if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+			return keras.layers.SpectralNormalization(
+				layer.__class__.from_config(config),
+				name="spectral_" + layer.name)
+		if isinstance(layer, BatchNormalization):
+			return keras.layers.Identity(name=layer.name)
+		return layer.__class__.from_config(config)
+
+	# cloning draws seeds from Python's random module: the run's own
+	# stream stays where it was
+	state = random.getstate()
+	try:
+		return keras.models.clone_model(discriminator, clone_function=clone)
+	finally:
+		random.setstate(state)

@@ -5,7 +5,7 @@ step and the tips.  The training script, bench.py, and loading a
 generator from a checkpoint all build through here."""
 import functools
 
-from .layers import ClassEmbedding, ClassOneHot
+from .layers import ClassEmbedding, ClassOneHot, with_spectral_norm
 from .architectures import ARCHITECTURES
 from .policy import parse_policy
 from .precision import float32_output
@@ -18,7 +18,10 @@ def build_generator(config):
 
 
 def build_discriminator(config):
-    return ARCHITECTURES[config.arch].discriminator(config)
+    discriminator = ARCHITECTURES[config.arch].discriminator(config)
+    if config.spectral_norm:
+        return with_spectral_norm(discriminator)
+    return discriminator
 
 
 def build_trainer(config, log=None, strategy=None):
@@ -32,11 +35,11 @@ def build_trainer(config, log=None, strategy=None):
         return _build_trainer(config, log, GANTrainer)
     if strategy is None:
         return _build_trainer(config, log, functools.partial(
-            TapeTrainer, loss=config.loss))
+            TapeTrainer, loss=config.loss, r1=config.r1))
     from .distributed import DistributedTrainer
     with strategy.scope():
         return _build_trainer(config, log, functools.partial(
-            DistributedTrainer, strategy, loss=config.loss))
+            DistributedTrainer, strategy, loss=config.loss, r1=config.r1))
 
 
 def _build_trainer(config, log, trainer_class):
@@ -64,7 +67,8 @@ def _build_trainer(config, log, trainer_class):
                          mixed_batches=ARCHITECTURES[
                              config.arch].mixed_batches,
                          num_classes=len(config.class_names)
-                         if config.conditional else None, **tips)
+                         if config.conditional else None,
+                         ema_rampup=config.ema_rampup, **tips)
 
 
 def class_names(generator):

@@ -15,7 +15,11 @@ on D's probabilities or its logits.
 Each update's loss is the sum over this replica's images divided by the
 global count, so that the optimizers' all-reduce (a sum) gives the
 gradient of the mean over the whole batch; on one device that is the
-mean."""
+mean.
+
+--r1 GAMMA adds the R1 penalty (Mescheder et al. 2018), gamma/2 times the
+squared gradient of D's logit with respect to each real image, lazily as
+StyleGAN2 does: every R1_INTERVAL-th D step, weighted by the interval."""
 import numpy as np
 import tensorflow as tf
 
@@ -23,14 +27,18 @@ from ..data.labels import class_column
 from .losses import get_loss, logits_of
 from .trainer import GANTrainer, frozen
 
+# the lazy R1 penalty's period, in D steps (StyleGAN2's)
+R1_INTERVAL = 16
+
 
 class TapeTrainer(GANTrainer):
     """GANTrainer whose train_step is the tape step.  loss: a name of
-    losses.LOSSES (the tutorial's binary cross-entropy by default)."""
+    losses.LOSSES (the tutorial's binary cross-entropy by default); r1:
+    the R1 penalty's gamma (None: none)."""
 
     replicas = 1
 
-    def __init__(self, *args, loss=None, **kwargs):
+    def __init__(self, *args, loss=None, r1=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss = get_loss(loss) if loss else get_loss()
         # the models the loss is computed on: D's (and the GAN's) sigmoid
@@ -39,22 +47,31 @@ class TapeTrainer(GANTrainer):
         if self.loss.on_logits:
             self.critic_model, self.critic_gan = self.adversarial_models(
                 logits_of(self.discriminator))
+        self.r1 = r1
+        if r1:
+            # R1 is on D's logit, whatever the loss takes
+            self.logit_model = self.critic_model if self.loss.on_logits \
+                else self.adversarial_models(logits_of(self.discriminator))[0]
         self._step = tf.function(self.device_step)
 
     def train_step(self, real_images, real_classes=None):
         """One step of the tutorial's loop on the batch `real_images`;
         returns (d_loss, g_loss), each the mean over the batch."""
         host = self.step_inputs(real_images, real_classes)
-        d_loss, g_loss = self.run_step(host)[:2]
-        if self.generator_ema is not None:
-            self._update_ema()
+        d_loss, g_loss = self.run_step(host, self.regularize_now())[:2]
+        self.update_average(len(real_images))
         return float(d_loss), float(g_loss)
 
-    def run_step(self, host):
+    def regularize_now(self):
+        """Whether this step's D update carries the lazy R1 penalty."""
+        return bool(self.r1) and self.steps_done() % R1_INTERVAL == 0
+
+    def run_step(self, host, regularize=False):
         """The compiled step on the host's inputs (one device: the whole
-        batch as tensors)."""
+        batch as tensors); `regularize`: with the R1 penalty (a Python
+        bool: one trace with it, one without)."""
         return self._step({name: tf.convert_to_tensor(values)
-                           for name, values in host.items()})
+                           for name, values in host.items()}, regularize)
 
     def step_inputs(self, real_images, real_classes):
         """The step's inputs, by name, each with the batch first: the real
@@ -74,13 +91,15 @@ class TapeTrainer(GANTrainer):
                         g_classes=class_column(draws["g_classes"]))
         return host
 
-    def device_step(self, batch):
+    def device_step(self, batch, regularize=False):
         """(d_loss, g_loss) of one step on this device's `batch`."""
-        return self.replica_step(batch, tf.shape(batch["noise"])[0])
+        return self.replica_step(batch, tf.shape(batch["noise"])[0],
+                                 regularize)
 
-    def replica_step(self, batch, global_batch):
+    def replica_step(self, batch, global_batch, regularize=False):
         """The two updates on one replica's share of the batch; the losses
-        returned are the share's parts of the global means."""
+        returned are the share's parts of the global means (D's without
+        the R1 penalty)."""
         def model_inputs(tensor, class_name):
             if self.num_classes is None:
                 return tensor
@@ -98,10 +117,16 @@ class TapeTrainer(GANTrainer):
         d_inputs = images if self.num_classes is None else [
             images, tf.concat([batch["real_classes"],
                                batch["fake_classes"]], axis=0)]
+        penalty = None
+        if regularize:
+            penalty = lambda: self.r1_penalty(  # noqa: E731
+                model_inputs(batch["real_images"], "real_classes"),
+                global_batch)
         d_loss = self._update(
             self.critic_model, self.disc_model.optimizer, d_inputs,
             lambda outputs: self.loss.discriminator(outputs, labels),
-            self.discriminator.trainable_variables, 2 * global_batch)
+            self.discriminator.trainable_variables, 2 * global_batch,
+            penalty)
 
         # (2) update G through the GAN, D frozen
         g_inputs = model_inputs(batch["g_noise"], "g_classes")
@@ -113,16 +138,34 @@ class TapeTrainer(GANTrainer):
                                   global_batch)
         return d_loss, g_loss
 
+    def r1_penalty(self, real_inputs, global_batch):
+        """This replica's part of the lazy R1 penalty: gamma/2 times the
+        squared norm of the gradient of D's logit at each real image,
+        times R1_INTERVAL, summed and divided by the global batch."""
+        real_images = real_inputs[0] if isinstance(real_inputs, list) \
+            else real_inputs
+        with tf.GradientTape() as tape:
+            tape.watch(real_images)
+            logits = self.logit_model(real_inputs, training=True)
+            total = tf.reduce_sum(tf.cast(logits, "float32"))
+        gradients = tape.gradient(total, real_images)
+        squared = tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3])
+        weight = 0.5 * self.r1 * R1_INTERVAL
+        return weight * tf.reduce_sum(squared) / tf.cast(global_batch,
+                                                         "float32")
+
     @staticmethod
     def _update(model, optimizer, inputs, loss_of, variables,
-                global_count):
+                global_count, penalty=None):
         """One step of `optimizer` on `model`'s loss over this replica's
-        share; returns the share's part of the global mean."""
+        share (plus `penalty()`, if given); returns the share's part of the
+        global mean of the loss."""
         with tf.GradientTape() as tape:
             outputs = model(inputs, training=True)
             loss = tf.reduce_sum(loss_of(outputs)) / tf.cast(
                 global_count, "float32")
-            scaled = optimizer.scale_loss(loss)
+            total = loss if penalty is None else loss + penalty()
+            scaled = optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(gradients, variables))
         return loss

@@ -2,6 +2,7 @@
 through the frozen D, with the opt-in GAN tips.  Built for a run by
 models.build_trainer; shared by the training script and the benchmark."""
 import contextlib
+import math
 import random
 
 import keras
@@ -64,13 +65,14 @@ def averaged_copy(generator):
     return clone
 
 
-def ema_update(average, model, decay):
+def ema_update(average, model, decay=None):
     """A compiled `average = decay * average + (1 - decay) * model` over the
     trainable weights (Yazici et al. 2019, "The Unusual Effectiveness of
     Averaging in GAN Training").  BatchNorm's moving statistics are copied
     from the model instead: they are running averages already, and
     averaging them again made early samples much worse and later ones no
-    better (docs/TIPS.md)."""
+    better (docs/TIPS.md).  decay=None: the compiled function takes the
+    decay of each update as its argument (--ema-rampup)."""
     averaged = list(zip(average.trainable_variables,
                         model.trainable_variables))
     copied = list(zip(average.non_trainable_variables,
@@ -85,7 +87,24 @@ def ema_update(average, model, decay):
             mine.assign(decay * mine + (1.0 - decay) * theirs)
         for mine, theirs in copied:
             mine.assign(theirs)
-    return update
+
+    @tf.function
+    def update_with(beta):
+        for mine, theirs in averaged:
+            mine.assign(beta * mine + (1.0 - beta) * theirs)
+        for mine, theirs in copied:
+            mine.assign(theirs)
+    return update if decay is not None else update_with
+
+
+def ramped_decay(decay, rampup, batch_size, images_shown):
+    """StyleGAN2's moving-average ramp (Karras et al. 2020): the average's
+    half-life, in images, is that of `decay` at most and `rampup` times the
+    images shown so far at first, so early samples are not an average of
+    the noise G started from.  Returns the decay of this update."""
+    longest = batch_size * math.log(0.5) / math.log(decay)
+    half_life = max(min(longest, rampup * images_shown), 1e-8)
+    return 0.5 ** (batch_size / half_life)
 
 
 class GANTrainer:
@@ -104,13 +123,15 @@ class GANTrainer:
     own, and the fakes come from G in training mode (batch statistics, as
     in G's step), not from its lagging moving statistics; num_classes
     (--conditional): G and D take each image's class as a second input,
-    the real images' own and, for the fakes, classes drawn uniformly."""
+    the real images' own and, for the fakes, classes drawn uniformly;
+    ema_rampup (with ema): the average's half-life grows with the images
+    shown (ramped_decay)."""
 
     def __init__(self, generator, discriminator, epochs,
                  latent_dim=LATENT_DIM, shared_optimizer=False,
                  noise="uniform", label_smoothing=0.0, label_noise=0.0,
                  disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None, augment=None,
-                 mixed_batches=True, num_classes=None):
+                 mixed_batches=True, num_classes=None, ema_rampup=None):
         self.generator = generator
         self.num_classes = num_classes
         self.discriminator = discriminator
@@ -144,10 +165,12 @@ class GANTrainer:
             lambda inputs: generator(inputs, training=True),
             reduce_retracing=True)
         self.generator_ema = None
+        self.ema, self.ema_rampup = ema, ema_rampup
         if ema is not None:
             self.generator_ema = averaged_copy(generator)
             self._generate_ema = compiled_inference(self.generator_ema)
-            self._update_ema = ema_update(self.generator_ema, generator, ema)
+            self._update_ema = ema_update(self.generator_ema, generator,
+                                          None if ema_rampup else ema)
 
     def adversarial_models(self, critic):
         """(D's model, the GAN) around `critic` (D itself, or its logits:
@@ -275,9 +298,26 @@ class GANTrainer:
         draws = self.draw(len(real_images))
         d_loss = self.discriminator_step(real_images, real_classes, draws)
         g_loss = self.generator_step(draws)
-        if self.generator_ema is not None:
-            self._update_ema()
+        self.update_average(len(real_images))
         return d_loss, g_loss
+
+    def steps_done(self):
+        """Training steps done so far (D's optimizer's count, which the
+        checkpoint holds; a shared Adam counts both updates)."""
+        iterations = int(self.disc_model.optimizer.iterations.numpy())
+        return iterations // 2 if self.shared_optimizer else iterations
+
+    def update_average(self, batch_size):
+        """The moving average's update after a step (--ema), its decay
+        ramped with --ema-rampup."""
+        if self.generator_ema is None:
+            return
+        if not self.ema_rampup:
+            self._update_ema()
+            return
+        beta = ramped_decay(self.ema, self.ema_rampup, batch_size,
+                            self.steps_done() * batch_size)
+        self._update_ema(tf.constant(beta, "float32"))
 
     def build_optimizers(self):
         """Create the optimizers' slots now (as the first step would), so

@@ -14,8 +14,8 @@ from ..gan.noise import NOISES
 from ..gan.architectures import ARCHS
 from ..gan.losses import LOSSES
 from ..runfiles.checkpoint import SUBDIR
-from ..runfiles.config import (CONDITIONINGS, STEPS, check_values,
-                               given_flags)
+from ..runfiles.config import (CONDITIONINGS, MAX_MINUTES, STEPS,
+                               check_values, given_flags)
 from ..runfiles.outputs import TENSORBOARD
 from .distribute import STRATEGIES, check_distribute, is_chief
 
@@ -34,6 +34,7 @@ class RunOptions:
     tensorboard: bool = False
     distribute: str = None
     cpu_replicas: int = None
+    minutes: float = None
 
     @property
     def writes_outputs(self):
@@ -54,7 +55,8 @@ class RunOptions:
             " --tensorboard" if self.tensorboard else "") + (
             f" --distribute {self.distribute}" if self.distribute else "") + (
             f" --cpu-replicas {self.cpu_replicas}" if self.cpu_replicas
-            else "")
+            else "") + (
+            f" --minutes {self.minutes:g}" if self.minutes else "")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -84,6 +86,16 @@ def build_parser():
                          "for a folder 3, or 1 if every image is grey)")
     ap.add_argument("-e", "--epochs", type=int, default=None,
                     help="# epochs to train for (default 50)")
+    ap.add_argument("--kimg", type=float, default=None, metavar="N",
+                    help="train for N thousand images shown instead of "
+                         "--epochs, rounded up to whole epochs (StyleGAN's "
+                         "unit; a resume may raise it)")
+    ap.add_argument("--minutes", type=float, default=None, metavar="M",
+                    help="stop cleanly after M minutes of training, at a "
+                         "step boundary, with a checkpoint, the montages, "
+                         "the plots and the generator; --resume --minutes M "
+                         "trains M more (the run still ends at its last "
+                         "epoch, if that comes first)")
     ap.add_argument("-b", "--batch-size", type=int, default=None,
                     help="batch size for training (default 128)")
     ap.add_argument("--seed", type=int, default=None,
@@ -168,6 +180,23 @@ def build_parser():
         help="with --step tape: bce (default, the tutorial's binary "
              "cross-entropy), logistic (non-saturating, on D's logits) or "
              "hinge (on D's logits)")
+    recipe = ap.add_argument_group(
+        "small-data recipe", "parts of the small-data recipe (docs/"
+        "OWN_DATA.md): not in the tutorial, off by default; fixed for the "
+        "life of a run")
+    recipe.add_argument(
+        "--spectral-norm", action="store_true", default=None,
+        help="spectral normalisation of every layer of the discriminator, "
+             "without BatchNorm there")
+    recipe.add_argument(
+        "--r1", type=float, default=None, metavar="GAMMA",
+        help="with --step tape: the R1 penalty on real images, gamma/2 "
+             "times the squared gradient of D's logit, every 16 D steps "
+             "(0.01-0.1 at 32x32; default: none)")
+    recipe.add_argument(
+        "--ema-rampup", type=float, default=None, metavar="R",
+        help="with --ema: the average's half-life at most R times the "
+             "images shown so far (StyleGAN2's ramp: 0.05)")
     ap.add_argument_group(
         "class-conditional", "choose what the generator draws: not in the "
         "tutorial, off by default; fixed for the life of a run"
@@ -220,6 +249,7 @@ def check_args(args):
     options and the output folder."""
     check_values(given_flags(args))
     check_positive("--pause-after", args.pause_after)
+    check_budget(args)
     check_positive("--metrics-every", args.metrics_every)
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
@@ -241,6 +271,20 @@ def check_args(args):
     check_checkpoint_dir(args.output)
     if args.tensorboard:
         check_tensorboard(args.output)
+
+
+def check_budget(args):
+    """One length for a run: --epochs or --kimg; --minutes in range."""
+    if args.kimg is not None and args.epochs is not None:
+        raise UserError("--kimg and --epochs both give the run's length: "
+                        "pass one of them")
+    if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES:
+        raise UserError(f"--minutes must be above 0 and at most "
+                        f"{MAX_MINUTES} (a week), got {args.minutes}")
+    if args.minutes is not None and args.distribute == "multi-worker":
+        raise UserError("--minutes would stop each worker of a multi-worker "
+                        "run at another step: give the run's length with "
+                        "--kimg or --epochs instead")
 
 
 def check_tensorboard(output):

@@ -30,6 +30,11 @@ class NonFiniteLoss(UserError):
     exit_code = 3
 
 
+class BudgetSpent(Exception):
+    """Raised by TimeBudget once --minutes have passed: the run ends here
+    for now, its outputs written, and --resume goes on."""
+
+
 class StopTraining(Exception):
     """Raised by a hook to end the loop cleanly with an exit status (a
     checkpoint is written first)."""
@@ -149,9 +154,10 @@ class Progress(Hook):
     the steps and their montages, up to the end of the epoch's last step
     (after the montage and TensorBoard hooks), not the checkpoint."""
 
-    def __init__(self, num_epochs, batches_per_epoch):
+    def __init__(self, num_epochs, batches_per_epoch, budget=None):
         self.num_epochs = num_epochs
         self.batches_per_epoch = batches_per_epoch
+        self.budget = budget        # a TimeBudget: its minutes left shown
         self.bar = None
 
     def on_epoch_begin(self, epoch, first_batch):
@@ -161,7 +167,9 @@ class Progress(Hook):
         self.last_step_done = self.started
 
     def on_train_batch_end(self, epoch, batch, logs):
-        self.bar.update(logs["d_loss"], logs["g_loss"])
+        self.bar.update(logs["d_loss"], logs["g_loss"],
+                        None if self.budget is None
+                        else self.budget.minutes_left())
         self.steps += 1
         self.last_step_done = time.time()
 
@@ -200,6 +208,15 @@ class Montages(Hook):
         logs["montage"] = self.write(name, ema=False)
         if self.trainer.generator_ema is not None:
             logs["ema_montage"] = self.write(EMA_PREFIX + name, ema=True)
+
+    def at_step(self, epoch, batch):
+        """The montages of a run that ends after step `batch` (--minutes),
+        named as the tutorial names a step's."""
+        name = "epoch_{}_step_{}.png".format(str(epoch).zfill(4),
+                                             str(batch).zfill(5))
+        self.write(name, ema=False)
+        if self.trainer.generator_ema is not None:
+            self.write(EMA_PREFIX + name, ema=True)
 
     def write(self, name, ema):
         """Write one montage; if that fails, stop with a way to continue."""
@@ -322,6 +339,43 @@ class TensorBoard(Hook):
 
     def on_train_end(self):
         self.board.close()
+
+
+class TimeBudget(Hook):
+    """--minutes M: end the run after M minutes of training (counted from
+    the first step, so loading and building do not count), at the next
+    step boundary: mid-epoch with a checkpoint, a montage of that step and
+    the plots (`finish(epoch, batch)`), at an epoch's end after that
+    epoch's usual work.  Last of the hooks, as StopOnSignal."""
+
+    def __init__(self, minutes, checkpoints, finish, num_epochs,
+                 batches_per_epoch):
+        self.minutes, self.checkpoints, self.finish = (minutes, checkpoints,
+                                                       finish)
+        self.num_epochs = num_epochs
+        self.batches_per_epoch = batches_per_epoch
+        self.deadline = None
+
+    def on_train_begin(self):
+        self.deadline = time.time() + 60 * self.minutes
+
+    def minutes_left(self):
+        return max(0.0, (self.deadline - time.time()) / 60)
+
+    def on_train_batch_end(self, epoch, batch, logs):
+        if time.time() < self.deadline or batch == self.batches_per_epoch - 1:
+            return      # the epoch's end stops it, after the epoch's work
+        path = self.checkpoints.save()
+        self.finish(epoch, batch)
+        log("[INFO] --minutes {:g} spent after step {}_{}; checkpoint saved "
+            "to {}".format(self.minutes, epoch, batch, path))
+        raise BudgetSpent()
+
+    def on_epoch_end(self, epoch, logs):
+        if time.time() >= self.deadline and epoch < self.num_epochs:
+            log("[INFO] --minutes {:g} spent at the end of epoch {}".format(
+                self.minutes, epoch))
+            raise BudgetSpent()
 
 
 class StopOnSignal(Hook):

@@ -18,9 +18,11 @@ class EpochProgress:
                         desc=f"epoch {epoch}/{num_epochs}", unit="step",
                         disable=not enabled, leave=False, dynamic_ncols=True)
 
-    def update(self, d_loss, g_loss):
-        self.bar.set_postfix(d_loss=f"{d_loss:.4f}", g_loss=f"{g_loss:.4f}",
-                             refresh=False)
+    def update(self, d_loss, g_loss, minutes_left=None):
+        shown = {"d_loss": f"{d_loss:.4f}", "g_loss": f"{g_loss:.4f}"}
+        if minutes_left is not None:        # --minutes
+            shown["left"] = f"{minutes_left:.1f}min"
+        self.bar.set_postfix(shown, refresh=False)
         self.bar.update(1)
 
     @staticmethod

@@ -32,8 +32,15 @@ CONDITIONINGS = ("onehot", "projection")
 STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
+# the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
+RECIPE = ("spectral_norm", "r1", "ema_rampup")
+# the largest --r1 gamma (StyleGAN2 uses 0.01-100, most at 32 px below 1)
+MAX_R1 = 100.0
+# the longest budgets: 100,000 kimg (1e8 images), a week
+MAX_KIMG = 100000
+MAX_MINUTES = 7 * 24 * 60
 # what a resumed run may change: everything else must match its checkpoint
-MAY_CHANGE_ON_RESUME = ("epochs",)
+MAY_CHANGE_ON_RESUME = ("epochs", "kimg")
 # what a checkpoint written before a setting existed was made with
 LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1,
           "shuffle": False, "conditional": None}
@@ -77,6 +84,15 @@ class RunConfig:
     # loss (gan/losses.py; the tutorial's binary cross-entropy by default)
     step: str = "keras"
     loss: str = "bce"
+    # the small-data recipe's parts (off: the tutorial's): D under
+    # spectral normalisation without BatchNorm, the lazy R1 penalty's
+    # gamma (tape step), the moving average's ramp (with --ema)
+    spectral_norm: bool = False
+    r1: float = None
+    ema_rampup: float = None
+    # the run's length in thousands of images shown, rounded up to whole
+    # epochs (None: --epochs gives it)
+    kimg: float = None
     # the training data, as loaded: a resumed run must see the same
     num_images: int = None
     data_sha1: str = None
@@ -110,7 +126,12 @@ class RunConfig:
                     "data and training settings of a run stay fixed "
                     "(--epochs may rise, to train longer)")
             changes[key] = value
-        return dataclasses.replace(config, **changes)
+        if config.kimg is not None and "epochs" in changes and \
+                "kimg" not in changes:
+            raise UserError(f"the run's length is --kimg {config.kimg:g}: "
+                            "to train longer, raise --kimg instead of "
+                            "--epochs")
+        return dataclasses.replace(config, **changes).with_length()
 
     @classmethod
     def from_saved(cls, saved):
@@ -169,7 +190,34 @@ class RunConfig:
                                  num_images, data_sha1[:12]))
         return dataclasses.replace(self, num_images=num_images,
                                    data_sha1=data_sha1, channels=channels,
-                                   class_names=class_names)
+                                   class_names=class_names).with_length()
+
+    @property
+    def images_per_epoch(self):
+        """Images shown in one epoch: its full batches (None until the
+        images are counted)."""
+        if self.num_images is None:
+            return None
+        return (self.num_images // self.batch_size) * self.batch_size
+
+    def with_length(self):
+        """A --kimg run's epochs, once its images are counted: the fewest
+        whole epochs that show kimg thousand images."""
+        if self.kimg is None or not self.images_per_epoch:
+            return self
+        images = round(self.kimg * 1000)
+        return dataclasses.replace(self, epochs=max(1, -(
+            -images // self.images_per_epoch)))
+
+    def length_line(self):
+        """'[INFO] --kimg 600: 203 epochs of 93 steps (604 kimg shown)'
+        for a --kimg run, else None."""
+        if self.kimg is None or not self.images_per_epoch:
+            return None
+        return "[INFO] --kimg {:g}: {} epochs of {} steps ({:g} kimg " \
+            "shown)".format(self.kimg, self.epochs,
+                            self.num_images // self.batch_size,
+                            self.epochs * self.images_per_epoch / 1000)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -187,6 +235,13 @@ class RunConfig:
                             "--distribute, which trains with it): the "
                             "tutorial's train_on_batch step compiles its "
                             "binary cross-entropy (bce)")
+        if self.r1 and self.step != "tape":
+            raise UserError("--r1 needs --step tape (or --distribute): the "
+                            "penalty is a gradient of D's output, which "
+                            "train_on_batch cannot take")
+        if self.ema_rampup and self.ema is None:
+            raise UserError("--ema-rampup ramps the moving average of "
+                            "--ema: give --ema DECAY too (e.g. 0.999)")
         if self.limit is not None and self.batch_size > self.limit:
             raise UserError(
                 f"--batch-size {self.batch_size} is larger than --limit "
@@ -232,8 +287,10 @@ class RunConfig:
         '--noise normal --ema 0.999 --arch radford', or '' for the
         tutorial's recipe."""
         changed = dict(self.tips, arch=self.arch, augment=self.augment,
-                       step=self.step, loss=self.loss)
-        flags = [f"--{key.replace('_', '-')} {value}"
+                       step=self.step, loss=self.loss,
+                       **{key: getattr(self, key) for key in RECIPE})
+        flags = [f"--{key.replace('_', '-')}" + (
+                 "" if value is True else f" {value}")
                  for key, value in changed.items() if value != _DEFAULTS[key]]
         if self.shuffle not in (None, default_shuffle(self.dataset)):
             flags.append("--shuffle" if self.shuffle else "--no-shuffle")
@@ -304,6 +361,10 @@ def check_values(values):
     for flag, key in (("--epochs", "epochs"), ("--batch-size", "batch_size"),
                       ("--limit", "limit")):
         check_positive(flag, values.get(key))
+    kimg = values.get("kimg")
+    if kimg is not None and not 0 < kimg <= MAX_KIMG:
+        raise UserError(f"--kimg must be above 0 and at most {MAX_KIMG} "
+                        f"(thousands of images shown), got {kimg}")
     check_seed(values.get("seed"))
     size = values.get("image_size")
     if size is not None and (size < 8 or size > MAX_IMAGE_SIZE or size % 4):
@@ -355,6 +416,15 @@ def check_tips(values):
     if ema is not None and not 0 < ema < 1:
         raise UserError(f"--ema must be a decay above 0 and below 1 (e.g. "
                         f"0.999), got {ema}")
+    r1 = values.get("r1")
+    if r1 is not None and not 0 < r1 <= MAX_R1:
+        raise UserError(f"--r1 must be a gamma above 0 and at most {MAX_R1:g} "
+                        f"(0.01-0.1 suits 32x32 images), got {r1}")
+    rampup = values.get("ema_rampup")
+    if rampup is not None and not 0 < rampup <= 1:
+        raise UserError("--ema-rampup must be above 0 and at most 1 (the "
+                        "average's half-life as a share of the images shown "
+                        f"so far; StyleGAN2's is 0.05), got {rampup}")
     for key in ("disc_lr", "gan_lr"):
         value = values.get(key)
         if value is not None and not (value > 0 and math.isfinite(value)):

@@ -1,0 +1,141 @@
+"""The small-data recipe's parts (gan/step.py, gan/layers.py,
+gan/trainer.py): the lazy R1 penalty, the spectrally normalised
+discriminator, the moving average's ramp."""
+import random
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pyimagesearch.gan.layers import with_spectral_norm
+from pyimagesearch.gan.losses import logits_of
+from pyimagesearch.gan.models import build_trainer
+from pyimagesearch.gan.step import R1_INTERVAL
+from pyimagesearch.gan.trainer import ramped_decay
+from pyimagesearch.runfiles import checkpoint as ckpt
+from pyimagesearch.runfiles.config import RunConfig
+
+
+def trainer_for(**settings):
+    config = RunConfig.fresh(dict(batch_size=8, epochs=5, image_size=16,
+                                  step="tape", **settings)
+                             ).for_data(100, "sha1", 1)
+    return build_trainer(config)
+
+
+def real_batch(size=16, seed=0):
+    return np.random.default_rng(seed).uniform(
+        -1, 1, (8, size, size, 1)).astype("float32")
+
+
+def test_r1_is_half_gamma_times_the_squared_logit_gradient():
+    trainer = trainer_for(r1=0.5, loss="hinge")
+    real = real_batch()
+    penalty = float(trainer.r1_penalty(tf.constant(real), 8))
+    logits = logits_of(trainer.discriminator)
+    images = tf.constant(real)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(logits(images, training=True))
+    norms = tf.reduce_sum(tf.square(tape.gradient(total, images)),
+                          axis=[1, 2, 3]).numpy()
+    expected = 0.5 * 0.5 * R1_INTERVAL * norms.mean()
+    assert penalty == pytest.approx(expected, rel=1e-5)
+    assert penalty > 0
+
+
+def test_r1_is_lazy_and_changes_only_the_steps_it_is_on():
+    plain, penalised = trainer_for(loss="hinge"), trainer_for(
+        loss="hinge", r1=10.0)
+    ckpt.set_state(penalised, ckpt.get_state(plain))
+    real = real_batch()
+    on = []
+    for step in range(R1_INTERVAL + 1):
+        on.append(penalised.regularize_now())
+        for trainer in (plain, penalised):
+            np.random.seed(step)
+            trainer.train_step(real)
+        if step == 0:
+            # the first step is penalised: D's weights part at once
+            first = [ckpt.get_state(t) for t in (plain, penalised)]
+            assert max(float(np.max(np.abs(first[0][name] - first[1][name])))
+                       for name in first[0] if name.startswith(
+                           "discriminator/")) > 1e-6
+    assert on == [True] + [False] * (R1_INTERVAL - 1) + [True]
+    assert plain.regularize_now() is False      # no --r1: never
+
+
+def test_spectral_norm_wraps_every_weight_layer_and_drops_batchnorm():
+    from pyimagesearch.dcgan import DCGAN
+    radford = DCGAN.build_radford_discriminator(16, 1, batchSize=8)
+    assert any(isinstance(layer, keras.layers.BatchNormalization)
+               for layer in radford.layers)
+    state = random.getstate()
+    normalised = with_spectral_norm(radford)
+    assert random.getstate() == state       # the run's stream untouched
+    kinds = [type(layer).__name__ for layer in normalised.layers]
+    assert "BatchNormalization" not in " ".join(kinds)
+    assert "BatchStatistics" not in kinds
+    wrapped = [layer for layer in normalised.layers
+               if isinstance(layer, keras.layers.SpectralNormalization)]
+    plain = [layer for layer in radford.layers
+             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    assert len(wrapped) == len(plain) > 0
+    assert kinds[-1] == "Activation"        # the builders' sigmoid stays
+    images = tf.constant(np.zeros((2, 16, 16, 1), "float32"))
+    assert logits_of(normalised)(images).shape == (2, 1)
+
+
+def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
+    trainer = trainer_for(spectral_norm=True, loss="hinge")
+    real = real_batch()
+    for step in range(15):                  # the power iteration settles
+        np.random.seed(step)
+        trainer.train_step(real)
+    for layer in trainer.discriminator.layers:
+        if isinstance(layer, keras.layers.SpectralNormalization):
+            kernel = layer.layer.kernel.numpy()
+            sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]),
+                                  compute_uv=False)[0]
+            # the layer's weights as it uses them: kernel / sigma
+            vector_u = layer.vector_u.numpy()
+            w = kernel.reshape(-1, kernel.shape[-1])
+            v = w @ vector_u.T
+            v /= np.linalg.norm(v)
+            estimate = float(np.linalg.norm(w.T @ v))
+            assert estimate == pytest.approx(sigma, rel=0.1)
+    # its u vectors are in the checkpoint, so a resume goes on exactly
+    assert any("vector_u" in name for name in ckpt.get_state(trainer))
+
+
+def test_the_average_s_half_life_ramps_up_to_the_decay_s():
+    decay, batch = 0.999, 32
+    longest = batch * np.log(0.5) / np.log(decay)
+    # early: half-life = 5% of the images shown
+    early = ramped_decay(decay, 0.05, batch, 3200)
+    assert 0.5 ** (batch / (0.05 * 3200)) == pytest.approx(early)
+    assert early < decay
+    # late: the decay itself
+    assert ramped_decay(decay, 0.05, batch, 10 ** 7) == pytest.approx(decay)
+    assert 0.05 * 10 ** 7 > longest
+    assert ramped_decay(decay, 0.05, batch, 0) == 0.0      # copy G at first
+
+
+def test_the_ramped_average_follows_the_generator_early_on():
+    ramped = trainer_for(ema=0.999, ema_rampup=0.05)
+    plain = trainer_for(ema=0.999)
+    ckpt.set_state(ramped, ckpt.get_state(plain))
+    real = real_batch()
+    for step in range(3):
+        for trainer in (plain, ramped):
+            np.random.seed(step)
+            trainer.train_step(real)
+
+    def distance(trainer):
+        return max(float(np.max(np.abs(a - b))) for a, b in zip(
+            trainer.generator_ema.get_weights(),
+            trainer.generator.get_weights()))
+    # the ramp's half-life is a few images: the average is close to G;
+    # 0.999 from the start keeps it near G's first weights
+    assert distance(ramped) < 0.2 * distance(plain)

@@ -3,13 +3,15 @@
     python evaluate.py output/generator.keras
     python evaluate.py output/checkpoints/ckpt-00000546.npz ... --csv m.csv
     python evaluate.py icons/generator_best.keras --dataset path/to/icons
+    python evaluate.py icons/generator_best.keras --nearest icons/nearest.png
 
 Every data set gets the sliced Wasserstein distance (SWD, ProGAN's, on
 Laplacian-pyramid patches; lower is better) against as many real images as
 generated ones.  Fashion-MNIST also gets FD and KID on the features of this
 project's own classifier (pyimagesearch/quality/weights/): NOT Inception-FID,
 not comparable with papers.  Compare each with the real-data floor printed
-beside it, and with other runs of this project.
+beside it, and with other runs of this project.  --nearest: is the
+generator copying its training images?
 """
 import os
 import sys
@@ -25,6 +27,8 @@ from pyimagesearch.runfiles.config import MAX_SEED, check_seed  # noqa: E402
 
 
 MAX_NUM = 70000       # as many as Fashion-MNIST has images
+# --nearest's montage: this many samples, each beside its nearest image
+NEAREST_PAIRS = 32
 
 
 def real_data_evaluator(args, path, generator):
@@ -59,8 +63,10 @@ def real_data_evaluator(args, path, generator):
                             f"{source} holds {', '.join(data_names)}: pass "
                             "--dataset with the images it was trained on")
     print(f"[INFO] real images: {len(images)} from {source}")
-    return evaluator_for(images, dataset, args.data_dir, args.num, args.seed,
-                         real_labels=labels)
+    evaluator = evaluator_for(images, dataset, args.data_dir, args.num,
+                              args.seed, real_labels=labels)
+    evaluator.training_images = images
+    return evaluator
 
 
 def check_csv_columns(path, columns):
@@ -99,6 +105,13 @@ def build_parser():
     ap.add_argument("--ema", action="store_true",
                     help="for checkpoints of an --ema run: measure their "
                          "moving average of the generator")
+    ap.add_argument("--nearest", default=None, metavar="PNG",
+                    help="also write to PNG a montage of generated images, "
+                         "each beside its nearest real image (pixel "
+                         "distance), and print the median distance of "
+                         "samples to their nearest real image beside that "
+                         "of held-out real images: much nearer means "
+                         "copying (first model only)")
     ap.add_argument("--noise", choices=NOISES, default=None,
                     help="the noise to feed (default: what each generator "
                          "was trained on, read from its run's checkpoint)")
@@ -119,6 +132,18 @@ def check_args(args):
             args.csv):
         raise UserError(f"--csv {args.csv} is not a file to append to; "
                         "pick another path")
+    if args.nearest is not None:
+        check_png_path(args.nearest)
+
+
+def check_png_path(path):
+    """--nearest's montage: a .png in a folder that exists, not a folder."""
+    if not path.lower().endswith(".png"):
+        raise UserError(f"--nearest {path}: name a .png file to write")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or os.path.isdir(path):
+        raise UserError(f"--nearest {path}: {folder} is not a folder to "
+                        "write it in")
 
 
 def load_generators(args):
@@ -169,7 +194,44 @@ def main(argv=None):
     if args.csv:
         append_csv(args.csv, rows, evaluator.fields())
         print(f"[INFO] rows appended to {args.csv}")
+    if args.nearest is not None:
+        nearest_montage(args, first, generators[first],
+                        evaluator.training_images)
     return 0
+
+
+def nearest_montage(args, path, generator, real_images):
+    """--nearest: samples of `generator` beside their nearest real image,
+    and the median distances that say whether it copies."""
+    from pyimagesearch.data.datasets import to_unit_range
+    from pyimagesearch.gan.noise import seeded_noise
+    from pyimagesearch.gan.models import class_names
+    from pyimagesearch.quality.nearest import copying_report, pairs
+    from pyimagesearch.runfiles.montage import build_montage, write_image
+    from pyimagesearch.runfiles.saved import trained_noise
+    import numpy as np
+    count = min(args.num, len(real_images))
+    noise = seeded_noise(args.seed, count, noise=args.noise
+                         or trained_noise(path))
+    inputs = noise
+    names = class_names(generator)
+    if names is not None:   # the classes in turn
+        inputs = [noise, np.arange(count).reshape(-1, 1) % len(names)]
+    generated = generator.predict(inputs, batch_size=500, verbose=0)
+    report = copying_report(generated, to_unit_range(real_images),
+                            args.seed)
+    shown = min(NEAREST_PAIRS, count)
+    write_image(args.nearest, build_montage(pairs(generated, report, shown),
+                                            (8, shown * 2 // 8)))
+    print("[INFO] nearest real image (RMS pixel distance in [-1, 1]): "
+          "median {:.4f} for {} samples, {:.4f} for {} held-out real "
+          "images{}".format(report["samples"], count, report["held_out"],
+                            report["held_out_count"],
+                            "; the samples are much nearer: it may be "
+                            "copying" if report["samples"]
+                            < 0.5 * report["held_out"] else ""))
+    print(f"[INFO] {shown} samples, each beside its nearest real image: "
+          f"{args.nearest}")
 
 
 if __name__ == "__main__":

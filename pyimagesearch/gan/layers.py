@@ -111,6 +111,15 @@ def class_channels(label, numClasses, size):
 	return UpSampling2D(size=size)(code)
 
 
+@keras.saving.register_keras_serializable(package="dcgan")
+class NoNormalization(keras.layers.Layer):
+	# not in the tutorial's network: what --spectral-norm puts where a
+	# discriminator had BatchNorm (a layer that passes its input through,
+	# called as BatchNorm was, with `training` and `mask`)
+	def call(self, inputs, training=None, mask=None):
+		return inputs
+
+
 def with_spectral_norm(discriminator):
 	# not in the tutorial's network (--spectral-norm): the same
 	# discriminator with every Conv2D and Dense under Keras'
@@ -127,7 +136,7 @@ def with_spectral_norm(discriminator):
 				layer.__class__.from_config(config),
 				name="spectral_" + layer.name)
 		if isinstance(layer, BatchNormalization):
-			return keras.layers.Identity(name=layer.name)
+			return NoNormalization(name=layer.name)
 		return layer.__class__.from_config(config)
 
 	# cloning draws seeds from Python's random module: the run's own

@@ -1,9 +1,12 @@
 """End-to-end: the small-data switches (--arch radford, --augment,
---shuffle) with the SWD measured every epoch and the best generator kept,
-on the tape step with the hinge loss, class-conditional, one Adam:
-recorded in the checkpoint and resumed exactly (the one end-to-end pause
-and resume of the tape step; tests/gan/test_tips.py has the
-train_on_batch step's); evaluate.py and compare.py on such a run."""
+--shuffle) and recipe (--spectral-norm, --r1, --ema-rampup) with the SWD
+measured every epoch and the best generator kept, on the tape step with
+the hinge loss, class-conditional, one Adam, for a length in images shown
+(--kimg): recorded in the checkpoint and resumed exactly after a time
+budget (--minutes) ended it twice mid-epoch (the one end-to-end stop and
+resume of the tape step; tests/gan/test_tips.py has the train_on_batch
+step's, by --pause-after); evaluate.py (with --nearest) and compare.py on
+such a run."""
 import csv
 import os
 
@@ -16,12 +19,14 @@ from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.runfiles.config import RunConfig
 from pyimagesearch.run.state import RunState
 
-# 640 Fashion-MNIST images at 32x32 / batch 64 = 10 steps an epoch
+# 640 Fashion-MNIST images at 32x32 / batch 64 = 10 steps an epoch;
+# 1.28 kimg = 2 epochs; the lazy R1 penalty on steps 0 and 16
 SMALL_DATA = ["--limit", "640", "--batch-size", "64", "--image-size", "32",
-              "--epochs", "2", "--seed", "3", "--arch", "radford",
+              "--kimg", "1.28", "--seed", "3", "--arch", "radford",
               "--augment", "color,translation,cutout", "--shuffle",
               "--ema", "0.9", "--metrics-every", "1", "--step", "tape",
-              "--loss", "hinge", "--conditional", "--shared-optimizer"]
+              "--loss", "hinge", "--conditional", "--shared-optimizer",
+              "--spectral-norm", "--r1", "0.05", "--ema-rampup", "0.05"]
 GENERATORS = ("generator.keras", "generator_ema.keras",
               "generator_best.keras", "generator_ema_best.keras")
 
@@ -44,23 +49,33 @@ def whole(tmp_path_factory, real_data):
 def test_switches_are_announced_and_recorded(whole):
     out, result = whole
     assert ("[INFO] GAN tips on: --ema 0.9 --arch radford --augment "
-            "color,translation,cutout --step tape --loss hinge --shuffle"
+            "color,translation,cutout --step tape --loss hinge "
+            "--spectral-norm --r1 0.05 --ema-rampup 0.05 --shuffle"
             ) in result.stdout
+    assert "[INFO] --kimg 1.28: 2 epochs of 10 steps (1.28 kimg shown)" \
+        in result.stdout
+    assert "[INFO] starting epoch 2 of 2..." in result.stdout
     state, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     settings = meta["settings"]
     assert (settings["arch"], settings["augment"], settings["shuffle"],
             settings["step"], settings["loss"], settings["conditional"],
-            settings["shared_optimizer"]) == \
+            settings["shared_optimizer"], settings["spectral_norm"],
+            settings["r1"], settings["ema_rampup"], settings["kimg"],
+            settings["epochs"]) == \
         ("radford", "color,translation,cutout", True, "tape", "hinge",
-         "onehot", True)
+         "onehot", True, True, 0.05, 0.05, 1.28, 2)
+    # D under spectral normalisation: its u vectors travel too, and no
+    # BatchNorm is left in it
+    assert any("vector_u" in name and name.startswith("discriminator/")
+               for name in state)
     # one Adam for both models: its counter advances twice a step
     assert int(state["optimizer/iteration"]) == 2 * 20
     assert not any(name.startswith(("disc_optimizer", "gan_optimizer"))
                    for name in state)
     # the augmentation's random stream travels with the weights
     assert "augment/seed_state" in state
-    assert any("_BatchStatistics/" in name and "discriminator/" in name
-               for name in state)
+    assert not any("moving_mean" in name and "discriminator/" in name
+                   for name in state)
 
 
 def test_swd_every_epoch_and_the_best_generators_kept(whole):
@@ -101,24 +116,60 @@ def test_evaluate_reproduces_the_best_generator_s_number(whole):
         float(best["swd"]), abs=0.006)
 
 
-def test_resume_with_every_switch_is_identical(whole, tmp_path):
-    out = str(tmp_path / "paused")
-    first = run_script("--output", out, *SMALL_DATA, "--pause-after", "1")
+def test_minutes_stop_at_a_step_and_resume_exactly(whole, tmp_path):
+    out = str(tmp_path / "budget")
+    # a budget spent by the first step: the run ends after it, mid-epoch,
+    # with a checkpoint, that step's montages, the plots and generators
+    first = run_script("--output", out, *SMALL_DATA, "--minutes", "0.0001")
     assert first.returncode == 0, first.stderr
-    # a changed switch is refused, in one line, before any data loads
+    assert "[INFO] --minutes 0.0001 spent after step 1_0; checkpoint " \
+        "saved to" in first.stdout
+    assert "[INFO] training stopped in" in first.stdout
+    assert first.stdout.splitlines()[-1].endswith(
+        "--resume --metrics-every 1 --minutes 0.0001")
+    for name in ("generator.keras", "generator_ema.keras", "losses.png",
+                 "epoch_0001_step_00000.png"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    meta = ckpt.load_meta(ckpt.latest_checkpoint(out))
+    assert (meta["epoch"], meta["batch"]) == (0, 1)
+    # a changed switch or length is refused, in one line, before any data
     for flags, fragment in (
             (["--augment", "color"], "made with --augment color,translation,"
                                      "cutout, and this resume asks for it "
                                      "with --augment color"),
             (["--arch", "tutorial"], "made with --arch radford"),
-            (["--step", "keras"], "made with --step tape")):
+            (["--step", "keras"], "made with --step tape"),
+            (["--r1", "0.1"], "made with --r1 0.05, and this resume asks "
+                              "for it with --r1 0.1"),
+            (["--ema-rampup", "0.1"], "made with --ema-rampup 0.05"),
+            (["--epochs", "5"], "the run's length is --kimg 1.28: to train "
+                                "longer, raise --kimg")):
         result = run_script("--output", out, "--resume", *flags)
         assert_one_line_error(result, fragment)
         assert "[INFO] loading" not in result.stdout
-    # --metrics-every says how a run reports, not what it is: given again
-    second = run_script("--output", out, "--resume", "--metrics-every", "1")
+    # --resume --minutes M: M more, from the step it stopped at
+    second = run_script("--output", out, "--resume", "--metrics-every", "1",
+                        "--minutes", "0.0001")
     assert second.returncode == 0, second.stderr
-    assert pngs(out) == pngs(whole[0])
+    assert "spent after step 1_1" in second.stdout
+    # then to the end of its --kimg, as if never stopped (--metrics-every
+    # says how a run reports, not what it is: given again)
+    third = run_script("--output", out, "--resume", "--metrics-every", "1")
+    assert third.returncode == 0, third.stderr
+    assert "[INFO] training complete in" in third.stdout
+    mine, theirs = pngs(out), pngs(whole[0])
+    assert set(mine) - set(theirs) == {"epoch_0001_step_00001.png",
+                                       "ema_epoch_0001_step_00001.png"}
+    assert {name: mine[name] for name in theirs} == theirs
+    finals = [ckpt.load_checkpoint(ckpt.latest_checkpoint(folder))[0]
+              for folder in (out, whole[0])]
+    for name in finals[1]:      # D's weights and u vectors, the optimizer
+        np.testing.assert_array_equal(finals[0][name], finals[1][name])
+    done = run_script("--output", out, "--resume")
+    assert "nothing to do (to train longer: --resume --kimg N, with N " \
+        "above 1.28)" in done.stdout
+    assert_one_line_error(run_script("--output", out, "--resume", "--kimg",
+                                     "0.5"), "--kimg must be at least 1.28")
     for name in GENERATORS:
         for a, b in zip(weights(os.path.join(out, name)),
                         weights(os.path.join(whole[0], name))):
@@ -126,6 +177,29 @@ def test_resume_with_every_switch_is_identical(whole, tmp_path):
     for name in ("metrics.csv", "ema_metrics.csv"):
         assert read_rows(os.path.join(out, name)) == read_rows(
             os.path.join(whole[0], name))
+
+
+def test_evaluate_nearest_pairs_samples_with_their_nearest_images(whole,
+                                                                 tmp_path):
+    import cv2
+    png = str(tmp_path / "nearest.png")
+    result = run_python("evaluate.py",
+                        os.path.join(whole[0], "generator_ema.keras"),
+                        "--nearest", png, "--num", "100")
+    assert result.returncode == 0, result.stderr
+    line = [line for line in result.stdout.splitlines()
+            if line.startswith("[INFO] nearest real image")][0]
+    assert "for 100 samples" in line and "for 64 held-out real images" \
+        in line
+    # 32 pairs of 32x32 tiles, 8 a row
+    assert cv2.imread(png).shape == (8 * 32, 8 * 32, 3)
+    model = os.path.join(whole[0], "generator.keras")
+    assert_one_line_error(run_python(
+        "evaluate.py", model, "--nearest", str(tmp_path / "no" / "n.png")),
+        "is not a folder to write it in")
+    assert_one_line_error(run_python(
+        "evaluate.py", model, "--nearest", str(tmp_path / "n.jpg")),
+        "name a .png file")
 
 
 def test_generate_from_a_radford_checkpoint(whole, tmp_path):
@@ -148,8 +222,8 @@ def test_compare_plots_the_swd(whole, tmp_path):
     last = float(rows[-1]["swd"])
     assert (f"[INFO] {out}: --conditional onehot --shared-optimizer --arch "
             "radford --augment color,translation,cutout --step tape --loss "
-            f"hinge --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
-        in result.stdout
+            "hinge --spectral-norm --r1 0.05 --ema-rampup 0.05 --shuffle: "
+            f"SWD {last:.2f} at epoch 2 (lowest ") in result.stdout
     import cv2
     assert cv2.imread(png) is not None
 

@@ -98,6 +98,9 @@ def run(args):
             raise UserError("--distribute trains every replica with the tape "
                             "step: leave out --step keras")
         given["step"] = "tape"      # recorded, as a one-device run's is
+    if options.distribute and given["xla"]:
+        raise UserError("--xla compiles the step for one device: leave it "
+                        "out with --distribute")
     hooks.RESUME_FLAGS = options.reporting_flags()
     # a multi-worker run's other workers read --output, never write it
     folder_lock = lock(options.output) if options.writes_outputs else None

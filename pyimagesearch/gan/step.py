@@ -34,11 +34,11 @@ R1_INTERVAL = 16
 class TapeTrainer(GANTrainer):
     """GANTrainer whose train_step is the tape step.  loss: a name of
     losses.LOSSES (the tutorial's binary cross-entropy by default); r1:
-    the R1 penalty's gamma (None: none)."""
+    the R1 penalty's gamma (None: none); xla: the step compiled by XLA."""
 
     replicas = 1
 
-    def __init__(self, *args, loss=None, r1=None, **kwargs):
+    def __init__(self, *args, loss=None, r1=None, xla=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss = get_loss(loss) if loss else get_loss()
         # the models the loss is computed on: D's (and the GAN's) sigmoid
@@ -52,7 +52,7 @@ class TapeTrainer(GANTrainer):
             # R1 is on D's logit, whatever the loss takes
             self.logit_model = self.critic_model if self.loss.on_logits \
                 else self.adversarial_models(logits_of(self.discriminator))[0]
-        self._step = tf.function(self.device_step)
+        self._step = tf.function(self.device_step, jit_compile=xla or None)
 
     def train_step(self, real_images, real_classes=None):
         """One step of the tutorial's loop on the batch `real_images`;

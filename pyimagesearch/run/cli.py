@@ -194,6 +194,10 @@ def build_parser():
              "times the squared gradient of D's logit, every 16 D steps "
              "(0.01-0.1 at 32x32; default: none)")
     recipe.add_argument(
+        "--xla", action="store_true", default=None,
+        help="with --step tape: compile the step with XLA (faster on a CPU; "
+             "one device only)")
+    recipe.add_argument(
         "--ema-rampup", type=float, default=None, metavar="R",
         help="with --ema: the average's half-life at most R times the "
              "images shown so far (StyleGAN2's ramp: 0.05)")

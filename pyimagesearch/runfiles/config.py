@@ -33,7 +33,7 @@ STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
-RECIPE = ("spectral_norm", "r1", "ema_rampup")
+RECIPE = ("spectral_norm", "r1", "ema_rampup", "xla")
 # the largest --r1 gamma (StyleGAN2 uses 0.01-100, most at 32 px below 1)
 MAX_R1 = 100.0
 # the longest budgets: 100,000 kimg (1e8 images), a week
@@ -90,6 +90,8 @@ class RunConfig:
     spectral_norm: bool = False
     r1: float = None
     ema_rampup: float = None
+    # the tape step compiled by XLA (faster on a CPU: docs/PERFORMANCE.md)
+    xla: bool = False
     # the run's length in thousands of images shown, rounded up to whole
     # epochs (None: --epochs gives it)
     kimg: float = None
@@ -235,6 +237,9 @@ class RunConfig:
                             "--distribute, which trains with it): the "
                             "tutorial's train_on_batch step compiles its "
                             "binary cross-entropy (bce)")
+        if self.xla and self.step != "tape":
+            raise UserError("--xla compiles the tape step: give --step tape "
+                            "too")
         if self.r1 and self.step != "tape":
             raise UserError("--r1 needs --step tape (or --distribute): the "
                             "penalty is a gradient of D's output, which "

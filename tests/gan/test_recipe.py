@@ -139,3 +139,22 @@ def test_the_ramped_average_follows_the_generator_early_on():
     # the ramp's half-life is a few images: the average is close to G;
     # 0.999 from the start keeps it near G's first weights
     assert distance(ramped) < 0.2 * distance(plain)
+
+
+def test_the_xla_step_trains_as_the_plain_tape_step():
+    # (without --augment, whose random draws XLA makes by another
+    # algorithm)
+    settings = dict(loss="hinge", spectral_norm=True, r1=1.0)
+    plain, compiled = trainer_for(**settings), trainer_for(xla=True,
+                                                           **settings)
+    ckpt.set_state(compiled, ckpt.get_state(plain))
+    real = real_batch()
+    seen = []
+    for trainer in (plain, compiled):
+        np.random.seed(3)
+        seen.append(trainer.train_step(real))       # with R1: step 0
+    np.testing.assert_allclose(seen[0], seen[1], rtol=1e-4, atol=1e-5)
+    after = [ckpt.get_state(trainer) for trainer in (plain, compiled)]
+    for name in after[0]:
+        np.testing.assert_allclose(after[0][name], after[1][name],
+                                   rtol=1e-3, atol=1e-5, err_msg=name)

@@ -17,6 +17,9 @@ from conftest import assert_one_line_error, run_script
     (["--r1", "0"], "--r1 must be a gamma above 0 and at most 100"),
     (["--r1", "500", "--step", "tape"], "--r1 must be a gamma"),
     (["--r1", "0.1"], "--r1 needs --step tape"),
+    (["--xla"], "--xla compiles the tape step: give --step tape"),
+    (["--xla", "--distribute", "mirrored", "--cpu-replicas", "2"],
+     "--xla compiles the step for one device"),
     (["--ema-rampup", "0.05"], "--ema-rampup ramps the moving average of "
                                "--ema"),
     (["--ema", "0.99", "--ema-rampup", "2"], "--ema-rampup must be above 0 "

@@ -60,10 +60,20 @@ TIPS = {"--noise normal": {"noise": "normal"},
 
 # the small-data recipes as README and docs/OWN_DATA.md compare them
 AUGMENT = "color,translation,cutout"
+TAPE = {"step": "tape", "loss": "hinge"}
+SMALL_DATA = dict(TAPE, spectral_norm=True, r1=0.05, augment=AUGMENT,
+                  ema=0.999, ema_rampup=0.05)
 RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
            "--arch radford": {"arch": "radford"},
            f"--arch radford --augment {AUGMENT}": {"arch": "radford",
-                                                   "augment": AUGMENT}}
+                                                   "augment": AUGMENT},
+           "--step tape --loss hinge": TAPE,
+           "  --spectral-norm": dict(TAPE, spectral_norm=True),
+           "  --spectral-norm --xla": dict(TAPE, spectral_norm=True,
+                                           xla=True),
+           "  --spectral-norm --r1 0.05 --augment ... --ema 0.999 "
+           "--ema-rampup 0.05": SMALL_DATA,
+           "  the same, --xla": dict(SMALL_DATA, xla=True)}
 
 
 def bench_variants(real, config, variants, heading, warmup, timed, rounds):
@@ -81,9 +91,11 @@ def bench_variants(real, config, variants, heading, warmup, timed, rounds):
          for name, trainer in trainers.items()}, warmup, timed, rounds)
     base = medians[base_name]
     width = max(28, max(map(len, medians)))
-    print(f"{heading:{width}s} {'ms/step':>8s} {'x the first row':>16s}")
+    print(f"{heading:{width}s} {'ms/step':>8s} {'images/s':>9s} "
+          f"{'x the first row':>16s}")
     for name, seconds in medians.items():
-        print(f"{name:{width}s} {1000 * seconds:8.1f} {seconds / base:16.3f}")
+        print(f"{name:{width}s} {1000 * seconds:8.1f} "
+              f"{len(real) / seconds:9.0f} {seconds / base:16.3f}")
 
 
 def literal_2020_step(trainer, imageBatch):

@@ -86,7 +86,9 @@ def check_csv_columns(path, columns):
 def build_parser():
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+",
-                    help="generator .keras files or training checkpoints")
+                    help="generator .keras files, training checkpoints, or "
+                         "run folders (each: the generator to sample, the "
+                         "best kept, else the averaged, else the last)")
     ap.add_argument("--num", type=int, default=10000,
                     help=f"real and generated images per measurement, 2 to "
                          f"{MAX_NUM}, at most as many as there are real ones "
@@ -125,6 +127,8 @@ def check_args(args):
     check_seed(args.seed)
     if args.dataset is not None:
         check_dataset(args.dataset)
+    from pyimagesearch.runfiles.metrics_log import generator_path
+    args.models = [generator_path(path) for path in args.models]
     for path in args.models:
         if not os.path.isfile(path):
             raise UserError(f"{path} does not exist")

@@ -2,6 +2,7 @@
 latent space between two seeds.
 
     python generate.py output/generator.keras --output samples --num 64 --seed 1
+    python generate.py output --output samples     # the run's best generator
     python generate.py output/generator.keras --output samples --interpolate 3 7
     python generate.py cond/generator.keras --output samples --class Sneaker
 """
@@ -23,6 +24,7 @@ from pyimagesearch.gan.noise import NOISES  # noqa: E402
 from pyimagesearch.run.cli import (ArgumentParser,  # noqa: E402
                                    check_output_dir)
 from pyimagesearch.runfiles.config import MAX_SEED, check_seed  # noqa: E402
+from pyimagesearch.runfiles.metrics_log import generator_path  # noqa: E402
 from pyimagesearch.runfiles.montage import (build_montage,  # noqa: E402
                                        for_imwrite, from_unit_range,
                                        write_image)
@@ -34,8 +36,10 @@ MAX_SIDE = 16384      # pixels a side of the picture written, at most
 
 def parse_args(argv):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", help="generator.keras, generator_ema.keras, or "
-                                  "a checkpoint .npz")
+    ap.add_argument("model", help="generator.keras, generator_ema.keras, "
+                                  "a checkpoint .npz, or a run's folder: "
+                                  "then the generator to sample (the best "
+                                  "kept, else the averaged, else the last)")
     ap.add_argument("-o", "--output", required=True, help="folder to write to")
     ap.add_argument("--num", type=int, default=None,
                     help=f"samples, 1 to {MAX_NUM} (default 64; of a "
@@ -76,6 +80,7 @@ def parse_args(argv):
         for seed in args.interpolate:
             check_seed(seed, "--interpolate")
     check_output_dir(args.output)
+    args.model = generator_path(args.model)
     if not os.path.isfile(args.model):
         raise UserError(f"{args.model} does not exist; train first with "
                         "python dcgan_fashion_mnist.py --output output")

@@ -112,3 +112,44 @@ def best_so_far(path):
     except (OSError, KeyError, ValueError, csv.Error):
         return None
     return best
+
+
+def generator_to_sample(folder):
+    """(path, why) of the generator a user should sample from a run folder:
+    of the kept best generators (--metrics-every) the one with the lower
+    number, else the averaged generator (--ema), else generator.keras;
+    None if the folder holds none."""
+    from .outputs import (GENERATOR, GENERATOR_BEST, GENERATOR_EMA,
+                          GENERATOR_EMA_BEST)
+    bests = []
+    for name, csv_name, what in (
+            (GENERATOR_EMA_BEST, EMA_METRICS, "the averaged generator"),
+            (GENERATOR_BEST, METRICS, "the generator")):
+        path = os.path.join(folder, name)
+        best = best_so_far(os.path.join(folder, csv_name))
+        if os.path.isfile(path) and best is not None:
+            bests.append((best[1], path, f"{what} at its best measured "
+                          f"epoch ({best[0]}: {best[1]:.3g})"))
+    if bests:
+        _, path, why = min(bests)
+        return path, why
+    for name, why in ((GENERATOR_EMA, "the averaged generator (--ema)"),
+                      (GENERATOR, "the generator at the end of training")):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path, why
+    return None
+
+
+def generator_path(model):
+    """The generator a path names: a run folder's generator to sample
+    (generator_to_sample), said in one line; any other path as it is."""
+    if not os.path.isdir(model):
+        return model
+    chosen = generator_to_sample(model)
+    if chosen is None:
+        raise UserError(f"{model} holds no generator (.keras) yet: train "
+                        "it to the end, or name a checkpoint .npz")
+    print(f"[INFO] sampling {chosen[0]}: {chosen[1]} (name a file to "
+          "choose another)")
+    return chosen[0]

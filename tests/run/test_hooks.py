@@ -93,6 +93,46 @@ def test_a_stop_request_ends_at_the_next_step_with_a_checkpoint(capsys):
     quiet.on_epoch_end(1, {})
 
 
+def test_a_spent_time_budget_ends_at_a_step_or_after_the_epoch(
+        capsys, monkeypatch):
+    checkpoints, finished = FakeCheckpoints(), []
+    clock = [1000.0]
+    monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
+    budget = hooks.TimeBudget(2, checkpoints,
+                              lambda epoch, batch: finished.append(
+                                  (epoch, batch)), 5, 10)
+    budget.on_train_begin()
+    assert budget.minutes_left() == 2
+    budget.on_train_batch_end(1, 0, {})        # time left: nothing
+    clock[0] += 119
+    assert budget.minutes_left() == pytest.approx(1 / 60)
+    budget.on_epoch_end(1, {})
+    clock[0] += 1                               # spent, mid-epoch
+    with pytest.raises(hooks.BudgetSpent):
+        budget.on_train_batch_end(2, 3, {})
+    assert (checkpoints.saved, finished) == (1, [(2, 3)])
+    assert "--minutes 2 spent after step 2_3; checkpoint saved to " \
+        "ckpt.npz" in capsys.readouterr().out
+    # spent in an epoch's last step: the epoch's end stops it, after its
+    # own checkpoint and outputs
+    budget.on_train_batch_end(2, 9, {})
+    with pytest.raises(hooks.BudgetSpent):
+        budget.on_epoch_end(2, {})
+    assert checkpoints.saved == 1
+    budget.on_epoch_end(5, {})                  # the run's end: complete
+    assert budget.minutes_left() == 0
+
+
+def test_the_progress_bar_shows_the_time_left(capsys):
+    from pyimagesearch.run.progress import EpochProgress
+    bar = EpochProgress(3, 50, 10, enabled=True)
+    bar.update(0.5, 0.25, minutes_left=12.34)
+    bar.bar.refresh()
+    shown = capsys.readouterr().err
+    assert "left=12.3min" in shown and "d_loss=0.5000" in shown
+    bar.close()
+
+
 class FakeBoard:
     def __init__(self):
         self.events = []

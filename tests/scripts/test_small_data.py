@@ -269,3 +269,14 @@ def test_compare_keeps_runs_on_other_images_apart(whole, tmp_path):
                                      "1,30,2,0.1,3.0,0.05\n")
     assert_one_line_error(run_python("compare.py", out, old, "-o", png),
                           "share no quality number")
+
+
+def test_a_run_folder_samples_its_best_generator(whole, tmp_path):
+    from pyimagesearch.runfiles.metrics_log import generator_to_sample
+    path, why = generator_to_sample(whole[0])
+    assert os.path.basename(path) in ("generator_best.keras",
+                                      "generator_ema_best.keras")
+    result = run_python("generate.py", whole[0], "--output", tmp_path,
+                        "--num", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"[INFO] sampling {path}: {why}" in result.stdout

@@ -98,9 +98,6 @@ def run(args):
             raise UserError("--distribute trains every replica with the tape "
                             "step: leave out --step keras")
         given["step"] = "tape"      # recorded, as a one-device run's is
-    if options.distribute and given["xla"]:
-        raise UserError("--xla compiles the step for one device: leave it "
-                        "out with --distribute")
     hooks.RESUME_FLAGS = options.reporting_flags()
     # a multi-worker run's other workers read --output, never write it
     folder_lock = lock(options.output) if options.writes_outputs else None
@@ -125,6 +122,11 @@ def start_or_resume(options, given):
         state, saved_settings = RunState.resume(options.output)
         config = RunConfig.resumed(saved_settings, given)
     config.check(options.metrics_every, memory=False)
+    for flag in ("xla", "ada"):
+        if options.distribute and getattr(config, flag) not in (None, False):
+            raise UserError(f"--{flag} is for one device: leave out "
+                            "--distribute" + (" (the checkpoint's run has it)"
+                                              if options.resume else ""))
     if options.cpu_replicas:
         distribute.check_split(config.batch_size, options.cpu_replicas,
                                options.resume)
@@ -401,6 +403,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         montages,
         hooks.TensorBoard(board, batches_per_epoch) if board else None,
         hooks.Progress(config.epochs, batches_per_epoch, budget),
+        hooks.AugmentStrength(trainer.augment) if config.ada else None,
         plots,
         metrics,
         hooks.StopOnSignal(stop, checkpoints, output, config.epochs,

@@ -5,7 +5,12 @@ D's step and in G's step, with G's gradient flowing through them, so that
 D cannot memorise a small data set and G is not taught the transforms.
 
 Images are in [-1, 1].  Each image draws its own transforms from the
-layer's seed generator, whose state the checkpoint holds."""
+layer's seed generator, whose state the checkpoint holds.
+
+adaptive=True (--ada): each transform is applied to each image with
+probability `probability` (ADA, Karras et al. 2020), a variable the
+trainer adjusts as D overfits; without it every transform is applied to
+every image, as the paper does."""
 import keras
 import tensorflow as tf
 
@@ -19,10 +24,18 @@ class DiffAugment(keras.layers.Layer):
     contrast x[0.5, 1.5]; a shift of up to 1/8 of the side with zeros
     filling in; one zeroed square of half the side."""
 
-    def __init__(self, policy, seed=None, **kwargs):
+    def __init__(self, policy, seed=None, adaptive=False, **kwargs):
         super().__init__(dtype="float32", **kwargs)
         self.policy = tuple(policy)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.probability = self.real_signs = None
+        if adaptive:
+            # p, from 0; and D's sign on real images summed since p last
+            # moved: both in the checkpoint
+            self.probability = keras.Variable(0.0, trainable=False,
+                                              name="probability")
+            self.real_signs = keras.Variable(0.0, trainable=False,
+                                             name="real_signs")
 
     def uniform(self, shape, low=0.0, high=1.0):
         return keras.random.uniform(shape, low, high,
@@ -36,8 +49,18 @@ class DiffAugment(keras.layers.Layer):
     def call(self, images):
         images = tf.cast(images, "float32")
         for name in self.policy:
-            images = getattr(self, name)(images)
+            transformed = getattr(self, name)(images)
+            if self.probability is not None:
+                apply = self.uniform((tf.shape(images)[0], 1, 1, 1)) < \
+                    self.probability
+                transformed = tf.where(apply, transformed, images)
+            images = transformed
         return images
+
+    def flip(self, x):
+        """Each image mirrored left to right with probability 1/2."""
+        mirror = self.uniform((tf.shape(x)[0], 1, 1, 1)) < 0.5
+        return tf.where(mirror, tf.reverse(x, axis=[2]), x)
 
     def color(self, x):
         batch = (tf.shape(x)[0], 1, 1, 1)

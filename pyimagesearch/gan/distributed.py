@@ -107,7 +107,8 @@ class DistributedTrainer(TapeTrainer):
                 self.strategy.reduce(total, stop, axis=None))
 
     def _voting_step(self, batch, global_batch, regularize):
-        d_loss, g_loss = self.replica_step(batch, global_batch, regularize)
+        d_loss, g_loss = self.replica_step(batch, global_batch,
+                                           regularize)[:2]
         return d_loss, g_loss, tf.reduce_max(batch["stop"])
 
     @contextlib.contextmanager

@@ -68,7 +68,8 @@ def _build_trainer(config, log, trainer_class):
                              config.arch].mixed_batches,
                          num_classes=len(config.class_names)
                          if config.conditional else None,
-                         ema_rampup=config.ema_rampup, **tips)
+                         ema_rampup=config.ema_rampup, ada=config.ada,
+                         **tips)
 
 
 def class_names(generator):

@@ -1,7 +1,9 @@
 """--augment's policy: which of DiffAugment's transforms, by name.  Apart
 from augment.py so that flags are checked without loading TensorFlow."""
 
-TRANSFORMS = ("color", "translation", "cutout")
+# in the order applied: flip (not in the DiffAugment paper; ADA's first
+# transform) before the paper's three
+TRANSFORMS = ("flip", "color", "translation", "cutout")
 TRANSLATION_RATIO = 1 / 8       # the largest shift, of the side
 CUTOUT_RATIO = 1 / 2            # the side of the erased square, of the side
 

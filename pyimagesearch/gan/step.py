@@ -29,6 +29,10 @@ from .trainer import GANTrainer, frozen
 
 # the lazy R1 penalty's period, in D steps (StyleGAN2's)
 R1_INTERVAL = 16
+# adaptive augmentation (ADA): p moves every ADA_INTERVAL steps, by as
+# much as takes it from 0 to 1 in ADA_KIMG thousand images (StyleGAN2-ADA's)
+ADA_INTERVAL = 4
+ADA_KIMG = 100
 
 
 class TapeTrainer(GANTrainer):
@@ -58,9 +62,26 @@ class TapeTrainer(GANTrainer):
         """One step of the tutorial's loop on the batch `real_images`;
         returns (d_loss, g_loss), each the mean over the batch."""
         host = self.step_inputs(real_images, real_classes)
-        d_loss, g_loss = self.run_step(host, self.regularize_now())[:2]
+        d_loss, g_loss, real_signs = self.run_step(
+            host, self.regularize_now())[:3]
         self.update_average(len(real_images))
+        if self.ada_target is not None:
+            self.adapt_augmentation(float(real_signs), len(real_images))
         return float(d_loss), float(g_loss)
+
+    def adapt_augmentation(self, real_signs, batch_size):
+        """ADA's heuristic: every ADA_INTERVAL steps, raise p if D's mean
+        sign on real images, r_t = E[sign(D(real))], is above the target
+        (D is overfitting), else lower it; p stays in [0, 1]."""
+        augment = self.augment
+        augment.real_signs.assign(augment.real_signs + real_signs)
+        if self.steps_done() % ADA_INTERVAL:
+            return
+        r_t = float(augment.real_signs) / (ADA_INTERVAL * batch_size)
+        step = ADA_INTERVAL * batch_size / (ADA_KIMG * 1000)
+        p = float(augment.probability) + np.sign(r_t - self.ada_target) * step
+        augment.probability.assign(float(np.clip(p, 0.0, 1.0)))
+        augment.real_signs.assign(0.0)
 
     def regularize_now(self):
         """Whether this step's D update carries the lazy R1 penalty."""
@@ -99,7 +120,8 @@ class TapeTrainer(GANTrainer):
     def replica_step(self, batch, global_batch, regularize=False):
         """The two updates on one replica's share of the batch; the losses
         returned are the share's parts of the global means (D's without
-        the R1 penalty)."""
+        the R1 penalty), then the sum of the signs of D's logits on the
+        share's real images (for --ada)."""
         def model_inputs(tensor, class_name):
             if self.num_classes is None:
                 return tensor
@@ -122,11 +144,20 @@ class TapeTrainer(GANTrainer):
             penalty = lambda: self.r1_penalty(  # noqa: E731
                 model_inputs(batch["real_images"], "real_classes"),
                 global_batch)
+        seen = {}
+
+        def d_loss_of(outputs):
+            seen["outputs"] = outputs
+            return self.loss.discriminator(outputs, labels)
         d_loss = self._update(
             self.critic_model, self.disc_model.optimizer, d_inputs,
-            lambda outputs: self.loss.discriminator(outputs, labels),
-            self.discriminator.trainable_variables, 2 * global_batch,
-            penalty)
+            d_loss_of, self.discriminator.trainable_variables,
+            2 * global_batch, penalty)
+        real_outputs = tf.cast(seen["outputs"][:tf.shape(
+            batch["real_images"])[0]], "float32")
+        # a probability's sign is that of its logit
+        real_signs = tf.reduce_sum(tf.sign(
+            real_outputs if self.loss.on_logits else real_outputs - 0.5))
 
         # (2) update G through the GAN, D frozen
         g_inputs = model_inputs(batch["g_noise"], "g_classes")
@@ -136,7 +167,7 @@ class TapeTrainer(GANTrainer):
                                   self.loss.generator,
                                   self.generator.trainable_variables,
                                   global_batch)
-        return d_loss, g_loss
+        return d_loss, g_loss, real_signs
 
     def r1_penalty(self, real_inputs, global_batch):
         """This replica's part of the lazy R1 penalty: gamma/2 times the

@@ -125,13 +125,15 @@ class GANTrainer:
     (--conditional): G and D take each image's class as a second input,
     the real images' own and, for the fakes, classes drawn uniformly;
     ema_rampup (with ema): the average's half-life grows with the images
-    shown (ramped_decay)."""
+    shown (ramped_decay); ada (with augment, the tape step): the target of
+    adaptive augmentation's E[sign(D(real))] (gan/step.py)."""
 
     def __init__(self, generator, discriminator, epochs,
                  latent_dim=LATENT_DIM, shared_optimizer=False,
                  noise="uniform", label_smoothing=0.0, label_noise=0.0,
                  disc_lr=INIT_LR, gan_lr=INIT_LR, ema=None, augment=None,
-                 mixed_batches=True, num_classes=None, ema_rampup=None):
+                 mixed_batches=True, num_classes=None, ema_rampup=None,
+                 ada=None):
         self.generator = generator
         self.num_classes = num_classes
         self.discriminator = discriminator
@@ -153,7 +155,9 @@ class GANTrainer:
             # the text's intent: "an Adam with the same hyper-parameters"
             gan_opt = make_optimizer(epochs, gan_lr)
         # D as its own step trains it: through the augmentation, if any
-        self.augment = DiffAugment(augment) if augment else None
+        self.augment = DiffAugment(augment, adaptive=ada is not None) \
+            if augment else None
+        self.ada_target = ada
         self.disc_model, self.gan = self.adversarial_models(discriminator)
         self.disc_model.compile(loss=BinaryCrossEntropy.KERAS_NAME,
                                 optimizer=disc_opt)

@@ -160,8 +160,8 @@ def build_parser():
     data_efficient.add_argument(
         "--augment", default=None, metavar="POLICY",
         help="differentiable augmentation of every image the discriminator "
-             "sees: a comma-separated subset of color, translation, cutout "
-             "(e.g. color,translation,cutout; default: none)")
+             "sees: a comma-separated subset of flip, color, translation, "
+             "cutout (e.g. color,translation,cutout; default: none)")
     data_efficient.add_argument(
         "--shuffle", action=argparse.BooleanOptionalAction, default=None,
         help="train on the images in a new random order every epoch "
@@ -193,6 +193,11 @@ def build_parser():
         help="with --step tape: the R1 penalty on real images, gamma/2 "
              "times the squared gradient of D's logit, every 16 D steps "
              "(0.01-0.1 at 32x32; default: none)")
+    recipe.add_argument(
+        "--ada", type=float, default=None, metavar="TARGET",
+        help="with --augment and --step tape: adaptive augmentation, each "
+             "transform applied with a probability p from 0 that rises "
+             "while D's mean sign on real images is above TARGET (0.6)")
     recipe.add_argument(
         "--xla", action="store_true", default=None,
         help="with --step tape: compile the step with XLA (faster on a CPU; "

@@ -159,6 +159,7 @@ class Progress(Hook):
         self.batches_per_epoch = batches_per_epoch
         self.budget = budget        # a TimeBudget: its minutes left shown
         self.bar = None
+        self.first_epoch_done = False
 
     def on_epoch_begin(self, epoch, first_batch):
         self.bar = EpochProgress(epoch, self.num_epochs,
@@ -178,6 +179,21 @@ class Progress(Hook):
         seconds = self.last_step_done - self.started
         log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
             epoch, seconds, 1000 * seconds / max(self.steps, 1)))
+        if self.first_epoch_done or epoch >= self.num_epochs:
+            return
+        # the first epoch of this invocation: how long the rest will take
+        self.first_epoch_done = True
+        per_step = seconds / max(self.steps, 1)
+        minutes = per_step * self.batches_per_epoch * (
+            self.num_epochs - epoch) / 60
+        if self.budget is not None and self.budget.minutes_left() < minutes:
+            log("[INFO] at this pace --minutes {:g} ends the run in epoch "
+                "{} of {}".format(self.budget.minutes, epoch + int(
+                    self.budget.minutes_left() * 60 / per_step
+                    / self.batches_per_epoch) + 1, self.num_epochs))
+        else:
+            log("[INFO] at this pace the other {} epochs take about {:.0f} "
+                "min".format(self.num_epochs - epoch, max(minutes, 1)))
 
     def on_train_end(self):
         self.close_bar()
@@ -339,6 +355,17 @@ class TensorBoard(Hook):
 
     def on_train_end(self):
         self.board.close()
+
+
+class AugmentStrength(Hook):
+    """--ada: the augmentation's probability p after every epoch, logged."""
+
+    def __init__(self, augment):
+        self.augment = augment
+
+    def on_epoch_end(self, epoch, logs):
+        log("[INFO] --ada: augmentation strength p={:.4f} after epoch "
+            "{}".format(float(self.augment.probability), epoch))
 
 
 class TimeBudget(Hook):

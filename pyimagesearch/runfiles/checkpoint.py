@@ -70,6 +70,9 @@ def trainer_variables(trainer):
     if trainer.augment is not None:
         # where --augment's random transforms are in their stream
         named["augment/seed_state"] = trainer.augment.seed_generator.state
+        if trainer.augment.probability is not None:     # --ada
+            named["augment/probability"] = trainer.augment.probability
+            named["augment/real_signs"] = trainer.augment.real_signs
     if trainer.shared_optimizer:
         named.update(optimizer_variables(trainer.gan.optimizer, "optimizer",
                                          models))

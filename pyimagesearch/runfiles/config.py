@@ -33,7 +33,7 @@ STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
-RECIPE = ("spectral_norm", "r1", "ema_rampup", "xla")
+RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla")
 # the largest --r1 gamma (StyleGAN2 uses 0.01-100, most at 32 px below 1)
 MAX_R1 = 100.0
 # the longest budgets: 100,000 kimg (1e8 images), a week
@@ -90,6 +90,8 @@ class RunConfig:
     spectral_norm: bool = False
     r1: float = None
     ema_rampup: float = None
+    # adaptive augmentation's target E[sign(D(real))] (with --augment)
+    ada: float = None
     # the tape step compiled by XLA (faster on a CPU: docs/PERFORMANCE.md)
     xla: bool = False
     # the run's length in thousands of images shown, rounded up to whole
@@ -239,6 +241,10 @@ class RunConfig:
                             "binary cross-entropy (bce)")
         if self.xla and self.step != "tape":
             raise UserError("--xla compiles the tape step: give --step tape "
+                            "too")
+        if self.ada is not None and (self.step != "tape" or not self.augment):
+            raise UserError("--ada adapts --augment's strength on the tape "
+                            "step: give --augment POLICY and --step tape "
                             "too")
         if self.r1 and self.step != "tape":
             raise UserError("--r1 needs --step tape (or --distribute): the "
@@ -425,6 +431,11 @@ def check_tips(values):
     if r1 is not None and not 0 < r1 <= MAX_R1:
         raise UserError(f"--r1 must be a gamma above 0 and at most {MAX_R1:g} "
                         f"(0.01-0.1 suits 32x32 images), got {r1}")
+    ada = values.get("ada")
+    if ada is not None and not 0 < ada < 1:
+        raise UserError("--ada must be a target above 0 and below 1 for D's "
+                        "mean sign on real images (ADA's is 0.6), got "
+                        f"{ada}")
     rampup = values.get("ema_rampup")
     if rampup is not None and not 0 < rampup <= 1:
         raise UserError("--ema-rampup must be above 0 and at most 1 (the "

@@ -158,3 +158,70 @@ def test_the_xla_step_trains_as_the_plain_tape_step():
     for name in after[0]:
         np.testing.assert_allclose(after[0][name], after[1][name],
                                    rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_adaptive_augmentation_applies_each_transform_with_probability_p():
+    from pyimagesearch.gan.augment import DiffAugment
+    images = tf.constant(real_batch(seed=2))
+    adaptive = DiffAugment(("flip", "color", "cutout"), seed=1,
+                           adaptive=True)
+    assert float(adaptive.probability) == 0.0
+    np.testing.assert_array_equal(adaptive(images).numpy(), images.numpy())
+    adaptive.probability.assign(1.0)
+    changed = np.abs(adaptive(images).numpy() - images.numpy()).reshape(
+        8, -1).max(axis=1)
+    assert (changed > 1e-3).all()       # colour and cutout on every image
+    adaptive.probability.assign(0.5)
+    many = tf.constant(np.random.default_rng(0).uniform(
+        -1, 1, (400, 16, 16, 1)).astype("float32"))
+    share = float(np.mean(np.abs(adaptive(many).numpy() - many.numpy())
+                          .reshape(400, -1).max(axis=1) > 1e-6))
+    # untouched only if no transform fell on it, or only a flip that
+    # changed nothing: about (1 - 0.5)^2 for colour and cutout
+    assert 0.65 < share < 0.85
+
+
+def test_flip_mirrors_about_half_the_images():
+    from pyimagesearch.gan.augment import DiffAugment
+    images = np.random.default_rng(3).uniform(
+        -1, 1, (200, 8, 8, 1)).astype("float32")
+    flipped = DiffAugment(("flip",), seed=2)(tf.constant(images)).numpy()
+    mirrored = [np.array_equal(a, b[:, ::-1]) for a, b in zip(flipped,
+                                                               images)]
+    same = [np.array_equal(a, b) for a, b in zip(flipped, images)]
+    assert all(m or s for m, s in zip(mirrored, same))
+    assert 70 < sum(mirrored) < 130
+
+
+def test_ada_raises_p_while_d_is_sure_of_real_images_and_lowers_it_after():
+    from pyimagesearch.gan.step import ADA_INTERVAL, ADA_KIMG
+    trainer = trainer_for(augment="color", ada=0.6, loss="hinge")
+    iterations = trainer.disc_model.optimizer.iterations
+    rise = ADA_INTERVAL * 8 / (ADA_KIMG * 1000)
+    for step in range(1, 2 * ADA_INTERVAL + 1):
+        iterations.assign(step)
+        trainer.adapt_augmentation(8.0, 8)         # every real image: +1
+    assert float(trainer.augment.probability) == pytest.approx(2 * rise)
+    for step in range(2 * ADA_INTERVAL + 1, 3 * ADA_INTERVAL + 1):
+        iterations.assign(step)
+        trainer.adapt_augmentation(-8.0, 8)        # D unsure: lower it
+    assert float(trainer.augment.probability) == pytest.approx(rise)
+    assert float(trainer.augment.real_signs) == 0.0
+    for step in range(3 * ADA_INTERVAL + 1, 20 * ADA_INTERVAL):
+        iterations.assign(step)
+        trainer.adapt_augmentation(-8.0, 8)
+    assert float(trainer.augment.probability) == 0.0     # never below 0
+    # p and the running sum are in the checkpoint
+    state = ckpt.get_state(trainer)
+    assert {"augment/probability", "augment/real_signs"} <= set(state)
+
+
+def test_the_tape_step_reports_d_s_signs_on_real_images():
+    trainer = trainer_for(augment="color", ada=0.6, loss="hinge")
+    host = trainer.step_inputs(real_batch(), None)
+    # p is 0 at first: D sees the real images as they are, with the
+    # weights the step starts from
+    logits = logits_of(trainer.discriminator)(
+        tf.constant(host["real_images"]), training=True).numpy()
+    d_loss, g_loss, signs = trainer.run_step(host)
+    assert float(signs) == float(np.sign(logits).sum())

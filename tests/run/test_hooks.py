@@ -123,6 +123,34 @@ def test_a_spent_time_budget_ends_at_a_step_or_after_the_epoch(
     assert budget.minutes_left() == 0
 
 
+def test_the_first_epoch_says_how_long_the_rest_takes(capsys, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
+
+    def epoch(progress, number, seconds):
+        progress.on_epoch_begin(number, 0)
+        for batch in range(10):
+            clock[0] += seconds / 10
+            progress.on_train_batch_end(number, batch, {"d_loss": 1.0,
+                                                        "g_loss": 1.0})
+        progress.on_epoch_end(number, {})
+
+    progress = hooks.Progress(21, 10)
+    epoch(progress, 1, 30.0)
+    epoch(progress, 2, 30.0)
+    lines = capsys.readouterr().out.splitlines()
+    assert "[INFO] at this pace the other 20 epochs take about 10 min" in \
+        lines
+    assert sum("at this pace" in line for line in lines) == 1
+    # with --minutes shorter than that: in which epoch it will stop
+    budget = hooks.TimeBudget(2.1, None, None, 21, 10)
+    budget.on_train_begin()
+    limited = hooks.Progress(21, 10, budget)
+    epoch(limited, 1, 30.0)
+    assert "[INFO] at this pace --minutes 2.1 ends the run in epoch 5 of 21" \
+        in capsys.readouterr().out
+
+
 def test_the_progress_bar_shows_the_time_left(capsys):
     from pyimagesearch.run.progress import EpochProgress
     bar = EpochProgress(3, 50, 10, enabled=True)

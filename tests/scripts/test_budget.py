@@ -19,7 +19,14 @@ from conftest import assert_one_line_error, run_script
     (["--r1", "0.1"], "--r1 needs --step tape"),
     (["--xla"], "--xla compiles the tape step: give --step tape"),
     (["--xla", "--distribute", "mirrored", "--cpu-replicas", "2"],
-     "--xla compiles the step for one device"),
+     "--xla is for one device: leave out --distribute"),
+    (["--ada", "0.6", "--augment", "color", "--step", "tape", "--distribute",
+      "mirrored", "--cpu-replicas", "2"], "--ada is for one device"),
+    (["--ada", "0.6"], "--ada adapts --augment's strength on the tape step"),
+    (["--ada", "1", "--augment", "color", "--step", "tape"],
+     "--ada must be a target above 0 and below 1"),
+    (["--augment", "flip,colour"], "--augment takes a comma-separated list "
+                                   "of flip, color, translation, cutout"),
     (["--ema-rampup", "0.05"], "--ema-rampup ramps the moving average of "
                                "--ema"),
     (["--ema", "0.99", "--ema-rampup", "2"], "--ema-rampup must be above 0 "

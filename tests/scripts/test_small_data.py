@@ -23,10 +23,11 @@ from pyimagesearch.run.state import RunState
 # 1.28 kimg = 2 epochs; the lazy R1 penalty on steps 0 and 16
 SMALL_DATA = ["--limit", "640", "--batch-size", "64", "--image-size", "32",
               "--kimg", "1.28", "--seed", "3", "--arch", "radford",
-              "--augment", "color,translation,cutout", "--shuffle",
+              "--augment", "flip,color,translation,cutout", "--shuffle",
               "--ema", "0.9", "--metrics-every", "1", "--step", "tape",
               "--loss", "hinge", "--conditional", "--shared-optimizer",
-              "--spectral-norm", "--r1", "0.05", "--ema-rampup", "0.05"]
+              "--spectral-norm", "--r1", "0.05", "--ema-rampup", "0.05",
+              "--ada", "0.6"]
 GENERATORS = ("generator.keras", "generator_ema.keras",
               "generator_best.keras", "generator_ema_best.keras")
 
@@ -49,8 +50,8 @@ def whole(tmp_path_factory, real_data):
 def test_switches_are_announced_and_recorded(whole):
     out, result = whole
     assert ("[INFO] GAN tips on: --ema 0.9 --arch radford --augment "
-            "color,translation,cutout --step tape --loss hinge "
-            "--spectral-norm --r1 0.05 --ema-rampup 0.05 --shuffle"
+            "flip,color,translation,cutout --step tape --loss hinge "
+            "--spectral-norm --r1 0.05 --ema-rampup 0.05 --ada 0.6 --shuffle"
             ) in result.stdout
     assert "[INFO] --kimg 1.28: 2 epochs of 10 steps (1.28 kimg shown)" \
         in result.stdout
@@ -62,8 +63,15 @@ def test_switches_are_announced_and_recorded(whole):
             settings["shared_optimizer"], settings["spectral_norm"],
             settings["r1"], settings["ema_rampup"], settings["kimg"],
             settings["epochs"]) == \
-        ("radford", "color,translation,cutout", True, "tape", "hinge",
+        ("radford", "flip,color,translation,cutout", True, "tape", "hinge",
          "onehot", True, True, 0.05, 0.05, 1.28, 2)
+    assert settings["ada"] == 0.6
+    # D grew sure of the real images at once: p rose from 0, by 4 x 64
+    # images / 100k every 4 steps, up to 5 times in 20 steps
+    p = float(state["augment/probability"])
+    assert 0 < p <= 5 * 256 / 100000
+    assert f"[INFO] --ada: augmentation strength p={p:.4f} after epoch 2" \
+        in result.stdout
     # D under spectral normalisation: its u vectors travel too, and no
     # BatchNorm is left in it
     assert any("vector_u" in name and name.startswith("discriminator/")
@@ -134,9 +142,10 @@ def test_minutes_stop_at_a_step_and_resume_exactly(whole, tmp_path):
     assert (meta["epoch"], meta["batch"]) == (0, 1)
     # a changed switch or length is refused, in one line, before any data
     for flags, fragment in (
-            (["--augment", "color"], "made with --augment color,translation,"
-                                     "cutout, and this resume asks for it "
-                                     "with --augment color"),
+            (["--augment", "color"], "made with --augment flip,color,"
+                                     "translation,cutout, and this resume "
+                                     "asks for it with --augment color"),
+            (["--ada", "0.7"], "made with --ada 0.6"),
             (["--arch", "tutorial"], "made with --arch radford"),
             (["--step", "keras"], "made with --step tape"),
             (["--r1", "0.1"], "made with --r1 0.05, and this resume asks "
@@ -221,9 +230,10 @@ def test_compare_plots_the_swd(whole, tmp_path):
     rows = read_rows(os.path.join(out, "metrics.csv"))
     last = float(rows[-1]["swd"])
     assert (f"[INFO] {out}: --conditional onehot --shared-optimizer --arch "
-            "radford --augment color,translation,cutout --step tape --loss "
-            "hinge --spectral-norm --r1 0.05 --ema-rampup 0.05 --shuffle: "
-            f"SWD {last:.2f} at epoch 2 (lowest ") in result.stdout
+            "radford --augment flip,color,translation,cutout --step tape "
+            "--loss hinge --spectral-norm --r1 0.05 --ema-rampup 0.05 --ada "
+            f"0.6 --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
+        in result.stdout
     import cv2
     assert cv2.imread(png) is not None
 

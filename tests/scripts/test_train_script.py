@@ -87,6 +87,7 @@ def test_writes_exactly_the_tutorials_files_and_lines(baseline, real_data):
     lines = info_lines(result.stdout)
     tutorial = [line for line in lines
                 if not line.startswith(("[INFO] 1920 images", "[INFO] epoch",
+                                        "[INFO] at this pace",
                                         "[INFO] training complete"))]
     steps = [line.split(":")[0] for line in tutorial if "Step" in line]
     assert [line for line in tutorial if "Step" not in line] == [

@@ -14,7 +14,7 @@ from ..gan.noise import NOISES
 from ..gan.architectures import ARCHS
 from ..gan.losses import LOSSES
 from ..runfiles.checkpoint import SUBDIR
-from ..runfiles.config import (CONDITIONINGS, MAX_MINUTES, STEPS,
+from ..runfiles.config import (CONDITIONINGS, MAX_MINUTES, RECIPES, STEPS,
                                check_values, given_flags)
 from ..runfiles.outputs import TENSORBOARD
 from .distribute import STRATEGIES, check_distribute, is_chief
@@ -184,6 +184,13 @@ def build_parser():
         "small-data recipe", "parts of the small-data recipe (docs/"
         "OWN_DATA.md): not in the tutorial, off by default; fixed for the "
         "life of a run")
+    recipe.add_argument(
+        "--recipe", choices=tuple(RECIPES), default=None,
+        help="a named set of settings for the flags not given: tutorial "
+             "(default: every setting as the tutorial's) or small-data "
+             "(--step tape --loss hinge --spectral-norm --xla --ema 0.999 "
+             "--ema-rampup 0.05 --batch-size 32 --kimg 400: about 20 "
+             "minutes of a 2-core CPU at 32x32)")
     recipe.add_argument(
         "--spectral-norm", action="store_true", default=None,
         help="spectral normalisation of every layer of the discriminator, "

@@ -34,6 +34,14 @@ TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
 RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla")
+# --recipe: named sets of settings, each filling in what the flags leave
+# out.  "tutorial" is the tutorial's (every default); "small-data" is the
+# small-data recipe, chosen by measurement (docs/OWN_DATA.md), with a
+# budget of about 20 minutes of a 2-core CPU at 32x32
+SMALL_DATA_RECIPE = {"step": "tape", "loss": "hinge", "spectral_norm": True,
+                     "xla": True, "ema": 0.999, "ema_rampup": 0.05,
+                     "batch_size": 32, "kimg": 400}
+RECIPES = {"tutorial": {}, "small-data": SMALL_DATA_RECIPE}
 # the largest --r1 gamma (StyleGAN2 uses 0.01-100, most at 32 px below 1)
 MAX_R1 = 100.0
 # the longest budgets: 100,000 kimg (1e8 images), a week
@@ -53,6 +61,9 @@ class RunConfig:
     """Field order is the checkpoint's settings order.  image_size is
     always known; channels is None only for a folder of images with no
     --channels, until for_data() learns whether every image is grey."""
+    # the recipe the unset settings below came from (None: the tutorial's,
+    # for checkpoints written before recipes had names)
+    recipe: str = None
     epochs: int = 50
     batch_size: int = 128
     limit: int = None
@@ -107,9 +118,17 @@ class RunConfig:
     @classmethod
     def fresh(cls, given):
         """A fresh run: the flags given ({name: value, None if not given};
-        given_flags), else the tutorial's defaults."""
-        return cls(**{key: value for key, value in given.items()
-                      if value is not None})._with_native_shape()
+        given_flags), else its --recipe's settings, else the tutorial's
+        defaults.  A length given (--epochs or --kimg) replaces the
+        recipe's."""
+        given = {key: value for key, value in given.items()
+                 if value is not None}
+        recipe = given.get("recipe") or "tutorial"
+        values = dict(RECIPES.get(recipe, {}), recipe=recipe)
+        if "epochs" in given or "kimg" in given:
+            values.pop("kimg", None)
+        values.update(given)
+        return cls(**values)._with_native_shape()
 
     @classmethod
     def resumed(cls, saved, given):
@@ -334,8 +353,8 @@ def _of_its_type(key, value):
         except ValueError:
             return False
     return {"noise": NOISES, "arch": ARCHITECTURES, "step": STEPS, "loss": LOSSES,
-            "conditional": CONDITIONINGS}.get(key, (value,)).__contains__(
-        value)
+            "conditional": CONDITIONINGS, "recipe": RECIPES}.get(
+        key, (value,)).__contains__(value)
 
 
 def default_shuffle(dataset):
@@ -387,7 +406,7 @@ def check_values(values):
         raise UserError(f"--conditional must be one of "
                         f"{', '.join(CONDITIONINGS)}, got "
                         f"{values['conditional']}")
-    for key, known in (("step", STEPS), ("loss", LOSSES)):
+    for key, known in (("step", STEPS), ("loss", LOSSES), ("recipe", RECIPES)):
         if values.get(key) not in (None,) + tuple(known):
             raise UserError(f"--{key} must be one of {', '.join(known)}, "
                             f"got {values[key]}")

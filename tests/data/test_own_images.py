@@ -112,7 +112,7 @@ def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
     (["--dataset", "{photos}", "--image-size", "12", "--metrics-every", "1"],
      "needs images of at least 16x16"),
     (["--dataset", "{photos}", "--augment", "zoom"],
-     "--augment takes a comma-separated list of color, translation, cutout"),
+     "--augment takes a comma-separated list of flip, color, translation, cutout"),
     (["--dataset", "{photos}", "--arch", "radford", "--image-size", "24"],
      "--image-size must be a power of two from 16"),
     (["--arch", "radford"], "must be a power of two from 16 (16, 32, 64, "

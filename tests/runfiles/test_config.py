@@ -30,6 +30,7 @@ def resumed(saved, *argv):
 def test_defaults_are_the_tutorials():
     config = fresh()
     assert config.to_dict() == {
+        "recipe": "tutorial",
         "epochs": 50, "batch_size": 128, "limit": None, "seed": None,
         "mixed_precision": False, "shared_optimizer": False,
         "dataset": "fashion_mnist", "image_size": 28, "channels": 1,
@@ -40,8 +41,34 @@ def test_defaults_are_the_tutorials():
         "arch": "tutorial", "augment": None, "shuffle": False,
         # unconditional, on the tutorial's step and loss
         "conditional": None, "step": "keras", "loss": "bce",
+        # the small-data recipe's parts: off; the length in epochs
+        "spectral_norm": False, "r1": None, "ema_rampup": None, "ada": None,
+        "xla": False, "kimg": None,
         "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
+
+
+def test_a_recipe_fills_in_what_the_flags_leave_out():
+    config = fresh("--recipe", "small-data")
+    assert (config.recipe, config.step, config.loss, config.spectral_norm,
+            config.xla, config.ema, config.ema_rampup, config.batch_size,
+            config.kimg) == ("small-data", "tape", "hinge", True, True,
+                             0.999, 0.05, 32, 400)
+    # a flag given wins; a length given replaces the recipe's
+    mine = fresh("--recipe", "small-data", "--batch-size", "64", "--epochs",
+                 "7")
+    assert (mine.batch_size, mine.epochs, mine.kimg) == (64, 7, None)
+    assert fresh("--recipe", "small-data", "--kimg", "50").kimg == 50
+    # the recipe is recorded and fixed for the run
+    saved = config.to_dict()
+    assert resumed(saved).to_dict() == saved
+    with pytest.raises(UserError, match="made with --recipe small-data"):
+        resumed(saved, "--recipe", "tutorial")
+    # a checkpoint from before recipes had names is the tutorial's
+    old = fresh().to_dict()
+    del old["recipe"]
+    assert resumed(old).recipe is None
+    assert resumed(old).tip_flags() == ""
 
 
 def test_native_shape_is_known_before_any_decoding(tmp_path):
@@ -92,7 +119,7 @@ def test_metrics_work_on_any_data_of_16_pixels_or_more():
 
 @pytest.mark.parametrize("flags,fragment", [
     (["--augment", "colour"], "--augment takes a comma-separated list of "
-                              "color, translation, cutout, got 'colour'"),
+                              "flip, color, translation, cutout, got 'colour'"),
     (["--augment", ""], "got ''"),
     (["--augment", "color,,cutout"], "got 'color,,cutout'"),
     (["--arch", "radford", "--image-size", "48"],

@@ -126,7 +126,8 @@ def start_or_resume(options, given):
         if options.distribute and getattr(config, flag) not in (None, False):
             raise UserError(f"--{flag} is for one device: leave out "
                             "--distribute" + (" (the checkpoint's run has it)"
-                                              if options.resume else ""))
+                                              if options.resume else
+                                              config.recipe_hint()))
     if options.cpu_replicas:
         distribute.check_split(config.batch_size, options.cpu_replicas,
                                options.resume)
@@ -139,10 +140,9 @@ def start_or_resume(options, given):
         raise UserError(f"the checkpoint has already trained {state.epoch} "
                         "epochs; " + (
                             f"--epochs must be at least {state.epochs_begun}"
-                            if config.kimg is None else "--kimg must be at "
-                            "least {:g}".format(state.epochs_begun
-                                                * config.images_per_epoch
-                                                / 1000)))
+                            if config.kimg is None else "--kimg must be "
+                            "above {:g}".format(config.kimg_of(
+                                state.epochs_begun - 1))))
     # last: it builds the models without their weights (TensorFlow starts)
     config.check_memory(options.metrics_every)
     return config, state
@@ -205,8 +205,8 @@ def already_trained(options, config, state):
             config.ema is None or os.path.isfile(ema_path))):
         return False
     longer = (f"--resume --epochs N, with N above {config.epochs}"
-              if config.kimg is None else
-              f"--resume --kimg N, with N above {config.kimg:g}")
+              if config.kimg is None else "--resume --kimg N, with N above "
+              "{:g}".format(config.kimg_of(config.epochs)))
     log(f"[INFO] {options.output} has already trained all "
         f"{config.epochs} epochs; nothing to do (to train longer: {longer})")
     return True
@@ -335,7 +335,8 @@ def train_until_done(options, config, trainer, trainImages, trainLabels,
             if options.distribute:
                 stop = distribute.AgreedStop(stop, trainer)
             callbacks = training_hooks(options, config, trainer, state,
-                                       batches_per_epoch, evaluator, stop)
+                                       batches_per_epoch, evaluator, stop,
+                                       last_epoch)
             train_epochs(trainer, trainImages, state, config, last_epoch,
                          callbacks, trainLabels)
     except hooks.StopTraining as stopped:
@@ -361,17 +362,19 @@ def train_until_done(options, config, trainer, trainImages, trainLabels,
 
 
 def training_hooks(options, config, trainer, state, batches_per_epoch,
-                   evaluator, stop):
+                   evaluator, stop, last_epoch=None):
     """The work besides training, in the order it happens at each moment:
     a bad loss stops the run before it is recorded; the position is kept
     before anything reads it; the checkpoint comes before any other
     end-of-epoch work can fail; the montages before TensorBoard shows them
     and before the epoch's time is taken; the stop request last."""
     output, board = options.output, None
+    last_epoch = last_epoch or config.epochs    # this invocation's last
     if not options.writes_outputs:
         return hooks.HookList([
             hooks.FiniteLosses(output), hooks.Position(state),
-            hooks.Progress(config.epochs, batches_per_epoch),
+            hooks.Progress(config.epochs, batches_per_epoch,
+                           last_epoch=last_epoch),
             hooks.StopOnSignal(stop, None, output, config.epochs,
                                batches_per_epoch)])
     if options.tensorboard:
@@ -390,7 +393,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
             options.minutes, checkpoints,
             lambda epoch, batch: (montages.at_step(epoch, batch),
                                   plots.on_epoch_end(epoch, {})),
-            config.epochs, batches_per_epoch)
+            last_epoch, batches_per_epoch)
     metrics = None
     if evaluator is not None:
         metrics = hooks.Metrics(evaluator, trainer, output,
@@ -402,7 +405,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         checkpoints,
         montages,
         hooks.TensorBoard(board, batches_per_epoch) if board else None,
-        hooks.Progress(config.epochs, batches_per_epoch, budget),
+        hooks.Progress(config.epochs, batches_per_epoch, budget, last_epoch),
         hooks.AugmentStrength(trainer.augment) if config.ada else None,
         plots,
         metrics,

@@ -226,7 +226,7 @@ def nearest_montage(args, path, generator, real_images):
                             args.seed)
     shown = min(NEAREST_PAIRS, count)
     write_image(args.nearest, build_montage(pairs(generated, report, shown),
-                                            (8, shown * 2 // 8)))
+                                            (8, -(-2 * shown // 8))))
     print("[INFO] nearest real image (RMS pixel distance in [-1, 1]): "
           "median {:.4f} for {} samples, {:.4f} for {} held-out real "
           "images{}".format(report["samples"], count, report["held_out"],

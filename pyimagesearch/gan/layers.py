@@ -125,10 +125,9 @@ def with_spectral_norm(discriminator):
 	# discriminator with every Conv2D and Dense under Keras'
 	# SpectralNormalization (Miyato et al. 2018) and no BatchNorm, a D
 	# whose slope is held near 1 however little data it sees.  Its layers
-	# are new (the same configurations, fresh weights); the sigmoid at its
-	# end stays (losses.logits_of finds the logit before it)
-	import random
-
+	# are new (the same configurations, fresh weights, their seeds drawn
+	# from the run's stream as any layer's); the sigmoid at its end stays
+	# (losses.logits_of finds the logit before it)
 	def clone(layer):
 		config = layer.get_config()
 		if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
@@ -139,10 +138,4 @@ def with_spectral_norm(discriminator):
 			return NoNormalization(name=layer.name)
 		return layer.__class__.from_config(config)
 
-	# cloning draws seeds from Python's random module: the run's own
-	# stream stays where it was
-	state = random.getstate()
-	try:
-		return keras.models.clone_model(discriminator, clone_function=clone)
-	finally:
-		random.setstate(state)
+	return keras.models.clone_model(discriminator, clone_function=clone)

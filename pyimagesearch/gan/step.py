@@ -30,7 +30,9 @@ from .trainer import GANTrainer, frozen
 # the lazy R1 penalty's period, in D steps (StyleGAN2's)
 R1_INTERVAL = 16
 # adaptive augmentation (ADA): p moves every ADA_INTERVAL steps, by as
-# much as takes it from 0 to 1 in ADA_KIMG thousand images (StyleGAN2-ADA's)
+# much as takes it from 0 to 1 in ADA_KIMG thousand images (StyleGAN2-ADA
+# adjusts every 4 steps; its default speed is 500 kimg, 100 its faster
+# setting, which suits runs of a few hundred kimg)
 ADA_INTERVAL = 4
 ADA_KIMG = 100
 
@@ -62,12 +64,11 @@ class TapeTrainer(GANTrainer):
         """One step of the tutorial's loop on the batch `real_images`;
         returns (d_loss, g_loss), each the mean over the batch."""
         host = self.step_inputs(real_images, real_classes)
-        d_loss, g_loss, real_signs = self.run_step(
-            host, self.regularize_now())[:3]
+        results = self.run_step(host, self.regularize_now())
         self.update_average(len(real_images))
-        if self.ada_target is not None:
-            self.adapt_augmentation(float(real_signs), len(real_images))
-        return float(d_loss), float(g_loss)
+        if self.ada_target is not None:     # one device: D's signs third
+            self.adapt_augmentation(float(results[2]), len(real_images))
+        return float(results[0]), float(results[1])
 
     def adapt_augmentation(self, real_signs, batch_size):
         """ADA's heuristic: every ADA_INTERVAL steps, raise p if D's mean

@@ -319,8 +319,10 @@ class GANTrainer:
         if not self.ema_rampup:
             self._update_ema()
             return
+        # the images shown before this step, as StyleGAN2 counts: the
+        # first update copies G
         beta = ramped_decay(self.ema, self.ema_rampup, batch_size,
-                            self.steps_done() * batch_size)
+                            (self.steps_done() - 1) * batch_size)
         self._update_ema(tf.constant(beta, "float32"))
 
     def build_optimizers(self):

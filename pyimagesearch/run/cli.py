@@ -192,9 +192,11 @@ def build_parser():
              "--ema-rampup 0.05 --batch-size 32 --kimg 400: about 20 "
              "minutes of a 2-core CPU at 32x32)")
     recipe.add_argument(
-        "--spectral-norm", action="store_true", default=None,
+        "--spectral-norm", action=argparse.BooleanOptionalAction,
+        default=None,
         help="spectral normalisation of every layer of the discriminator, "
-             "without BatchNorm there")
+             "without BatchNorm there (--no-spectral-norm turns off a "
+             "--recipe's)")
     recipe.add_argument(
         "--r1", type=float, default=None, metavar="GAMMA",
         help="with --step tape: the R1 penalty on real images, gamma/2 "
@@ -206,9 +208,9 @@ def build_parser():
              "transform applied with a probability p from 0 that rises "
              "while D's mean sign on real images is above TARGET (0.6)")
     recipe.add_argument(
-        "--xla", action="store_true", default=None,
+        "--xla", action=argparse.BooleanOptionalAction, default=None,
         help="with --step tape: compile the step with XLA (faster on a CPU; "
-             "one device only)")
+             "one device only; --no-xla turns off a --recipe's)")
     recipe.add_argument(
         "--ema-rampup", type=float, default=None, metavar="R",
         help="with --ema: the average's half-life at most R times the "

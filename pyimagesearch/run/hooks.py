@@ -154,12 +154,16 @@ class Progress(Hook):
     the steps and their montages, up to the end of the epoch's last step
     (after the montage and TensorBoard hooks), not the checkpoint."""
 
-    def __init__(self, num_epochs, batches_per_epoch, budget=None):
+    def __init__(self, num_epochs, batches_per_epoch, budget=None,
+                 last_epoch=None):
         self.num_epochs = num_epochs
         self.batches_per_epoch = batches_per_epoch
         self.budget = budget        # a TimeBudget: its minutes left shown
+        # where this invocation stops (--pause-after), for the estimate
+        self.last_epoch = last_epoch or num_epochs
         self.bar = None
         self.first_epoch_done = False
+        self.first_step_seconds = 0.0
 
     def on_epoch_begin(self, epoch, first_batch):
         self.bar = EpochProgress(epoch, self.num_epochs,
@@ -173,19 +177,23 @@ class Progress(Hook):
                         else self.budget.minutes_left())
         self.steps += 1
         self.last_step_done = time.time()
+        if self.steps == 1:         # it compiles the step: not the pace
+            self.first_step_seconds = self.last_step_done - self.started
 
     def on_epoch_end(self, epoch, logs):
         self.close_bar()
         seconds = self.last_step_done - self.started
         log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
             epoch, seconds, 1000 * seconds / max(self.steps, 1)))
-        if self.first_epoch_done or epoch >= self.num_epochs:
+        if self.first_epoch_done or epoch >= self.last_epoch:
             return
-        # the first epoch of this invocation: how long the rest will take
+        # the first epoch of this invocation: how long the rest will take,
+        # at the pace of its steps after the first (which compiles)
         self.first_epoch_done = True
-        per_step = seconds / max(self.steps, 1)
+        per_step = (seconds - self.first_step_seconds) / max(
+            self.steps - 1, 1) if self.steps > 1 else seconds
         minutes = per_step * self.batches_per_epoch * (
-            self.num_epochs - epoch) / 60
+            self.last_epoch - epoch) / 60
         if self.budget is not None and self.budget.minutes_left() < minutes:
             log("[INFO] at this pace --minutes {:g} ends the run in epoch "
                 "{} of {}".format(self.budget.minutes, epoch + int(
@@ -193,7 +201,7 @@ class Progress(Hook):
                     / self.batches_per_epoch) + 1, self.num_epochs))
         else:
             log("[INFO] at this pace the other {} epochs take about {:.0f} "
-                "min".format(self.num_epochs - epoch, max(minutes, 1)))
+                "min".format(self.last_epoch - epoch, max(minutes, 1)))
 
     def on_train_end(self):
         self.close_bar()
@@ -375,11 +383,13 @@ class TimeBudget(Hook):
     the plots (`finish(epoch, batch)`), at an epoch's end after that
     epoch's usual work.  Last of the hooks, as StopOnSignal."""
 
-    def __init__(self, minutes, checkpoints, finish, num_epochs,
+    def __init__(self, minutes, checkpoints, finish, last_epoch,
                  batches_per_epoch):
         self.minutes, self.checkpoints, self.finish = (minutes, checkpoints,
                                                        finish)
-        self.num_epochs = num_epochs
+        # the last epoch of this invocation (--pause-after's, if sooner):
+        # its end stops the run anyway
+        self.last_epoch = last_epoch
         self.batches_per_epoch = batches_per_epoch
         self.deadline = None
 
@@ -399,7 +409,7 @@ class TimeBudget(Hook):
         raise BudgetSpent()
 
     def on_epoch_end(self, epoch, logs):
-        if time.time() >= self.deadline and epoch < self.num_epochs:
+        if time.time() >= self.deadline and epoch < self.last_epoch:
             log("[INFO] --minutes {:g} spent at the end of epoch {}".format(
                 self.minutes, epoch))
             raise BudgetSpent()

@@ -51,7 +51,7 @@ MAX_MINUTES = 7 * 24 * 60
 MAY_CHANGE_ON_RESUME = ("epochs", "kimg")
 # what a checkpoint written before a setting existed was made with
 LEGACY = {"dataset": "fashion_mnist", "image_size": 28, "channels": 1,
-          "shuffle": False, "conditional": None}
+          "shuffle": False, "conditional": None, "recipe": "tutorial"}
 # what the loaded data tells, never a flag
 FROM_DATA = ("num_images", "data_sha1", "class_names")
 
@@ -147,7 +147,7 @@ class RunConfig:
                     f"and this resume asks for it {as_flag(key, value)}: "
                     "leave the flag out to continue the run as it was; the "
                     "data and training settings of a run stay fixed "
-                    "(--epochs may rise, to train longer)")
+                    "(its length, --epochs or --kimg, may rise)")
             changes[key] = value
         if config.kimg is not None and "epochs" in changes and \
                 "kimg" not in changes:
@@ -232,9 +232,13 @@ class RunConfig:
         return dataclasses.replace(self, epochs=max(1, -(
             -images // self.images_per_epoch)))
 
+    def kimg_of(self, epochs):
+        """Thousands of images shown in `epochs` epochs."""
+        return epochs * self.images_per_epoch / 1000
+
     def length_line(self):
-        """'[INFO] --kimg 600: 203 epochs of 93 steps (604 kimg shown)'
-        for a --kimg run, else None."""
+        """'[INFO] --kimg 600: 202 epochs of 93 steps (601.152 kimg
+        shown)' for a --kimg run, else None."""
         if self.kimg is None or not self.images_per_epoch:
             return None
         return "[INFO] --kimg {:g}: {} epochs of {} steps ({:g} kimg " \
@@ -251,7 +255,28 @@ class RunConfig:
         """Each setting in its range, and their combination: a full batch
         within --limit, one learning rate for one shared Adam, a loss the
         step can train, the SWD's smallest size for the metrics, and (with
-        `memory`) models and a batch that fit in this machine's memory."""
+        `memory`) models and a batch that fit in this machine's memory.
+        An error in settings a --recipe filled in says so."""
+        try:
+            self._check(metrics_every)
+        except UserError as e:
+            raise UserError(f"{e}{self.recipe_hint()}") from None
+        if memory:
+            self.check_memory(metrics_every)
+
+    def recipe_hint(self):
+        """'; --recipe small-data sets --step tape ...' where the run's
+        recipe set settings (a flag given, e.g. --no-xla, overrides one)."""
+        settings = RECIPES.get(self.recipe) or {}
+        if not settings:
+            return ""
+        return (f" (--recipe {self.recipe} sets "
+                + " ".join(f"--{key.replace('_', '-')}" + (
+                    "" if value is True else f" {value}")
+                    for key, value in settings.items())
+                + "; a flag given overrides one, e.g. --no-xla)")
+
+    def _check(self, metrics_every):
         check_values(self.to_dict())
         if self.loss != "bce" and self.step != "tape":
             raise UserError(f"--loss {self.loss} needs --step tape (or "
@@ -287,8 +312,6 @@ class RunConfig:
                             f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
                             f"at {self.image_size}x{self.image_size}; raise "
                             "--image-size or train without it")
-        if memory:
-            self.check_memory(metrics_every)
 
     def check_memory(self, metrics_every=None):
         needed = training_bytes(self)

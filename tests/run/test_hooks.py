@@ -121,6 +121,13 @@ def test_a_spent_time_budget_ends_at_a_step_or_after_the_epoch(
     assert checkpoints.saved == 1
     budget.on_epoch_end(5, {})                  # the run's end: complete
     assert budget.minutes_left() == 0
+    # --pause-after's last epoch: the pause stops it, not the budget
+    paused = hooks.TimeBudget(2, checkpoints, None, 3, 10)
+    paused.on_train_begin()
+    clock[0] += 500
+    paused.on_epoch_end(3, {})
+    with pytest.raises(hooks.BudgetSpent):
+        paused.on_epoch_end(2, {})
 
 
 def test_the_first_epoch_says_how_long_the_rest_takes(capsys, monkeypatch):
@@ -142,6 +149,16 @@ def test_the_first_epoch_says_how_long_the_rest_takes(capsys, monkeypatch):
     assert "[INFO] at this pace the other 20 epochs take about 10 min" in \
         lines
     assert sum("at this pace" in line for line in lines) == 1
+    # --pause-after 3: this invocation's other 2 epochs; the first step
+    # (compiling) left out of the pace
+    paused = hooks.Progress(21, 10, last_epoch=3)
+    paused.on_epoch_begin(1, 0)
+    for batch in range(10):
+        clock[0] += 30.0 if batch == 0 else 3.0
+        paused.on_train_batch_end(1, batch, {"d_loss": 1.0, "g_loss": 1.0})
+    paused.on_epoch_end(1, {})
+    assert "[INFO] at this pace the other 2 epochs take about 1 min" in \
+        capsys.readouterr().out
     # with --minutes shorter than that: in which epoch it will stop
     budget = hooks.TimeBudget(2.1, None, None, 21, 10)
     budget.on_train_begin()

@@ -67,8 +67,32 @@ def test_a_recipe_fills_in_what_the_flags_leave_out():
     # a checkpoint from before recipes had names is the tutorial's
     old = fresh().to_dict()
     del old["recipe"]
-    assert resumed(old).recipe is None
-    assert resumed(old).tip_flags() == ""
+    assert resumed(old).recipe == "tutorial"
+    assert resumed(old, "--recipe", "tutorial").tip_flags() == ""
+    # what a recipe set, a flag given turns off; an error in what it set
+    # says where it came from
+    assert fresh("--recipe", "small-data", "--no-xla").xla is False
+    with pytest.raises(UserError, match=re.escape(
+            "(--recipe small-data sets --step tape --loss hinge "
+            "--spectral-norm --xla --ema 0.999")):
+        fresh("--recipe", "small-data", "--step", "keras").check(
+            memory=False)
+    fresh("--recipe", "small-data", "--step", "keras", "--loss", "bce",
+          "--no-xla").check(memory=False)
+
+
+def test_a_kimg_run_s_length_in_whole_epochs():
+    # 300 images in batches of 32: 9 steps, 288 images an epoch
+    config = fresh("--kimg", "1", "--batch-size", "32").for_data(
+        300, "ab" * 20, 1)
+    assert (config.epochs, config.kimg_of(config.epochs)) == (4, 1.152)
+    assert config.length_line() == \
+        "[INFO] --kimg 1: 4 epochs of 9 steps (1.152 kimg shown)"
+    exact = fresh("--kimg", "0.576", "--batch-size", "32").for_data(
+        300, "ab" * 20, 1)
+    assert exact.epochs == 2
+    assert fresh("--kimg", "0.577", "--batch-size", "32").for_data(
+        300, "ab" * 20, 1).epochs == 3
 
 
 def test_native_shape_is_known_before_any_decoding(tmp_path):
@@ -236,7 +260,7 @@ def test_resume_takes_checkpoint_settings():
     config = resumed(saved)
     assert config == RunConfig(epochs=2, batch_size=64, limit=640, seed=1,
                                image_size=28, channels=1, shuffle=False,
-                               num_images=640)
+                               num_images=640, recipe="tutorial")
     # raising --epochs is how a finished run trains longer
     assert resumed(saved, "--epochs", "5").epochs == 5
     # repeating a setting unchanged is fine
@@ -258,7 +282,7 @@ def test_resume_refuses_a_different_run(flags, saved_as, asked_as):
     assert str(info.value).startswith(
         f"the checkpoint was made {saved_as}, and this resume asks for it "
         f"{asked_as}: leave the flag out")
-    assert "--epochs may rise" in str(info.value)
+    assert "(its length, --epochs or --kimg, may rise)" in str(info.value)
 
 
 def test_unseeded_checkpoint_says_without():

@@ -84,7 +84,7 @@ def test_resume_reads_the_cache_and_refuses_other_data(photos, colour_run,
              "with --dataset mnist")]:
         result = run_script("--output", out, "--resume", "--epochs", "3",
                             *flags, env=cache_env)
-        assert_one_line_error(result, fragment, "--epochs may rise")
+        assert_one_line_error(result, fragment, "--epochs or --kimg, may rise")
         assert "[INFO] loading" not in result.stdout
     result = run_script("--output", out, "--resume", "--epochs", "3",
                         env=cache_env)

@@ -222,7 +222,7 @@ def test_resume_errors_are_one_line(baseline, tmp_path):
                                      "--batch-size", "32"),
                           "made with --batch-size 64, and this resume asks "
                           "for it with --batch-size 32",
-                          "leave the flag out", "--epochs may rise")
+                          "leave the flag out", "--epochs or --kimg, may rise")
     assert_one_line_error(run_script("--output", out, "--resume",
                                      "--epochs", "1"),
                           "already trained 2 epochs")

@@ -11,8 +11,10 @@ def test_policy_names():
     assert parse_policy("translation") == ("translation",)
     assert parse_policy(" color , translation,cutout") == (
         "color", "translation", "cutout")
+    # flip, ADA's first transform, comes first
+    assert parse_policy("cutout,flip") == ("flip", "cutout")
     for bad in ("", "colour", "color,,cutout", ","):
-        with pytest.raises(ValueError, match="comma-separated list of "
+        with pytest.raises(ValueError, match="comma-separated list of flip, "
                                              "color, translation, cutout"):
             parse_policy(bad)
 

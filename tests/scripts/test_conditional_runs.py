@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import (assert_one_line_error, pngs, run_python, run_script,
+from conftest import (assert_one_line_error, run_python, run_script,
                       trained_once)
 from pyimagesearch.runfiles import checkpoint as ckpt
 
@@ -20,12 +20,6 @@ CONDITIONAL = ["--conditional", "--tensorboard", "--limit", "640",
                "--metrics-every", "2", "--augment", "translation"]
 FASHION = ("T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, "
            "Sneaker, Bag, Ankle boot")
-
-
-def weights(path):
-    import keras
-    import pyimagesearch.dcgan  # noqa: F401  (registers ClassEmbedding)
-    return keras.models.load_model(path).get_weights()
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +132,10 @@ def test_a_folder_of_class_folders(tmp_path):
     root = str(tmp_path / "shapes")
     write_class_folders(root, {"blue": 24, "green": 24, "red": 8})
     out = str(tmp_path / "run")
-    # the projection design on the DCGAN paper's models, end to end and
-    # resumed exactly (the Fashion-MNIST runs above: the default one-hot
-    # design on the tutorial's models)
+    # the projection design on the DCGAN paper's models, end to end (the
+    # Fashion-MNIST runs above: the default one-hot design on the
+    # tutorial's models; exact resume of a conditional run:
+    # tests/scripts/test_small_data.py)
     flags = ["--dataset", root, "--conditional", "projection", "--arch",
              "radford", "--image-size", "16", "--batch-size", "8",
              "--epochs", "2", "--seed", "1"]
@@ -155,17 +150,8 @@ def test_a_folder_of_class_folders(tmp_path):
         result.stdout and "red (8)" in result.stdout
     montage = cv2.imread(os.path.join(out, "epoch_0002_output.png"))
     assert montage.shape == (3 * 16, 16 * 16, 3)
-    paused = str(tmp_path / "paused")
-    first = run_script("--output", paused, *flags, "--pause-after", "1")
-    assert first.returncode == 0, first.stderr
-    switched = run_script("--output", paused, "--resume", "--conditional")
+    switched = run_script("--output", out, "--resume", "--conditional")
     assert_one_line_error(switched, "made with --conditional projection")
-    second = run_script("--output", paused, "--resume")
-    assert second.returncode == 0, second.stderr
-    assert pngs(paused) == pngs(out)
-    for a, b in zip(weights(os.path.join(paused, "generator.keras")),
-                    weights(os.path.join(out, "generator.keras"))):
-        np.testing.assert_array_equal(a, b)
     samples = run_python("generate.py", os.path.join(out, "generator.keras"),
                          "-o", str(tmp_path / "s"), "--class", "red")
     assert "(red, one a row)" in samples.stdout

@@ -3,7 +3,7 @@
 measured every epoch and the best generator kept, on the tape step with
 the hinge loss, class-conditional, one Adam, for a length in images shown
 (--kimg): recorded in the checkpoint and resumed exactly after a time
-budget (--minutes) ended it twice mid-epoch (the one end-to-end stop and
+budget (--minutes) ended it mid-epoch (the one end-to-end stop and
 resume of the tape step; tests/gan/test_tips.py has the train_on_batch
 step's, by --pause-after); evaluate.py (with --nearest) and compare.py on
 such a run."""
@@ -156,20 +156,13 @@ def test_minutes_stop_at_a_step_and_resume_exactly(whole, tmp_path):
         result = run_script("--output", out, "--resume", *flags)
         assert_one_line_error(result, fragment)
         assert "[INFO] loading" not in result.stdout
-    # --resume --minutes M: M more, from the step it stopped at
-    second = run_script("--output", out, "--resume", "--metrics-every", "1",
-                        "--minutes", "0.0001")
-    assert second.returncode == 0, second.stderr
-    assert "spent after step 1_1" in second.stdout
     # then to the end of its --kimg, as if never stopped (--metrics-every
-    # says how a run reports, not what it is: given again)
-    third = run_script("--output", out, "--resume", "--metrics-every", "1")
-    assert third.returncode == 0, third.stderr
-    assert "[INFO] training complete in" in third.stdout
-    mine, theirs = pngs(out), pngs(whole[0])
-    assert set(mine) - set(theirs) == {"epoch_0001_step_00001.png",
-                                       "ema_epoch_0001_step_00001.png"}
-    assert {name: mine[name] for name in theirs} == theirs
+    # says how a run reports, not what it is: given again; --resume
+    # --minutes M would train M more: tests/run/test_hooks.py)
+    second = run_script("--output", out, "--resume", "--metrics-every", "1")
+    assert second.returncode == 0, second.stderr
+    assert "[INFO] training complete in" in second.stdout
+    assert pngs(out) == pngs(whole[0])
     finals = [ckpt.load_checkpoint(ckpt.latest_checkpoint(folder))[0]
               for folder in (out, whole[0])]
     for name in finals[1]:      # D's weights and u vectors, the optimizer

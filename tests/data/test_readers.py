@@ -129,6 +129,7 @@ def test_keras_home_is_honoured_as_keras_does(monkeypatch, tmp_path):
     assert len(train[0]) == 7
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 @pytest.mark.parametrize("keras_home", [None, "/some/where/else"])
 def test_keras_home_is_where_keras_looks(keras_home):
     """The same folder Keras' own download would use, with and without

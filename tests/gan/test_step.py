@@ -2,6 +2,7 @@
 from the same weights and the same random draws, two steps of each give
 the same losses and weights to within float tolerance; the losses of
 gan/losses.py on D's probabilities or logits."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -40,6 +41,7 @@ def run_steps(trainer, real, real_classes, steps=2):
 @pytest.mark.parametrize("case", CASES)
 def test_the_tape_step_trains_as_train_on_batch_does(case):
     settings = CASES[case]
+    keras.utils.set_random_seed(list(CASES).index(case))   # reproducible
     keras_step = build_trainer(config_for(settings))
     tape_step = build_trainer(config_for(settings, step="tape"))
     assert type(keras_step).__name__ == "GANTrainer"
@@ -58,8 +60,11 @@ def test_the_tape_step_trains_as_train_on_batch_does(case):
                 for name in start if "optimizer" not in name)
     assert moved > 1e-3                      # the steps did train
     assert np.max(np.abs(np.subtract(*losses_seen))) < 1e-6
+    # Adam divides by the root of the squared gradient: where a gradient
+    # is near zero, float rounding moves a weight by a fraction of the
+    # learning rate (2e-4 a step); 1e-5 is 5% of one step
     for name in start:
-        assert np.max(np.abs(after[0][name] - after[1][name])) < 1e-6, name
+        assert np.max(np.abs(after[0][name] - after[1][name])) < 1e-5, name
 
 
 @pytest.mark.parametrize("name", ["bce", "logistic", "hinge"])

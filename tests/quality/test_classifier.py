@@ -56,6 +56,7 @@ def small_generator(tmp_path_factory, real_data):
     return out, result
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_evaluate_prints_metrics_and_the_floor(small_generator, tmp_path):
     out, _ = small_generator
     csv_path = tmp_path / "m.csv"

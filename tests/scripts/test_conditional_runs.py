@@ -93,6 +93,7 @@ def test_generate_draws_the_classes_asked(whole, tmp_path):
         "samples_seed0_class7-0.png"]
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_what_conditioning_cannot_do_is_refused(whole, tmp_path):
     plain = str(tmp_path / "plain")
     result = run_script("--output", plain, "--limit", "128", "--batch-size",

@@ -37,6 +37,7 @@ def hostile(tmp_path):
                                                          b"out\xfe"))
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_a_hostile_folder_trains_and_resumes(hostile):
     folder, out = hostile
     args = ["--dataset", folder, "--output", out, "--image-size", "8",

@@ -320,6 +320,7 @@ def tree(folder):
             if name != ".dcgan-run.lock"}
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_a_used_output_is_refused_then_overwritten(baseline, tmp_path):
     out = str(tmp_path / "out")
     shutil.copytree(baseline[0], out)
@@ -438,6 +439,7 @@ def test_main_can_be_called_from_another_program(tmp_path, monkeypatch):
             "with:") in stdout.getvalue()
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_tips_off_or_averaging_only_leave_the_tutorials_run_unchanged(
         baseline, tmp_path):
     """The tips at their off values, and --ema (which only watches G),

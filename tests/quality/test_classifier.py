@@ -81,6 +81,7 @@ def test_evaluate_prints_metrics_and_the_floor(small_generator, tmp_path):
     assert os.listdir(tmp_path / "cache")            # real stats cached
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_training_logs_metrics_csv(small_generator):
     out, result = small_generator
     assert "[INFO] metrics at epoch 1: SWD=" in result.stdout
@@ -92,6 +93,7 @@ def test_training_logs_metrics_csv(small_generator):
     assert len(rows) == 3
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_metrics_leave_the_training_run_unchanged(small_generator, tmp_path):
     out, _ = small_generator
     plain = str(tmp_path)

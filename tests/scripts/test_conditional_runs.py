@@ -129,6 +129,7 @@ def write_class_folders(root, counts, size=20):
                                image)
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_a_folder_of_class_folders(tmp_path):
     root = str(tmp_path / "shapes")
     write_class_folders(root, {"blue": 24, "green": 24, "red": 8})

@@ -179,8 +179,10 @@ def test_generate_says_how_to_do_without_a_damaged_checkpoint(trained,
      "--cpu-replicas must be from 2"),
     (["--distribute", "mirrored", "--cpu-replicas", "2", "--tips"],
      "pass one of them"),
-    (["--distribute", "mirrored", "--cpu-replicas", "2", "--batch-size",
-      "15"], "--batch-size 15 does not split evenly across 2 replicas"),
+    pytest.param(["--distribute", "mirrored", "--cpu-replicas", "2",
+                  "--batch-size", "15"],
+                 "--batch-size 15 does not split evenly across 2 replicas",
+                 marks=pytest.mark.slow),     # starts TensorFlow
 ])
 def test_bench_rejects_bad_flags(flags, fragment):
     # a split checked once the logical devices exist: a new TensorFlow

@@ -209,6 +209,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(baseline,
     assert tree(out) == before
 
 
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_resume_errors_are_one_line(baseline, tmp_path):
     out = str(tmp_path / "out")
     shutil.copytree(baseline[0], out)

@@ -68,12 +68,13 @@ RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
            f"--arch radford --augment {AUGMENT}": {"arch": "radford",
                                                    "augment": AUGMENT},
            "--step tape --loss hinge": TAPE,
-           "  --spectral-norm": dict(TAPE, spectral_norm=True),
-           "  --spectral-norm --xla": dict(TAPE, spectral_norm=True,
-                                           xla=True),
-           "  --spectral-norm --r1 0.05 --augment ... --ema 0.999 "
-           "--ema-rampup 0.05": SMALL_DATA,
-           "  the same, --xla": dict(SMALL_DATA, xla=True)}
+           "--step tape --loss hinge --spectral-norm": dict(
+               TAPE, spectral_norm=True),
+           "--step tape --loss hinge --spectral-norm --xla": dict(
+               TAPE, spectral_norm=True, xla=True),
+           "--step tape --loss hinge --spectral-norm --r1 0.05 --augment "
+           f"{AUGMENT} --ema 0.999 --ema-rampup 0.05": SMALL_DATA,
+           "the same --xla": dict(SMALL_DATA, xla=True)}
 
 
 def bench_variants(real, config, variants, heading, warmup, timed, rounds):

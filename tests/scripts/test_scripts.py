@@ -312,12 +312,20 @@ def test_bench_recipes_time_the_small_data_switches_as_ratios():
     assert result.returncode == 0, result.stderr
     rows = {}
     for line in result.stdout.splitlines():
-        if line.startswith(("the tutorial", "--")):
-            name, ms, ratio = line.rsplit(None, 2)
-            rows[name.strip()] = (ms, ratio)
+        if line.startswith(("the tutorial", "the same", "--")):
+            name, ms, per_second, ratio = line.rsplit(None, 3)
+            rows[name.strip()] = (ms, per_second, ratio)
     augment = "--augment color,translation,cutout"
-    assert list(rows) == ["the tutorial's recipe", augment,
-                          "--arch radford", "--arch radford " + augment]
+    tape = "--step tape --loss hinge"
+    assert list(rows) == [
+        "the tutorial's recipe", augment, "--arch radford",
+        "--arch radford " + augment, tape, tape + " --spectral-norm",
+        tape + " --spectral-norm --xla",
+        tape + " --spectral-norm --r1 0.05 " + augment
+        + " --ema 0.999 --ema-rampup 0.05", "the same --xla"]
     base = rows["the tutorial's recipe"][0]
-    for name, (ms, ratio) in rows.items():
+    for name, (ms, per_second, ratio) in rows.items():
         assert_printed_quotient(ratio, ms, base)
+        # images a second: the batch of 8 over the step's time
+        assert float(per_second) == pytest.approx(8000 / float(ms), rel=0.02,
+                                                  abs=1)

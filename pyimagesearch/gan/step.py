@@ -145,16 +145,12 @@ class TapeTrainer(GANTrainer):
             penalty = lambda: self.r1_penalty(  # noqa: E731
                 model_inputs(batch["real_images"], "real_classes"),
                 global_batch)
-        seen = {}
-
-        def d_loss_of(outputs):
-            seen["outputs"] = outputs
-            return self.loss.discriminator(outputs, labels)
-        d_loss = self._update(
+        d_loss, d_outputs = self._update(
             self.critic_model, self.disc_model.optimizer, d_inputs,
-            d_loss_of, self.discriminator.trainable_variables,
-            2 * global_batch, penalty)
-        real_outputs = tf.cast(seen["outputs"][:tf.shape(
+            lambda outputs: self.loss.discriminator(outputs, labels),
+            self.discriminator.trainable_variables, 2 * global_batch,
+            penalty)
+        real_outputs = tf.cast(d_outputs[:tf.shape(
             batch["real_images"])[0]], "float32")
         # a probability's sign is that of its logit
         real_signs = tf.reduce_sum(tf.sign(
@@ -163,11 +159,10 @@ class TapeTrainer(GANTrainer):
         # (2) update G through the GAN, D frozen
         g_inputs = model_inputs(batch["g_noise"], "g_classes")
         with frozen(self.discriminator):
-            g_loss = self._update(self.critic_gan, self.gan.optimizer,
-                                  g_inputs,
-                                  self.loss.generator,
-                                  self.generator.trainable_variables,
-                                  global_batch)
+            g_loss, _ = self._update(self.critic_gan, self.gan.optimizer,
+                                     g_inputs, self.loss.generator,
+                                     self.generator.trainable_variables,
+                                     global_batch)
         return d_loss, g_loss, real_signs
 
     def r1_penalty(self, real_inputs, global_batch):
@@ -191,7 +186,7 @@ class TapeTrainer(GANTrainer):
                 global_count, penalty=None):
         """One step of `optimizer` on `model`'s loss over this replica's
         share (plus `penalty()`, if given); returns the share's part of the
-        global mean of the loss."""
+        global mean of the loss, and the model's outputs."""
         with tf.GradientTape() as tape:
             outputs = model(inputs, training=True)
             loss = tf.reduce_sum(loss_of(outputs)) / tf.cast(
@@ -200,4 +195,4 @@ class TapeTrainer(GANTrainer):
             scaled = optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(gradients, variables))
-        return loss
+        return loss, outputs

@@ -72,11 +72,10 @@ def real_data_evaluator(args, path, generator):
 def check_csv_columns(path, columns):
     """An existing --csv must take these columns: refused before minutes
     of measuring, not after."""
-    import csv
+    from pyimagesearch.runfiles.metrics_log import csv_header
     if not os.path.isfile(path):
         return
-    with open(path, newline="") as f:
-        header = next(csv.reader(f), None)
+    header = csv_header(path)
     if header is not None and header != columns:
         raise UserError(f"--csv {path} holds other columns than this "
                         "measurement writes (another data set's, or an "

@@ -166,6 +166,15 @@ def info_lines(stdout):
     return [line for line in stdout.splitlines() if line.startswith("[INFO]")]
 
 
+def peak_rss_mb(code):
+    """Peak memory of a fresh process running `code`, in MB."""
+    probe = (f"import sys, resource; sys.path.insert(0, {ROOT!r}); {code}; "
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe], check=True,
+                         capture_output=True, text=True, timeout=300)
+    return int(out.stdout.split()[-1]) / 1024
+
+
 def assert_one_line_error(result, *fragments, code=2):
     """A user error: non-zero exit, one [ERROR] line, no traceback."""
     assert result.returncode == code, (result.returncode, result.stderr)

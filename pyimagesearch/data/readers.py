@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 
+from ..bounded import Capped, checked_npz, open_checked, read_exactly
 from ..errors import UserError
 
 IMAGES_MAGIC = 2051
@@ -20,6 +21,9 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+# the most an IDX file's data may be, inflated (Fashion-MNIST's largest is
+# 47 MB; an image folder's files have the same limit)
+MAX_IDX_BYTES = 512 * 2 ** 20
 KERAS_SUBDIR = os.path.join("datasets", "fashion-mnist")
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 # where Fashion-MNIST's four files are when --data-dir is not given
@@ -27,30 +31,40 @@ DATA_DIR_VARIABLE = "DCGAN_DATA_DIR"
 
 
 def read_idx(path, expected_magic):
-    """Read one gzipped IDX file, checking its header against its size."""
+    """Read one gzipped IDX file, checking its header against its size:
+    the data is read in chunks up to what the header declares (at most
+    MAX_IDX_BYTES), so a file built to inflate far past it costs no
+    memory."""
     try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
+        with open_checked(path, MAX_IDX_BYTES, "data file") as packed, \
+                gzip.open(packed) as f:
+            raw = f.read(4)
+            magic = struct.unpack(">I", raw)[0] if len(raw) == 4 else None
+            if magic != expected_magic:
+                raise UserError(
+                    f"{path} is too short to be an IDX file; delete it and "
+                    "reinstall the data" if magic is None else
+                    f"{path} has IDX magic number {magic}, expected "
+                    f"{expected_magic}: it is not the file its name says; "
+                    "reinstall the data")
+            ndim = magic & 0xFF
+            raw = f.read(4 * ndim)
+            if len(raw) != 4 * ndim:
+                raise UserError(f"{path} is too short to be an IDX file; "
+                                "delete it and reinstall the data")
+            shape = struct.unpack(">" + "I" * ndim, raw)
+            declared = int(np.prod(shape, dtype=object))
+            if declared > MAX_IDX_BYTES:
+                raise UserError(
+                    f"{path} declares shape {shape}, {declared:,} bytes of "
+                    f"data, over the {MAX_IDX_BYTES:,} an IDX file may hold "
+                    "here; reinstall the data")
+            body = read_exactly(f, declared, path,
+                                f"its header says shape {shape}, that is")
     except (OSError, EOFError, zlib.error) as e:
         raise UserError(f"{path} is corrupt or truncated ({e}); "
                         "delete it and reinstall the data") from None
-    if len(raw) < 8:
-        raise UserError(f"{path} is too short to be an IDX file; "
-                        "delete it and reinstall the data")
-    magic, count = struct.unpack(">II", raw[:8])
-    if magic != expected_magic:
-        raise UserError(f"{path} has IDX magic number {magic}, expected "
-                        f"{expected_magic}: it is not the file its name "
-                        "says; reinstall the data")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    shape = struct.unpack(">" + "I" * ndim, raw[4:header])
-    body = raw[header:]
-    if len(body) != int(np.prod(shape)):
-        raise UserError(f"{path} holds {len(body)} bytes of data but its "
-                        f"header says shape {shape}: the file is truncated "
-                        "or corrupt; reinstall the data")
-    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+    return body.reshape(shape)
 
 
 def keras_home():
@@ -157,6 +171,9 @@ def download(fname, origin, file_hash):
 
 
 MNIST_NPZ = "mnist.npz"
+# what mnist.npz's members may claim inflated (its x_train is 47 MB)
+MAX_NPZ_MEMBER_BYTES = 64 * 2 ** 20
+MAX_NPZ_BYTES = 128 * 2 ** 20
 MNIST_URL = ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
              "mnist.npz")
 MNIST_SHA256 = \
@@ -164,9 +181,11 @@ MNIST_SHA256 = \
 
 
 def read_mnist_npz(path):
-    """Keras' mnist.npz, read as plain arrays (allow_pickle=False)."""
+    """Keras' mnist.npz, read as plain arrays (allow_pickle=False), each
+    member checked against what it declares before it is inflated."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with checked_npz(path, {}, MAX_NPZ_MEMBER_BYTES, MAX_NPZ_BYTES,
+                         "mnist.npz") as f:
             data = ((f["x_train"], f["y_train"]), (f["x_test"], f["y_test"]))
     except (OSError, ValueError, KeyError, EOFError,
             zipfile.BadZipFile) as e:
@@ -208,6 +227,10 @@ CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 CIFAR_TRAIN = [f"data_batch_{index}.bin" for index in range(1, 6)]
 CIFAR_TEST = ["test_batch.bin"]
 CIFAR_RECORD = 1 + 32 * 32 * 3        # label, then R, G and B planes
+CIFAR_BATCH_BYTES = 10000 * CIFAR_RECORD    # each of the six files
+# the archive inflated (CIFAR-10's is 185 MB) and the files it may hold
+MAX_CIFAR_TAR_BYTES = 256 * 2 ** 20
+MAX_CIFAR_MEMBERS = 64
 
 
 def parse_cifar_batch(raw, name):
@@ -234,24 +257,49 @@ def read_cifar(read, where):
 
 def read_cifar_dir(folder):
     def read(name):
-        with open(os.path.join(folder, name), "rb") as f:
-            return f.read()
+        path = os.path.join(folder, name)
+        with open_checked(path, CIFAR_BATCH_BYTES, "CIFAR-10 batch") as f:
+            return f.read(CIFAR_BATCH_BYTES)
     return read_cifar(read, folder)
 
 
 def read_cifar_tar(path):
+    """The six batches out of CIFAR-10's .tar.gz, read as a stream: every
+    read capped at MAX_CIFAR_TAR_BYTES inflated, each batch at its
+    declared size and at CIFAR_BATCH_BYTES."""
+    wanted = {f"{CIFAR_DIR}/{name}": name for name in CIFAR_TRAIN + CIFAR_TEST}
+    batches = {}
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            def read(name):
-                member = tar.extractfile(f"{CIFAR_DIR}/{name}")
-                if member is None:
-                    raise KeyError(name)
-                return member.read()
-            return read_cifar(read, path)
-    except (OSError, EOFError, KeyError, tarfile.TarError, zlib.error) as e:
+        with open_checked(path, MAX_CIFAR_TAR_BYTES, "CIFAR-10 archive") \
+                as packed, gzip.open(packed) as inflated, tarfile.open(
+                    fileobj=Capped(inflated, MAX_CIFAR_TAR_BYTES, path,
+                                   "CIFAR-10 archive"), mode="r|") as tar:
+            for count, member in enumerate(tar):
+                if count >= MAX_CIFAR_MEMBERS:
+                    raise UserError(f"{path} holds more than "
+                                    f"{MAX_CIFAR_MEMBERS} files: it is not "
+                                    "CIFAR-10's binary version")
+                name = wanted.get(member.name)
+                if name is None:
+                    continue
+                if not member.isfile() or member.size > CIFAR_BATCH_BYTES:
+                    raise UserError(f"{path}: its {member.name} claims "
+                                    f"{member.size:,} bytes, not a batch of "
+                                    f"at most {CIFAR_BATCH_BYTES:,}: it is "
+                                    "corrupt; fetch it again")
+                batches[name] = read_exactly(
+                    tar.extractfile(member), member.size,
+                    f"{path}/{member.name}", "its tar header says")
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
         raise UserError(f"{path} is corrupt or not CIFAR-10's binary "
                         f"version ({type(e).__name__}: {e}); delete it and "
                         "fetch it again") from None
+    missing = [name for name in wanted.values() if name not in batches]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}: it is not "
+                        "CIFAR-10's binary version; delete it and fetch it "
+                        "again")
+    return read_cifar(batches.__getitem__, path)
 
 
 def load_cifar10(data_dir=None, download_missing=True):

@@ -12,8 +12,10 @@ import zipfile
 
 import numpy as np
 
+from ..bounded import MAX_META_BYTES, checked_npz
 from ..errors import UserError
 from ..files import atomic_write, remove_quietly
+from ..gan.memory import memory_limit
 from ..gan.noise import LATENT_DIM
 
 FORMAT = "dcgan-fashion-mnist-checkpoint"
@@ -25,6 +27,8 @@ NAME = "ckpt-{:08d}.npz"
 NAME_RE = re.compile(r"^ckpt-(\d{8})\.npz$")
 STATE_PREFIX = "state/"
 V1_KEYS = ("generator", "discriminator", "disc_optimizer", "gan_optimizer")
+# where the memory limit cannot be read
+MAX_CHECKPOINT_BYTES = 2 ** 40
 
 
 # -- stable names for every variable a run has --------------------------
@@ -183,6 +187,16 @@ def save_checkpoint(output, global_step, state, meta, arrays, keep=3):
     return path
 
 
+def open_checkpoint(path):
+    """np.load's view of a checkpoint, its members' declared sizes checked
+    before any is read: the meta at most MAX_META_BYTES, all of them at
+    most the memory this process may use (a file that claims more is
+    damaged or built to inflate)."""
+    limit = memory_limit()[0] or MAX_CHECKPOINT_BYTES
+    return checked_npz(path, {"meta": MAX_META_BYTES}, limit, limit,
+                       "checkpoint")
+
+
 def load_checkpoint(path):
     """(state, meta, arrays) from a checkpoint file, or a UserError that
     names the file and what to do.  A version-1 file's state comes back as
@@ -192,7 +206,7 @@ def load_checkpoint(path):
     hint = (f"delete it to resume from {others[-1]}" if others
             else "delete it and train again without --resume")
     try:
-        with np.load(path, allow_pickle=False) as bundle:
+        with open_checkpoint(path) as bundle:
             contents = {key: bundle[key] for key in bundle.files}
         meta = check_meta(json.loads(
             contents.pop("meta").tobytes().decode()))
@@ -273,7 +287,7 @@ def check_arrays(meta, arrays, latent_dim=LATENT_DIM):
 def load_meta(path):
     """A checkpoint's settings and position only, without its arrays."""
     try:
-        with np.load(path, allow_pickle=False) as bundle:
+        with open_checkpoint(path) as bundle:
             return check_meta(json.loads(bundle["meta"].tobytes().decode()))
     except (OSError, EOFError, ValueError, KeyError, TypeError,
             zipfile.BadZipFile, UnicodeDecodeError) as e:

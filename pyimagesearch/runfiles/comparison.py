@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..bounded import csv_dicts, read_csv  # noqa: E402
 from ..errors import UserError  # noqa: E402
 from ..files import atomic_write, readable_name  # noqa: E402
 from .checkpoint import latest_checkpoint, load_meta  # noqa: E402
@@ -32,19 +33,17 @@ def read_metrics(path):
     with the columns of PANELS it has (an older run's has no SWD)."""
     epochs, floor = {}, None
     try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            keys = [key for key, _, _ in PANELS
-                    if key in (reader.fieldnames or [])]
-            if not keys:
-                raise KeyError("no quality column")
-            for row in reader:
-                values = {key: float(row[key]) for key in keys}
-                if row["epoch"] == FLOOR:
-                    floor = values
-                else:
-                    epochs[int(row["epoch"])] = values
-    except (OSError, KeyError, ValueError, TypeError, csv.Error) as e:
+        rows = read_csv(path)
+        keys = [key for key, _, _ in PANELS if key in (rows or [[]])[0]]
+        if not keys:
+            raise KeyError("no quality column")
+        for row in csv_dicts(rows):
+            values = {key: float(row[key]) for key in keys}
+            if row["epoch"] == FLOOR:
+                floor = values
+            else:
+                epochs[int(row["epoch"])] = values
+    except (KeyError, ValueError, TypeError, csv.Error) as e:
         raise UserError(f"{path} is not a metrics file of this project "
                         f"({type(e).__name__}: {e})") from None
     return epochs, floor

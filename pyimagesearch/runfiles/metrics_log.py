@@ -4,6 +4,7 @@ and where a resumed run's best generator stands."""
 import csv
 import os
 
+from ..bounded import csv_dicts, read_csv
 from ..errors import UserError
 from ..quality.evaluator import main_number, summary
 from .outputs import EMA_METRICS, METRICS
@@ -36,8 +37,7 @@ def append_csv(path, rows, columns):
     refused rather than mixed."""
     new = not os.path.isfile(path)
     if not new:
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
+        header = csv_header(path)
         if header != columns:
             raise UserError(f"{path} holds other columns than this "
                             "measurement writes (another data set's, or "
@@ -48,6 +48,17 @@ def append_csv(path, rows, columns):
         if new:
             writer.writeheader()
         writer.writerows(rows)
+
+
+def csv_header(path):
+    """The first row of a metrics CSV (None for an empty one), read with
+    the bounds of every CSV read here."""
+    try:
+        rows = read_csv(path)
+    except csv.Error as e:
+        raise UserError(f"{path} is not a CSV file ({e}): move it away, "
+                        "or pick another path") from None
+    return rows[0] if rows else None
 
 
 def log_metrics(evaluator, generator, epoch, output, noise="uniform",
@@ -78,11 +89,9 @@ def set_aside_other_columns(path, columns):
     """A metrics CSV from before this measurement's columns (an older
     version's, FD only) is renamed beside it, never mixed or lost; returns
     the new name, or None when there was nothing to set aside."""
-    try:
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
-    except OSError:
+    if not os.path.isfile(path):
         return None
+    header = csv_header(path)
     if header is None or header == columns:
         return None
     stem, extension = os.path.splitext(path)
@@ -100,16 +109,17 @@ def best_so_far(path):
     """(epoch, number) of the lowest main number in a metrics CSV, or
     None: where a resumed run's "best" stands."""
     best = None
+    if not os.path.isfile(path):
+        return None
     try:
-        with open(path, newline="") as f:
-            for values in csv.DictReader(f):
-                if not values.get("epoch", "").isdigit():
-                    continue
-                number = float(values["fd"] if values.get("fd")
-                               else values["swd"])
-                if best is None or number < best[1]:
-                    best = (int(values["epoch"]), number)
-    except (OSError, KeyError, ValueError, csv.Error):
+        for values in csv_dicts(read_csv(path)):
+            if not values.get("epoch", "").isdigit():
+                continue
+            number = float(values["fd"] if values.get("fd")
+                           else values["swd"])
+            if best is None or number < best[1]:
+                best = (int(values["epoch"]), number)
+    except (KeyError, ValueError, csv.Error):
         return None
     return best
 

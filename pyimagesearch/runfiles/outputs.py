@@ -9,6 +9,7 @@ import re
 
 from .checkpoint import checkpoint_dir
 from ..data.folders import Exclusion
+from ..bounded import read_csv
 from ..errors import UserError
 from ..files import atomic_write
 
@@ -157,8 +158,11 @@ def trim_metrics(output, last_epoch):
 
 
 def _trim_csv(path, last_epoch):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        rows = read_csv(path)
+    except csv.Error as e:
+        raise UserError(f"{path} is not a CSV file ({e}): move it away, "
+                        "then resume") from None
     kept = rows[:1] + [row for row in rows[1:]
                        if not (row and row[0].isdigit()
                                and int(row[0]) > last_epoch)]

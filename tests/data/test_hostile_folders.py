@@ -4,15 +4,13 @@ no picture, stale caches and the run's own output inside the folder.
 Nothing hangs, crashes or runs out of memory: such files are skipped with
 the one warning line."""
 import os
-import subprocess
-import sys
 import time
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import peak_rss_mb
 from pyimagesearch.data import folders
 from pyimagesearch.files import readable_name
 from pyimagesearch.runfiles.outputs import run_exclusion
@@ -76,15 +74,6 @@ def test_too_many_pixels_are_skipped_from_the_header(tmp_path):
     assert len(images) == 3
     assert ("bomb.png (10000x10000 pixels, over the 64-megapixel limit)"
             in lines[1])
-
-
-def peak_rss_mb(code):
-    """Peak memory of a fresh process running `code`, in MB."""
-    probe = (f"import sys, resource; sys.path.insert(0, {ROOT!r}); {code}; "
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", probe], check=True,
-                         capture_output=True, text=True, timeout=300)
-    return int(out.stdout.split()[-1]) / 1024
 
 
 def decode_peak_mb(path):

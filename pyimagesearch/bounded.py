@@ -145,32 +145,40 @@ def checked_npz(path, caps, default_cap, max_total, what):
             yield bundle
 
 
-def npz_declared(path, caps, default_cap, max_total):
-    """{member: bytes} of a .npz (a zip of .npy files; a path or an open
-    file), checked before any
+def zip_declared(archive, caps, default_cap, max_total, strip=""):
+    """{member: bytes} of an open zip, from its directory, before any
     member is inflated: each member's declared size within its cap
-    (caps[name], else default_cap), their sum within max_total, and each
-    .npy header's array exactly the member's declared size, so no member
-    can inflate past what it claims (zipfile stops at the declared size).
-    A ValueError (or zipfile's BadZipFile) names the first that is not."""
+    (caps[name], name less `strip`; else default_cap) and their sum within
+    max_total.  zipfile stops each member at its declared size, so none
+    can inflate past it.  A ValueError names the first that is over."""
     declared = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            name = info.filename.removesuffix(".npy")
-            cap = caps.get(name, default_cap)
-            if info.file_size > cap:
-                raise ValueError(
-                    f"its member {name!r} claims {megabytes(info.file_size)} "
-                    f"inflated, over the {megabytes(cap)} it may hold")
-            if sum(npy_layout(archive, info)) != info.file_size:
-                raise ValueError(
-                    f"its member {name!r} claims {info.file_size:,} bytes "
-                    "but its array header another size")
-            declared[name] = info.file_size
+    for info in archive.infolist():
+        name = info.filename.removesuffix(strip)
+        cap = caps.get(name, default_cap)
+        if info.file_size > cap:
+            raise ValueError(
+                f"its member {name!r} claims {megabytes(info.file_size)} "
+                f"inflated, over the {megabytes(cap)} it may hold")
+        declared[name] = info.file_size
     total = sum(declared.values())
     if total > max_total:
         raise ValueError(f"its members claim {megabytes(total)} inflated, "
                          f"over the {megabytes(max_total)} allowed")
+    return declared
+
+
+def npz_declared(path, caps, default_cap, max_total):
+    """zip_declared of a .npz (a path or an open file), each .npy header's
+    array also exactly its member's declared size."""
+    with zipfile.ZipFile(path) as archive:
+        declared = zip_declared(archive, caps, default_cap, max_total,
+                                ".npy")
+        for info in archive.infolist():
+            if sum(npy_layout(archive, info)) != info.file_size:
+                raise ValueError(
+                    f"its member {info.filename.removesuffix('.npy')!r} "
+                    f"claims {info.file_size:,} bytes but its array header "
+                    "another size")
     return declared
 
 

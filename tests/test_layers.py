@@ -14,7 +14,7 @@ PACKAGE = "pyimagesearch"
 
 # bottom first: each is a tuple of the package's top-level modules
 LAYERS = (
-    ("errors", "files"),            # files and errors
+    ("errors", "files", "bounded"),  # files, bounded reads and errors
     ("data",),                      # the training images
     ("dcgan", "gan"),               # the models and the training step
     ("quality", "benchmark"),       # measuring what they make, and how fast

@@ -3,9 +3,12 @@ and loaded back from one, or from any training checkpoint (the averaged
 generator too, for an --ema run)."""
 import os
 
+from ..bounded import MAX_META_BYTES, open_checked, zip_declared
 from ..errors import UserError
-from .checkpoint import (checkpoint_dir, fit_state, latest_checkpoint,
-                              load_checkpoint, load_meta, model_variables)
+from ..gan.memory import memory_limit
+from .checkpoint import (MAX_CHECKPOINT_BYTES, checkpoint_dir, fit_state,
+                         latest_checkpoint, load_checkpoint, load_meta,
+                         model_variables)
 from .config import RunConfig
 from ..files import remove_quietly
 from ..gan.models import build_generator, class_names
@@ -38,14 +41,33 @@ def load_generator(path, ema=False):
         raise UserError(f"--ema picks the averaged weights out of a "
                         f"checkpoint; {path} is a saved model: pass the "
                         "run's generator_ema.keras itself instead")
-    import keras
     try:
-        model = keras.models.load_model(path)
+        model = load_keras_file(path)
+    except UserError:
+        raise
     except Exception as e:   # Keras raises many types for a bad file
         raise UserError(f"{path} is not a loadable Keras model "
                         f"({type(e).__name__}: {str(e).splitlines()[0]})") \
             from None
     return check_generator(model, path)
+
+
+def load_keras_file(path):
+    """A .keras model read through one open file, checked by fstat (a
+    regular file within the memory limit) and by its zip directory (its
+    config at most MAX_META_BYTES, no member claiming more than the
+    memory limit inflated) before Keras reads it: a file swapped after
+    the command line was checked is still the one checked."""
+    import zipfile
+    from keras.src.saving import saving_lib   # Keras' reader of a file
+    limit = memory_limit()[0] or MAX_CHECKPOINT_BYTES
+    with open_checked(path, limit, "model") as f:
+        with zipfile.ZipFile(f) as archive:
+            zip_declared(archive, {"config.json": MAX_META_BYTES,
+                                   "metadata.json": MAX_META_BYTES},
+                         limit, limit)
+        f.seek(0)
+        return saving_lib.load_model(f)
 
 
 def check_generator(model, path):

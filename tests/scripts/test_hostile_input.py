@@ -104,3 +104,39 @@ def test_evaluate_refuses_a_csv_that_is_no_file_before_measuring(tmp_path):
     model.write_bytes(b"x")
     result = run_python("evaluate.py", model, "--csv", tmp_path)
     assert_one_line_error(result, "is not a file to append to")
+
+
+def test_a_resume_from_a_checkpoint_built_to_inflate_is_one_line(tmp_path):
+    """Its meta claims 100 MB of JSON (100 KB on disk): refused from the
+    zip's directory before it is inflated; the folder is left as it was."""
+    import zipfile
+    out = tmp_path / "out"
+    path = out / "checkpoints" / "ckpt-00000010.npz"
+    os.makedirs(path.parent)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED,
+                         compresslevel=1) as archive:
+        with archive.open("meta.npy", "w") as f:
+            np.lib.format.write_array_header_1_0(f, {
+                "descr": "|u1", "fortran_order": False,
+                "shape": (100 * 2 ** 20,)})
+            for _ in range(100):
+                f.write(b" " * 2 ** 20)
+    before = path.read_bytes()
+    assert_one_line_error(run_script("--output", out, "--resume"),
+                          str(path), "its member 'meta' claims 100.0 MB "
+                          "inflated, over the 1.0 MB it may hold")
+    assert path.read_bytes() == before
+    assert os.listdir(path.parent) == [path.name]
+
+
+def test_compare_refuses_a_huge_metrics_file_unread(tmp_path):
+    """A sparse 100 GB metrics.csv with no newline is refused by its size,
+    through the open file, in one line."""
+    from conftest import run_python
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "metrics.csv", "wb") as f:
+        f.truncate(100 * 2 ** 30)
+    result = run_python("compare.py", run, "-o", tmp_path / "c.png")
+    assert_one_line_error(result, "metrics.csv is 102,400.0 MB, over the "
+                          "64.0 MB a metrics file may be")

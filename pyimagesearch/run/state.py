@@ -120,19 +120,31 @@ class RunState:
 
 def check_one_run(output, newest, run_id):
     """Refuse to resume from a folder whose checkpoints come from more than
-    one run (checkpoints from before runs had ids count as any run)."""
+    one run (checkpoints from before runs had ids count as any run),
+    listing which checkpoints belong to which run."""
     if run_id is None:
         return
+    runs = {run_id: []}             # the newest's run first
     for path in ckpt.list_checkpoints(output):
-        if path == newest:
-            continue
         try:
-            other = ckpt.load_meta(path).get("run_id")
+            other = run_id if path == newest else ckpt.load_meta(path).get(
+                "run_id")
         except UserError:
             continue        # a damaged older checkpoint is not a second run
-        if other is not None and other != run_id:
-            raise UserError(
-                f"{ckpt.checkpoint_dir(output)} holds checkpoints of two "
-                f"runs: {os.path.basename(path)} and the newest, "
-                f"{os.path.basename(newest)}, were written by different "
-                "runs; move the other run's checkpoints away, then resume")
+        runs.setdefault(other or run_id, []).append(os.path.basename(path))
+    if len(runs) == 1:
+        return
+    groups = [names_line(names) for names in runs.values()]
+    raise UserError(
+        f"{ckpt.checkpoint_dir(output)} holds checkpoints of {len(runs)} "
+        f"runs: the newest's run wrote {groups[0]}; "
+        + "; ".join(f"another wrote {group}" for group in groups[1:])
+        + ". Move the other runs' checkpoints away, then resume")
+
+
+def names_line(names, most=4):
+    """'a, b and c', at most `most` names and how many more."""
+    shown = names[:most] + ([f"{len(names) - most} more"]
+                            if len(names) > most else [])
+    return shown[0] if len(shown) == 1 else \
+        ", ".join(shown[:-1]) + " and " + shown[-1]

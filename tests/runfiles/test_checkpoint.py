@@ -249,11 +249,24 @@ def test_resume_refuses_checkpoints_of_two_runs(tmp_path):
     ckpt.save_checkpoint(out, 30, {}, dict(meta, run_id=ours), arrays)
     assert RunState.resume(out)[0].run_id == ours
     # another run's checkpoint, dropped in with a higher step
+    ckpt.save_checkpoint(out, 60, {}, dict(meta, run_id=ours), arrays,
+                         keep=0)
     ckpt.save_checkpoint(out, 90, {}, dict(meta, run_id=theirs), arrays,
                          keep=0)
-    with pytest.raises(UserError, match="holds checkpoints of two runs: "
-                       "ckpt-00000030.npz and the newest, ckpt-00000090.npz"):
+    with pytest.raises(UserError, match=r"holds checkpoints of 2 runs: the "
+                       r"newest's run wrote ckpt-00000090.npz; another wrote "
+                       r"ckpt-00000030.npz and ckpt-00000060.npz. Move the "
+                       r"other runs' checkpoints away, then resume"):
         RunState.resume(out)
+    # a third run's, in between
+    ckpt.save_checkpoint(out, 45, {}, dict(meta, run_id=RunState().run_id),
+                         arrays, keep=0)
+    with pytest.raises(UserError, match=r"of 3 runs: the newest's run wrote "
+                       r"ckpt-00000090.npz; another wrote ckpt-00000030.npz "
+                       r"and ckpt-00000060.npz; another wrote "
+                       r"ckpt-00000045.npz\."):
+        RunState.resume(out)
+    os.remove(os.path.join(ckpt.checkpoint_dir(out), "ckpt-00000045.npz"))
     # checkpoints from before runs had ids belong to any run
     ckpt.save_checkpoint(out, 120, {}, meta, arrays, keep=1)
     assert RunState.resume(out)[0].epoch == 1

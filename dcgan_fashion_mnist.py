@@ -90,7 +90,13 @@ def train_epochs(trainer, trainImages, state, config, last_epoch, callbacks,
 
 
 def run(args):
-    """The flags first, then the output folder, held for this run alone."""
+    """The flags first, then the output folder, held for this run alone.
+    A multi-worker run's worker that cannot start tells the others."""
+    with distribute.others_told(args):
+        return checked_run(args)
+
+
+def checked_run(args):
     check_args(args)
     options, given = RunOptions.from_flags(args), given_flags(args)
     if options.distribute and not options.resume:

@@ -17,7 +17,9 @@ from ..runfiles.checkpoint import SUBDIR
 from ..runfiles.config import (CONDITIONINGS, MAX_MINUTES, RECIPES, STEPS,
                                check_values, given_flags)
 from ..runfiles.outputs import TENSORBOARD
-from .distribute import STRATEGIES, check_distribute, is_chief
+from .distribute import (DEFAULT_WORKER_TIMEOUT, MAX_WORKER_TIMEOUT,
+                         MIN_WORKER_TIMEOUT, STRATEGIES, check_distribute,
+                         is_chief)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +37,7 @@ class RunOptions:
     distribute: str = None
     cpu_replicas: int = None
     minutes: float = None
+    worker_timeout: float = None
 
     @property
     def writes_outputs(self):
@@ -242,6 +245,12 @@ def build_parser():
         help="with --distribute mirrored: N logical devices on this "
              "machine's CPU instead of GPUs (for trying it out and for tests: "
              "they share the CPU, so are not faster)")
+    several.add_argument(
+        "--worker-timeout", type=float, default=None, metavar="SECONDS",
+        help=f"with --distribute multi-worker: how long a worker waits for "
+             f"the others to start before it gives up, from "
+             f"{MIN_WORKER_TIMEOUT:g} to {MAX_WORKER_TIMEOUT:g} (default "
+             f"{DEFAULT_WORKER_TIMEOUT:g}: 5 minutes)")
     ap.add_argument("--tensorboard", action="store_true",
                     help="also write losses, quality numbers and montages "
                          "to OUTPUT/tensorboard/ for TensorBoard")
@@ -272,6 +281,7 @@ def check_args(args):
     check_positive("--keep-checkpoints", args.keep_checkpoints,
                    allow_none=False, allow_zero=True)
     check_distribute(args.distribute, args.cpu_replicas)
+    check_worker_timeout(args)
     if args.resume and args.overwrite:
         raise UserError("--resume continues the run in --output and "
                         "--overwrite deletes it: pass one of them")
@@ -289,6 +299,19 @@ def check_args(args):
     check_checkpoint_dir(args.output)
     if args.tensorboard:
         check_tensorboard(args.output)
+
+
+def check_worker_timeout(args):
+    if args.worker_timeout is None:
+        return
+    if args.distribute != "multi-worker":
+        raise UserError("--worker-timeout is how long a worker of a "
+                        "--distribute multi-worker run waits for the others; "
+                        "leave it out")
+    if not MIN_WORKER_TIMEOUT <= args.worker_timeout <= MAX_WORKER_TIMEOUT:
+        raise UserError(f"--worker-timeout must be from "
+                        f"{MIN_WORKER_TIMEOUT:g} to {MAX_WORKER_TIMEOUT:g} "
+                        f"seconds, got {args.worker_timeout:g}")
 
 
 def check_budget(args):

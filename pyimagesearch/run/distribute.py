@@ -15,9 +15,13 @@ import threading
 
 from ..errors import UserError, WorkerLost
 from ..gan.architectures import ARCHITECTURES
+from . import rendezvous
 
 STRATEGIES = ("mirrored", "multi-worker")
 MAX_CPU_REPLICAS = 64
+# seconds a worker waits for the others to start (--worker-timeout)
+DEFAULT_WORKER_TIMEOUT = 300
+MIN_WORKER_TIMEOUT, MAX_WORKER_TIMEOUT = 10, 86400
 TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", '
                      '"host2:12345"]}, "task": {"type": "worker", '
                      '"index": 0}}\'')
@@ -304,15 +308,16 @@ def start(options, config, state, log):
         log(describe(strategy, "mirrored", config.arch))
         return strategy, None
     log(waiting_line())
+    rendezvous.meet(read_tf_config(), dict(
+        config.to_dict(), pause_after=options.pause_after,
+        **{"the checkpoint's position": [state.epoch, state.batch]}),
+        options.worker_timeout or DEFAULT_WORKER_TIMEOUT)
     previous_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         with ctrl_c_ends_waits():
             strategy = make_strategy("multi-worker")
             log(describe(strategy, "multi-worker", config.arch))
             shared_seed = agree_with_chief(strategy, state)
-            check_agreement(strategy, "settings", json.dumps(
-                [config.to_dict(), options.pause_after, state.epoch,
-                 state.batch]))
     finally:
         # TensorFlow's own SIGTERM handler (for preemption) would swallow
         # it outside the training loop, which installs its own
@@ -320,6 +325,41 @@ def start(options, config, state, log):
     check_split(config.batch_size, strategy.num_replicas_in_sync,
                 options.resume)
     return strategy, shared_seed
+
+
+@contextlib.contextmanager
+def others_told(args):
+    """A multi-worker run's worker that cannot start (a used --output, a
+    bad checkpoint: its own checks, before it would meet the others) tells
+    them so when TF_CONFIG lets it, instead of leaving them waiting; then
+    gives its own error."""
+    rendezvous.MET.clear()
+    try:
+        yield
+    except UserError as e:
+        if (getattr(args, "distribute", None) == "multi-worker"
+                and not rendezvous.MET and not isinstance(
+                    e, rendezvous.Interrupted)):
+            tell_others(args, str(e))
+        raise
+
+
+def tell_others(args, error):
+    try:
+        tf_config = read_tf_config()
+    except UserError:
+        return          # no cluster to tell
+    if sum(map(len, tf_config["cluster"].values())) < 2:
+        return          # no other worker
+    timeout = args.worker_timeout if isinstance(
+        args.worker_timeout, (int, float)) and MIN_WORKER_TIMEOUT <= \
+        args.worker_timeout <= MAX_WORKER_TIMEOUT else DEFAULT_WORKER_TIMEOUT
+    print(f"[INFO] telling the other workers this one cannot start "
+          f"(waiting up to {timeout:g} s)...", flush=True)
+    try:
+        rendezvous.meet(tf_config, {}, timeout, error=error.splitlines()[0])
+    except UserError:
+        pass            # its own error is what this worker says
 
 
 def agree_on_data(options, strategy, config):

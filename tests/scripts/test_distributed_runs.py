@@ -183,17 +183,55 @@ def test_a_lost_worker_stops_the_other_with_one_line(tmp_path, real_data):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_a_worker_waiting_for_the_others(tmp_path, real_data):
-    """TensorFlow holds the interpreter while a worker waits for the
-    others to start: Python's Ctrl-C handler could never run."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_worker_waiting_for_the_others(tmp_path, real_data,
+                                                        signum):
+    """Ctrl-C, or the SIGTERM of `timeout`, `docker stop` or Kubernetes,
+    while a worker waits for the others: one line, at once."""
     workers = start_workers(str(tmp_path / "alone"), tmp_path, "--epochs",
                             "1", only=1)
     (process, log), = workers
     wait_for(log, "(Ctrl-C gives up)", process)
-    time.sleep(3)                           # well into TensorFlow's wait
-    process.send_signal(signal.SIGINT)
-    (code, _), = finish(workers, timeout=20)
-    assert code == -signal.SIGINT           # the shell's exit status 130
+    time.sleep(2)
+    process.send_signal(signum)
+    (code, out), = finish(workers, timeout=10)
+    assert code == 128 + signum, out[-3000:]
+    assert_one_line_error(subprocess.CompletedProcess([], code, "", out),
+                          f"{signal.Signals(signum).name} while waiting for "
+                          "the other workers of this multi-worker run: "
+                          "stopped, nothing was trained", code=code)
+
+
+@pytest.mark.slow
+def test_a_worker_alone_gives_up_after_its_timeout(tmp_path, real_data):
+    workers = start_workers(str(tmp_path / "alone"), tmp_path, "--epochs",
+                            "1", "--worker-timeout", "10", only=1)
+    (code, out), = finish(workers, timeout=120)
+    assert_one_line_error(subprocess.CompletedProcess([], code, "", out),
+                          "did not answer within 10 s (--worker-timeout)",
+                          "start every worker again", code=4)
+
+
+@pytest.mark.slow
+def test_a_chief_with_a_used_output_tells_the_other_worker(tmp_path,
+                                                           real_data):
+    """The chief's own check fails before TensorFlow starts (its --output
+    holds another run): it says so to worker 1, which stops at once with
+    one line instead of waiting."""
+    out = tmp_path / "used"
+    out.mkdir()
+    (out / "generator.keras").write_bytes(b"another run's")
+    workers = start_workers(str(out), tmp_path, "--epochs", "1")
+    (chief_code, chief_out), (other_code, other_out) = finish(workers,
+                                                              timeout=120)
+    chief_error = assert_one_line_error(
+        subprocess.CompletedProcess([], chief_code, "", chief_out),
+        "holds another run")
+    assert_one_line_error(
+        subprocess.CompletedProcess([], other_code, "", other_out),
+        "the chief could not start (" + chief_error[len("[ERROR] "):][:40],
+        code=4)
+    assert (out / "generator.keras").read_bytes() == b"another run's"
 
 
 @pytest.mark.slow
@@ -201,13 +239,12 @@ def test_workers_given_different_settings_all_stop(tmp_path, real_data):
     workers = start_workers(str(tmp_path / "differ"), tmp_path,
                             own_flags=(["--epochs", "2"], ["--epochs", "3"]))
     results = finish(workers, timeout=240)
-    for (code, text), which in zip(results, ("another worker's", "this "
-                                             "worker's")):
+    for code, text in results:
         errors = [line for line in text.splitlines()
                   if line.startswith("[ERROR]")]
         assert code == 2 and len(errors) == 1, text[-3000:]
-        assert "the workers of this multi-worker run have different " \
-               f"settings ({which} differ from the chief's)" in errors[0]
+        assert "the workers have different settings: --epochs is 3 on " \
+               "worker 1 and 2 on the chief" in errors[0]
         assert "loading" not in text and "Traceback" not in text
 
 
@@ -263,6 +300,11 @@ TF_CONFIG_OK = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
     (["--distribute", "multi-worker"],
      {"TF_CONFIG": TF_CONFIG_OK.replace('"index": 0', '"index": 3')},
      'TF_CONFIG needs this process\'s "task"'),
+    (["--worker-timeout", "30"], {}, "--worker-timeout is how long a worker "
+     "of a --distribute multi-worker run waits for the others; leave it out"),
+    (["--distribute", "multi-worker", "--worker-timeout", "5"],
+     {"TF_CONFIG": TF_CONFIG_OK},
+     "--worker-timeout must be from 10 to 86400 seconds, got 5"),
     (["--distribute", "mirrored", "--cpu-replicas", "2", "--step", "keras"],
      {}, "--distribute trains every replica with the tape step: leave out "
          "--step keras"),

@@ -31,7 +31,9 @@ from pyimagesearch.run import distribute, hooks  # noqa: E402
 from pyimagesearch.runfiles.checkpoint import latest_checkpoint  # noqa: E402
 from pyimagesearch.run.cli import (RunOptions, build_parser,  # noqa: E402
                                    check_args)
-from pyimagesearch.runfiles.config import RunConfig, given_flags  # noqa: E402
+from pyimagesearch.runfiles.config import (RunConfig,  # noqa: E402
+                                           SMALL_DATA_LINE, default_recipe,
+                                           given_flags)
 from pyimagesearch.run.interrupts import StopNow, StopRequest  # noqa: E402
 from pyimagesearch.runfiles.outputs import (GENERATOR, GENERATOR_EMA,  # noqa: E402
                                        check_fresh, clear_run, lock,
@@ -104,6 +106,10 @@ def checked_run(args):
             raise UserError("--distribute trains every replica with the tape "
                             "step: leave out --step keras")
         given["step"] = "tape"      # recorded, as a one-device run's is
+    if not options.resume and not given["recipe"]:
+        given["recipe"] = default_recipe(given, options.distribute)
+        if given["recipe"] == "small-data":
+            log(SMALL_DATA_LINE)
     hooks.RESUME_FLAGS = options.reporting_flags()
     # a multi-worker run's other workers read --output, never write it
     folder_lock = lock(options.output) if options.writes_outputs else None

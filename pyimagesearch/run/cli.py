@@ -190,10 +190,11 @@ def build_parser():
     recipe.add_argument(
         "--recipe", choices=tuple(RECIPES), default=None,
         help="a named set of settings for the flags not given: tutorial "
-             "(default: every setting as the tutorial's) or small-data "
-             "(--step tape --loss hinge --spectral-norm --xla --ema 0.999 "
-             "--ema-rampup 0.05 --batch-size 32 --kimg 400: about 20 "
-             "minutes of a 2-core CPU at 32x32)")
+             "(every setting as the tutorial's; the default for the named "
+             "data sets and under --distribute) or small-data (--step tape "
+             "--loss hinge --spectral-norm --xla --ema 0.999 --ema-rampup "
+             "0.05 --batch-size 32 --kimg 400: about 20 to 30 minutes of a "
+             "2-core CPU at 32x32; the default for a folder of images)")
     recipe.add_argument(
         "--spectral-norm", action=argparse.BooleanOptionalAction,
         default=None,

@@ -42,6 +42,25 @@ SMALL_DATA_RECIPE = {"step": "tape", "loss": "hinge", "spectral_norm": True,
                      "xla": True, "ema": 0.999, "ema_rampup": 0.05,
                      "batch_size": 32, "kimg": 400}
 RECIPES = {"tutorial": {}, "small-data": SMALL_DATA_RECIPE}
+SMALL_DATA_LINE = ("[INFO] a folder of images: the small-data recipe (hinge "
+                   "loss, spectral norm in D, XLA, the averaged generator, "
+                   "batch 32, 400 kimg; docs/OWN_DATA.md); --recipe tutorial "
+                   "trains the tutorial's")
+
+
+def default_recipe(given, distribute=None):
+    """The recipe of a fresh run that names none: a folder of images on one
+    device takes the small-data recipe (the measured best on a folder,
+    docs/OWN_DATA.md) unless --step keras asks for the tutorial's step;
+    the named data sets and --distribute (XLA is for one device) keep the
+    tutorial's."""
+    if given.get("recipe"):
+        return given["recipe"]
+    dataset = given.get("dataset")
+    if dataset is not None and is_folder(dataset) and not distribute \
+            and given.get("step") != "keras":
+        return "small-data"
+    return "tutorial"
 # the largest --r1 gamma (StyleGAN2 uses 0.01-100, most at 32 px below 1)
 MAX_R1 = 100.0
 # the longest budgets: 100,000 kimg (1e8 images), a week

@@ -11,8 +11,12 @@ import pytest
 from conftest import (assert_one_line_error, info_lines, run_python,
                       run_script, write_photo_folder)
 from pyimagesearch.runfiles import checkpoint as ckpt
+from pyimagesearch.runfiles.config import SMALL_DATA_LINE, default_recipe
 
-COLOUR = ["--epochs", "2", "--batch-size", "16", "--seed", "1"]
+# the tutorial's recipe on a folder (a folder's default is the small-data
+# recipe: test_a_folder_takes_the_small_data_recipe_by_default)
+COLOUR = ["--epochs", "2", "--batch-size", "16", "--seed", "1", "--recipe",
+          "tutorial"]
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +142,32 @@ def test_folders_that_cannot_make_a_batch(photos, cache_env, tmp_path):
                                      str(tmp_path / "a"), env=cache_env),
                           "no images (.jpg, .jpeg, .png")
     assert_one_line_error(run_script("--dataset", photos[0], "--output",
-                                     str(tmp_path / "b"), env=cache_env),
+                                     str(tmp_path / "b"), "--recipe",
+                                     "tutorial", env=cache_env),
                           "--batch-size 128 is larger than the 64 training "
                           "images")
+
+
+def test_a_folder_takes_the_small_data_recipe_by_default(cache_env,
+                                                         tmp_path):
+    """A folder run that names no recipe: the small-data recipe, said in
+    its first line, its batch of 32 and its budget (here refused: 20
+    images cannot make a batch of 32, after the data loads)."""
+    folder = str(tmp_path / "few")
+    write_photo_folder(folder, count=20)
+    result = run_script("--dataset", folder, "--output", str(tmp_path / "o"),
+                        env=cache_env)
+    assert_one_line_error(result, "--batch-size 32 is larger than the 20 "
+                          "training images")
+    assert info_lines(result.stdout)[0] == SMALL_DATA_LINE
+    # the named data sets keep the tutorial's, as does --distribute
+    assert default_recipe({"dataset": None}) == "tutorial"
+    assert default_recipe({"dataset": "cifar10"}) == "tutorial"
+    assert default_recipe({"dataset": folder}) == "small-data"
+    assert default_recipe({"dataset": folder}, "mirrored") == "tutorial"
+    assert default_recipe({"dataset": folder, "step": "keras"}) == "tutorial"
+    assert default_recipe({"dataset": folder, "recipe": "tutorial"}) == \
+        "tutorial"
 
 
 def test_generate_and_evaluate_a_colour_generator(colour_run, cache_env,

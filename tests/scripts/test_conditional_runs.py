@@ -140,7 +140,7 @@ def test_a_folder_of_class_folders(tmp_path):
     # tests/scripts/test_small_data.py)
     flags = ["--dataset", root, "--conditional", "projection", "--arch",
              "radford", "--image-size", "16", "--batch-size", "8",
-             "--epochs", "2", "--seed", "1"]
+             "--epochs", "2", "--seed", "1", "--recipe", "tutorial"]
     result = run_script("--output", out, *flags)
     assert result.returncode == 0, result.stderr
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))

@@ -41,7 +41,7 @@ def hostile(tmp_path):
 def test_a_hostile_folder_trains_and_resumes(hostile):
     folder, out = hostile
     args = ["--dataset", folder, "--output", out, "--image-size", "8",
-            "--batch-size", "8", "--seed", "1"]
+            "--batch-size", "8", "--seed", "1", "--recipe", "tutorial"]
     # a process of its own: names that are not UTF-8 on its real streams
     first = run_script(*args, "--epochs", "1", timeout=600, process=True)
     assert first.returncode == 0, first.stderr

@@ -56,6 +56,22 @@ def npz_bomb(path, members):
             write_npy_member(archive, name, shape, body)
 
 
+def refusal_peak_mb(module, call, says):
+    """The peak memory (MB) a fresh process adds, beyond importing
+    pyimagesearch's `module` ("data.readers"), to have `call` refused with
+    an error that `says`."""
+    package, name = module.rsplit(".", 1)
+    imports = f"from pyimagesearch.{package} import {name}"
+    code = imports + f"""
+try:
+    {call}
+    refused = False
+except Exception as e:
+    refused = {says!r} in str(e)
+assert refused"""
+    return peak_rss_mb(code) - peak_rss_mb(imports)
+
+
 # -- IDX .gz -----------------------------------------------------------
 
 def test_an_idx_file_inflating_past_its_header_is_refused_in_bounded_memory(
@@ -71,14 +87,8 @@ def test_an_idx_file_inflating_past_its_header_is_refused_in_bounded_memory(
     with pytest.raises(UserError, match=r"holds more data than its header "
                        r"says shape \(6, 28, 28\)"):
         readers.read_dir(str(folder))
-    imports = "from pyimagesearch.data import readers"
-    base = peak_rss_mb(imports)
-    peak = peak_rss_mb(imports + f"""
-try:
-    readers.read_dir({str(folder)!r})
-except Exception as e:
-    assert 'holds more data' in str(e), e""")
-    assert peak - base < 50, (base, peak)
+    assert refusal_peak_mb("data.readers", f"readers.read_dir({str(folder)!r})",
+                           "holds more data") < 50
 
 
 def test_an_idx_header_claiming_more_than_the_maximum_is_refused_unread(
@@ -113,13 +123,9 @@ def test_an_npz_member_claiming_too_much_is_refused_before_inflating(
                        r"Keras' mnist.npz \(ValueError: its member 'x_train' "
                        r"claims 190.7 MB inflated, over the 64.0 MB"):
         readers.read_mnist_npz(str(path))
-    imports = "from pyimagesearch.data import readers"
-    peak = peak_rss_mb(imports + f"""
-try:
-    readers.read_mnist_npz({str(path)!r})
-except Exception as e:
-    assert 'claims' in str(e), e""")
-    assert peak - peak_rss_mb(imports) < 20
+    assert refusal_peak_mb("data.readers",
+                           f"readers.read_mnist_npz({str(path)!r})",
+                           "claims") < 20
 
 
 def test_an_npz_member_whose_array_header_disagrees_is_refused(tmp_path):
@@ -187,13 +193,9 @@ def test_a_cifar_tar_inflating_past_its_maximum_stops_there(tmp_path):
     with pytest.raises(UserError, match="inflates past 256.0 MB, the most a "
                        "CIFAR-10 archive may hold"):
         readers.read_cifar_tar(str(path))
-    imports = "from pyimagesearch.data import readers"
-    peak = peak_rss_mb(imports + f"""
-try:
-    readers.read_cifar_tar({str(path)!r})
-except Exception as e:
-    assert 'inflates past' in str(e), e""")
-    assert peak - peak_rss_mb(imports) < 50
+    assert refusal_peak_mb("data.readers",
+                           f"readers.read_cifar_tar({str(path)!r})",
+                           "inflates past") < 50
 
 
 def test_a_small_cifar_tar_still_reads(tmp_path):
@@ -245,12 +247,9 @@ def test_a_checkpoint_whose_meta_claims_gigabytes_is_refused_unread(
                            r"ValueError: its member 'meta' claims 1,024.0 MB "
                            r"inflated, over the 1.0 MB it may hold\)"):
             read(str(path))
-    peak = peak_rss_mb("from pyimagesearch.runfiles import checkpoint" + f"""
-try:
-    checkpoint.load_meta({str(path)!r})
-except Exception as e:
-    assert 'claims' in str(e), e""")
-    assert peak < 200, peak         # a Python with NumPy: about 40 MB
+    assert refusal_peak_mb("runfiles.checkpoint",
+                           f"checkpoint.load_meta({str(path)!r})",
+                           "claims") < 20
 
 
 def test_checkpoint_members_are_capped_by_the_memory_limit(tmp_path,

@@ -355,7 +355,8 @@ def tell_others(args, error):
         args.worker_timeout, (int, float)) and MIN_WORKER_TIMEOUT <= \
         args.worker_timeout <= MAX_WORKER_TIMEOUT else DEFAULT_WORKER_TIMEOUT
     print(f"[INFO] telling the other workers this one cannot start "
-          f"(waiting up to {timeout:g} s)...", flush=True)
+          f"(waiting up to {timeout:g} s for them; Ctrl-C stops now)...",
+          flush=True)
     try:
         rendezvous.meet(tf_config, {}, timeout, error=error.splitlines()[0])
     except UserError:

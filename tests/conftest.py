@@ -167,9 +167,13 @@ def info_lines(stdout):
 
 
 def peak_rss_mb(code):
-    """Peak memory of a fresh process running `code`, in MB."""
-    probe = (f"import sys, resource; sys.path.insert(0, {ROOT!r}); {code}; "
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    """Peak memory of a fresh process running `code`, in MB: its own
+    VmHWM, not getrusage's ru_maxrss, which Linux carries over from the
+    process that forked it (pytest's own gigabytes, once TensorFlow has
+    run, would hide any peak below them)."""
+    probe = (f"import sys; sys.path.insert(0, {ROOT!r})\n{code}\n"
+             "print([line.split()[1] for line in open('/proc/self/status')"
+             " if line.startswith('VmHWM:')][0])")
     out = subprocess.run([sys.executable, "-c", probe], check=True,
                          capture_output=True, text=True, timeout=300)
     return int(out.stdout.split()[-1]) / 1024

@@ -95,8 +95,10 @@ def test_decoding_a_large_transparent_image_stays_within_bounds(tmp_path):
     put(tmp_path, "big.png", rgba)
     del rgba
     base, peak = decode_peak_mb(tmp_path / "big.png")
-    # the decoded RGBA image is 187 MB and the colour result 140 MB
-    assert peak - base < 450, (base, peak)
+    # the decoded RGBA image is 187 MB and the colour result 140 MB, with
+    # libpng's buffers about 480 MB in all (VmHWM); float32 copies would
+    # add 1.2 GB
+    assert peak - base < 650, (base, peak)
     image, grey = folders.decode(str(tmp_path / "big.png"), 32)
     assert image[4, 4].tolist() == [255, 0, 0]            # opaque red
     assert image[28, 28].tolist() == [255, 255, 255]      # clear: white
@@ -193,7 +195,8 @@ def test_a_large_float_image_is_converted_in_strips(tmp_path):
     assert cv2.imwrite(str(tmp_path / "float.tif"), picture)
     del picture
     base, peak = decode_peak_mb(tmp_path / "float.tif")
-    # decoded: 103 MB of float32; the copies took about 330 MB more
-    assert peak - base < 250, (base, peak)
+    # decoded: 103 MB of float32, and OpenCV's buffers: about 310 MB in
+    # all (VmHWM); the float copies took about 330 MB more
+    assert peak - base < 400, (base, peak)
     image, grey = folders.decode(str(tmp_path / "float.tif"), 32)
     assert image[16, 4].tolist() == [128, 128, 128] and grey

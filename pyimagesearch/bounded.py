@@ -20,6 +20,9 @@ CHUNK = 1 << 20
 # a text file read whole (a metrics CSV, a checkpoint's meta JSON)
 MAX_CSV_BYTES = 64 << 20
 MAX_CSV_ROWS = 100_000
+MAX_CSV_FIELDS = 64             # a metrics CSV has about 20 columns
+MAX_CSV_FIELD = 4096            # characters in one field
+MAX_CSV_LINE = 64 * 1024        # characters in one line
 MAX_META_BYTES = 1 << 20
 
 
@@ -110,18 +113,43 @@ class Capped(io.RawIOBase):
 def read_csv(path, what="metrics file", max_bytes=MAX_CSV_BYTES,
              max_rows=MAX_CSV_ROWS):
     """The rows (lists of strings, the header first) of a CSV of at most
-    max_bytes and max_rows, read through one checked open; a UserError
-    past either, csv.Error for a malformed one."""
-    with open_checked(path, max_bytes, what) as f:
-        text = f.read(max_bytes + 1).decode("utf-8", "replace")
+    max_bytes, max_rows rows of MAX_CSV_FIELDS fields of MAX_CSV_FIELD
+    characters, parsed as a stream through one checked open (a file that
+    grows meanwhile is read up to max_bytes); a UserError past any of
+    them, csv.Error for a malformed one."""
     rows = []
-    for row in csv.reader(io.StringIO(text, newline="")):
-        if len(rows) > max_rows:        # the header and max_rows rows
-            raise UserError(f"{readable_name(path)} has more than "
-                            f"{max_rows:,} rows, the most a {what} may "
-                            "have: pass a run's own metrics CSV")
-        rows.append(row)
+    limit = csv.field_size_limit(MAX_CSV_FIELD)
+    try:
+        with open_checked(path, max_bytes, what) as f:
+            text = io.TextIOWrapper(
+                io.BufferedReader(Capped(f, max_bytes, path, what)),
+                encoding="utf-8", errors="replace", newline="")
+            for row in csv.reader(bounded_lines(text, path, what)):
+                if len(rows) > max_rows or len(row) > MAX_CSV_FIELDS:
+                    raise UserError(
+                        f"{readable_name(path)} has more than "
+                        + (f"{max_rows:,} rows" if len(rows) > max_rows
+                           else f"{MAX_CSV_FIELDS} columns in a row")
+                        + f", the most a {what} may have: pass a run's "
+                        "own metrics CSV")
+                rows.append(row)
+    finally:
+        csv.field_size_limit(limit)
     return rows
+
+
+def bounded_lines(text, path, what):
+    """The lines of a text stream, each refused past MAX_CSV_LINE
+    characters before it is split into fields."""
+    while True:
+        line = text.readline(MAX_CSV_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_CSV_LINE:
+            raise UserError(f"{readable_name(path)} has a line longer than "
+                            f"{MAX_CSV_LINE:,} characters, which no {what} "
+                            "has: pass a run's own metrics CSV")
+        yield line
 
 
 def csv_dicts(rows):
@@ -133,13 +161,14 @@ def csv_dicts(rows):
 
 
 @contextlib.contextmanager
-def checked_npz(path, caps, default_cap, max_total, what):
+def checked_npz(path, caps, default_cap, max_total, what, max_members):
     """np.load's view of a .npz (plain arrays only), opened once and checked
-    through that open file: a regular file, its members' declared sizes
-    within their caps (npz_declared) before any is inflated."""
+    through that open file: a regular file of at most max_members members,
+    their declared sizes within their caps (npz_declared) before any is
+    inflated."""
     slack = max_total // 100 + CHUNK         # zip's own headers
     with open_checked(path, max_total + slack, what) as f:
-        npz_declared(f, caps, default_cap, max_total)
+        npz_declared(f, caps, default_cap, max_total, max_members)
         f.seek(0)
         with np.load(f, allow_pickle=False) as bundle:
             yield bundle
@@ -167,10 +196,25 @@ def zip_declared(archive, caps, default_cap, max_total, strip=""):
     return declared
 
 
-def npz_declared(path, caps, default_cap, max_total):
-    """zip_declared of a .npz (a path or an open file), each .npy header's
-    array also exactly its member's declared size."""
-    with zipfile.ZipFile(path) as archive:
+def open_zip(f, max_members):
+    """zipfile's view of an open file, once its end record says it holds
+    at most max_members: zipfile reads the whole directory into memory,
+    a member at a time, before anything could be checked."""
+    end = zipfile._EndRecData(f)    # how zipfile itself finds the count
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    if end[zipfile._ECD_ENTRIES_TOTAL] > max_members:
+        raise ValueError(f"it claims {end[zipfile._ECD_ENTRIES_TOTAL]:,} "
+                         f"members, over the {max_members:,} it may hold")
+    f.seek(0)
+    return zipfile.ZipFile(f)
+
+
+def npz_declared(f, caps, default_cap, max_total, max_members):
+    """zip_declared of a .npz (an open file) of at most max_members
+    members, each .npy header's array also exactly its member's declared
+    size."""
+    with open_zip(f, max_members) as archive:
         declared = zip_declared(archive, caps, default_cap, max_total,
                                 ".npy")
         for info in archive.infolist():

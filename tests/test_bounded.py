@@ -137,6 +137,17 @@ def test_an_npz_member_whose_array_header_disagrees_is_refused(tmp_path):
         readers.read_mnist_npz(str(path))
 
 
+def test_a_zip_of_too_many_members_is_refused_before_its_directory(
+        tmp_path):
+    """zipfile reads a zip's whole directory at once: the count its end
+    record declares is checked first."""
+    path = tmp_path / "mnist.npz"
+    np.savez(path, **{f"a{index}": np.zeros(1) for index in range(10)})
+    with pytest.raises(UserError, match="ValueError: it claims 10 members, "
+                       "over the 4 it may hold"):
+        readers.read_mnist_npz(str(path))
+
+
 def test_a_real_sized_mnist_npz_still_reads(tmp_path):
     path = tmp_path / "mnist.npz"
     rng = np.random.default_rng(0)
@@ -198,6 +209,25 @@ def test_a_cifar_tar_inflating_past_its_maximum_stops_there(tmp_path):
                            "inflates past") < 50
 
 
+def test_a_cifar_tar_with_a_huge_extended_header_is_refused_unread(
+        tmp_path):
+    """A pax header claiming 200 MB (tarfile would read it whole), 200 KB
+    on disk: refused from its size, in bounded memory."""
+    path = tmp_path / readers.CIFAR_TAR
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 200 * MB
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header.tobuf(tarfile.USTAR_FORMAT))
+        deflated_zeros(f, 200 * MB)
+    with pytest.raises(UserError, match="corrupt or not CIFAR-10's binary "
+                       r"version \(HeaderError: a member's extended header "
+                       "claims 209,715,200 bytes, over the 65,536 any has"):
+        readers.read_cifar_tar(str(path))
+    assert refusal_peak_mb("data.readers",
+                           f"readers.read_cifar_tar({str(path)!r})",
+                           "extended header") < 20
+
+
 def test_a_small_cifar_tar_still_reads(tmp_path):
     """Six batches of two records each, as the real archive lays them out."""
     rng = np.random.default_rng(1)
@@ -255,10 +285,11 @@ def test_a_checkpoint_whose_meta_claims_gigabytes_is_refused_unread(
 def test_checkpoint_members_are_capped_by_the_memory_limit(tmp_path,
                                                           monkeypatch):
     path = tmp_path / "ckpt-00000001.npz"
-    np.savez(path, meta=np.frombuffer(b"{}", np.uint8),
-             big=np.zeros(3 * MB, np.uint8))
+    np.savez_compressed(path, meta=np.frombuffer(b"{}", np.uint8),
+                        big=np.zeros(3 * MB, np.uint8))
+    # a run plans with 80% of the limit: 2 MB
     monkeypatch.setattr(checkpoint, "memory_limit",
-                        lambda: (2 * MB, "a fake cgroup limit"))
+                        lambda: (int(2.5 * MB), "a fake cgroup limit"))
     with pytest.raises(UserError, match="its member 'big' claims 3.0 MB "
                        "inflated, over the 2.0 MB"):
         checkpoint.load_checkpoint(str(path))
@@ -286,6 +317,26 @@ def test_the_default_row_limit_holds_a_long_run(tmp_path):
         f.write("0,1.0\n")
     with pytest.raises(UserError, match="more than 100,000 rows"):
         comparison.read_metrics(str(path))
+
+
+@pytest.mark.parametrize("line, count, says", [
+    (b"," * (32 * MB), 1, "has a line longer than 65,536 characters"),
+    (b"," * 64 + b"\n", 10, "has more than 64 columns in a row"),
+    (b"," * 63 + b"\n", 900_000, "has more than 100,000 rows"),
+], ids=["one line of commas", "too many columns", "too many rows"])
+def test_a_metrics_csv_is_refused_in_bounded_memory(tmp_path, line, count,
+                                                    says):
+    """Under the size limit: one line of commas (32 MB), a row of too many
+    columns, or too many rows of the most columns (58 MB): refused as it
+    is read, a row at a time."""
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(b"epoch,swd\n" + line * count)
+    with pytest.raises(UserError, match=says):
+        comparison.read_metrics(str(path))
+    if "rows" in says:      # the most rows and fields held at once
+        assert refusal_peak_mb("runfiles.comparison",
+                               f"comparison.read_metrics({str(path)!r})",
+                               says) < 150
 
 
 # -- the helpers themselves ----------------------------------------------

@@ -185,7 +185,7 @@ def read_mnist_npz(path):
     member checked against what it declares before it is inflated."""
     try:
         with checked_npz(path, {}, MAX_NPZ_MEMBER_BYTES, MAX_NPZ_BYTES,
-                         "mnist.npz") as f:
+                         "mnist.npz", max_members=4) as f:
             data = ((f["x_train"], f["y_train"]), (f["x_test"], f["y_test"]))
     except (OSError, ValueError, KeyError, EOFError,
             zipfile.BadZipFile) as e:
@@ -231,6 +231,7 @@ CIFAR_BATCH_BYTES = 10000 * CIFAR_RECORD    # each of the six files
 # the archive inflated (CIFAR-10's is 185 MB) and the files it may hold
 MAX_CIFAR_TAR_BYTES = 256 * 2 ** 20
 MAX_CIFAR_MEMBERS = 64
+MAX_TAR_HEADER = 64 * 1024      # a pax or long-name header: a few hundred
 
 
 def parse_cifar_batch(raw, name):
@@ -263,6 +264,21 @@ def read_cifar_dir(folder):
     return read_cifar(read, folder)
 
 
+class BoundedTarInfo(tarfile.TarInfo):
+    """A tar member whose extended header (pax, GNU long name), which
+    tarfile reads whole into memory, is refused past MAX_TAR_HEADER."""
+
+    EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+
+    def _proc_member(self, tarfile_):
+        if self.type in self.EXTENDED and self.size > MAX_TAR_HEADER:
+            raise tarfile.HeaderError(
+                f"a member's extended header claims {self.size:,} bytes, "
+                f"over the {MAX_TAR_HEADER:,} any has")
+        return super()._proc_member(tarfile_)
+
+
 def read_cifar_tar(path):
     """The six batches out of CIFAR-10's .tar.gz, read as a stream: every
     read capped at MAX_CIFAR_TAR_BYTES inflated, each batch at its
@@ -273,7 +289,8 @@ def read_cifar_tar(path):
         with open_checked(path, MAX_CIFAR_TAR_BYTES, "CIFAR-10 archive") \
                 as packed, gzip.open(packed) as inflated, tarfile.open(
                     fileobj=Capped(inflated, MAX_CIFAR_TAR_BYTES, path,
-                                   "CIFAR-10 archive"), mode="r|") as tar:
+                                   "CIFAR-10 archive"), mode="r|",
+                    tarinfo=BoundedTarInfo) as tar:
             for count, member in enumerate(tar):
                 if count >= MAX_CIFAR_MEMBERS:
                     raise UserError(f"{path} holds more than "

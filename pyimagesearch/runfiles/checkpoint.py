@@ -15,7 +15,7 @@ import numpy as np
 from ..bounded import MAX_META_BYTES, checked_npz
 from ..errors import UserError
 from ..files import atomic_write, remove_quietly
-from ..gan.memory import memory_limit
+from ..gan.memory import SHARE_OF_MEMORY, memory_limit
 from ..gan.noise import LATENT_DIM
 
 FORMAT = "dcgan-fashion-mnist-checkpoint"
@@ -29,6 +29,9 @@ STATE_PREFIX = "state/"
 V1_KEYS = ("generator", "discriminator", "disc_optimizer", "gan_optimizer")
 # where the memory limit cannot be read
 MAX_CHECKPOINT_BYTES = 2 ** 40
+# a run's checkpoint holds about 100 arrays, the largest models' a few
+# hundred
+MAX_CHECKPOINT_MEMBERS = 10000
 
 
 # -- stable names for every variable a run has --------------------------
@@ -189,12 +192,14 @@ def save_checkpoint(output, global_step, state, meta, arrays, keep=3):
 
 def open_checkpoint(path):
     """np.load's view of a checkpoint, its members' declared sizes checked
-    before any is read: the meta at most MAX_META_BYTES, all of them at
-    most the memory this process may use (a file that claims more is
+    before any is read: at most MAX_CHECKPOINT_MEMBERS of them, the meta
+    at most MAX_META_BYTES, all at most the share of the memory this
+    process may use that a run plans with (a file that claims more is
     damaged or built to inflate)."""
-    limit = memory_limit()[0] or MAX_CHECKPOINT_BYTES
+    limit = int(SHARE_OF_MEMORY * (memory_limit()[0]
+                                   or MAX_CHECKPOINT_BYTES))
     return checked_npz(path, {"meta": MAX_META_BYTES}, limit, limit,
-                       "checkpoint")
+                       "checkpoint", MAX_CHECKPOINT_MEMBERS)
 
 
 def load_checkpoint(path):

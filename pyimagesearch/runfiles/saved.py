@@ -3,15 +3,19 @@ and loaded back from one, or from any training checkpoint (the averaged
 generator too, for an --ema run)."""
 import os
 
-from ..bounded import MAX_META_BYTES, open_checked, zip_declared
+from ..bounded import MAX_META_BYTES, open_checked, open_zip, zip_declared
 from ..errors import UserError
-from ..gan.memory import memory_limit
+from ..gan.memory import SHARE_OF_MEMORY, memory_limit
 from .checkpoint import (MAX_CHECKPOINT_BYTES, checkpoint_dir, fit_state,
                          latest_checkpoint, load_checkpoint, load_meta,
                          model_variables)
 from .config import RunConfig
 from ..files import remove_quietly
 from ..gan.models import build_generator, class_names
+
+
+# a .keras file holds config.json, metadata.json and model.weights.h5
+MAX_MODEL_MEMBERS = 64
 
 
 def save_generator(generator, path):
@@ -58,11 +62,11 @@ def load_keras_file(path):
     config at most MAX_META_BYTES, no member claiming more than the
     memory limit inflated) before Keras reads it: a file swapped after
     the command line was checked is still the one checked."""
-    import zipfile
     from keras.src.saving import saving_lib   # Keras' reader of a file
-    limit = memory_limit()[0] or MAX_CHECKPOINT_BYTES
+    limit = int(SHARE_OF_MEMORY * (memory_limit()[0]
+                                   or MAX_CHECKPOINT_BYTES))
     with open_checked(path, limit, "model") as f:
-        with zipfile.ZipFile(f) as archive:
+        with open_zip(f, MAX_MODEL_MEMBERS) as archive:
             zip_declared(archive, {"config.json": MAX_META_BYTES,
                                    "metadata.json": MAX_META_BYTES},
                          limit, limit)

@@ -43,9 +43,10 @@ def test_a_file_swapped_for_a_fifo_after_the_check_is_refused(
 
 def test_a_model_over_the_memory_limit_is_refused_by_its_size(
         generator_file, monkeypatch):
+    # a run plans with 80% of the limit
     monkeypatch.setattr(saved, "memory_limit", lambda: (1000, "a fake"))
     with pytest.raises(UserError, match=r"generator.keras is [\d,]+ bytes, "
-                       "over the 1,000 bytes a model may be"):
+                       "over the 800 bytes a model may be"):
         saved.load_generator(generator_file[0])
 
 

@@ -18,6 +18,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from pyimagesearch.bounded import check_regular  # noqa: E402
 from pyimagesearch.data.datasets import check_dataset  # noqa: E402
 from pyimagesearch.errors import (UserError, check_positive,  # noqa: E402
                                   check_range, one_line_errors)
@@ -129,8 +130,9 @@ def check_args(args):
     from pyimagesearch.runfiles.metrics_log import generator_path
     args.models = [generator_path(path) for path in args.models]
     for path in args.models:
-        if not os.path.isfile(path):
+        if not os.path.lexists(path):
             raise UserError(f"{path} does not exist")
+        check_regular(path, "model")
     if args.csv and os.path.lexists(args.csv) and not os.path.isfile(
             args.csv):
         raise UserError(f"--csv {args.csv} is not a file to append to; "

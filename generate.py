@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from pyimagesearch.bounded import check_regular  # noqa: E402
 from pyimagesearch.errors import (UserError, check_range,  # noqa: E402
                                   one_line_errors)
 from pyimagesearch.files import readable_name  # noqa: E402
@@ -81,9 +82,10 @@ def parse_args(argv):
             check_seed(seed, "--interpolate")
     check_output_dir(args.output)
     args.model = generator_path(args.model)
-    if not os.path.isfile(args.model):
+    if not os.path.lexists(args.model):
         raise UserError(f"{args.model} does not exist; train first with "
                         "python dcgan_fashion_mnist.py --output output")
+    check_regular(args.model, "model")
     return args
 
 

@@ -57,6 +57,12 @@ def open_checked(path, max_bytes, what="file"):
     return f
 
 
+def check_regular(path, what="file"):
+    """An early, friendly check of a file named on the command line (the
+    read itself checks again, through its own open): a regular file."""
+    open_checked(path, float("inf"), what).close()
+
+
 def read_into(stream, count):
     """Up to `count` bytes of a stream, read in chunks into one buffer of
     that size: (uint8 array, bytes read); never more memory than asked."""

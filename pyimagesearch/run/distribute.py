@@ -14,6 +14,7 @@ import signal
 import threading
 
 from ..errors import UserError, WorkerLost
+from ..files import readable_name
 from ..gan.architectures import ARCHITECTURES
 from . import rendezvous
 
@@ -22,6 +23,8 @@ MAX_CPU_REPLICAS = 64
 # seconds a worker waits for the others to start (--worker-timeout)
 DEFAULT_WORKER_TIMEOUT = 300
 MIN_WORKER_TIMEOUT, MAX_WORKER_TIMEOUT = 10, 86400
+# seconds a worker that cannot start waits to tell the others so
+TELL_TIMEOUT = 30
 TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", '
                      '"host2:12345"]}, "task": {"type": "worker", '
                      '"index": 0}}\'')
@@ -340,27 +343,35 @@ def others_told(args):
         if (getattr(args, "distribute", None) == "multi-worker"
                 and not rendezvous.MET and not isinstance(
                     e, rendezvous.Interrupted)):
-            tell_others(args, str(e))
+            signalled = tell_others(str(e))
+            if signalled:       # its error still, with the signal's status
+                e.exit_code = signalled
         raise
 
 
-def tell_others(args, error):
+def tell_others(error):
+    """Meet the other workers with this worker's reason it cannot start,
+    for at most TELL_TIMEOUT (the others wait up to their own
+    --worker-timeout); the exit status of a Ctrl-C or SIGTERM that ended
+    it, else None."""
     try:
         tf_config = read_tf_config()
     except UserError:
         return          # no cluster to tell
     if sum(map(len, tf_config["cluster"].values())) < 2:
         return          # no other worker
-    timeout = args.worker_timeout if isinstance(
-        args.worker_timeout, (int, float)) and MIN_WORKER_TIMEOUT <= \
-        args.worker_timeout <= MAX_WORKER_TIMEOUT else DEFAULT_WORKER_TIMEOUT
-    print(f"[INFO] telling the other workers this one cannot start "
-          f"(waiting up to {timeout:g} s for them; Ctrl-C stops now)...",
-          flush=True)
+    print(f"[INFO] this worker cannot start "
+          f"({readable_name(error.splitlines()[0])}); "
+          f"telling the other workers, for up to {TELL_TIMEOUT} s (Ctrl-C "
+          "stops now)...", flush=True)
     try:
-        rendezvous.meet(tf_config, {}, timeout, error=error.splitlines()[0])
+        rendezvous.meet(tf_config, {}, TELL_TIMEOUT,
+                        error=error.splitlines()[0])
+    except rendezvous.Interrupted as stop:
+        return stop.exit_code
     except UserError:
         pass            # its own error is what this worker says
+    return None
 
 
 def agree_on_data(options, strategy, config):

@@ -62,8 +62,17 @@ def first_difference(ours, theirs):
     return None
 
 
+# what the loaded data tells (a resumed run's checkpoint holds them)
+DATA_KEYS = {"num_images": "the number of training images",
+             "data_sha1": "the training images' fingerprint",
+             "class_names": "the class names"}
+
+
 def flag_name(key):
-    return key if " " in key else "--" + key.replace("_", "-")
+    """How a message names a setting: its flag, else what it is."""
+    if " " in key or key in DATA_KEYS:
+        return DATA_KEYS.get(key, key)
+    return "--" + key.replace("_", "-")
 
 
 def meet(tf_config, settings, timeout, error=None, log=print):
@@ -76,8 +85,10 @@ def meet(tf_config, settings, timeout, error=None, log=print):
     chief = chief_task(cluster)
     address = cluster[chief["type"]][0]
     deadline = time.monotonic() + timeout
+    is_chief = (task["type"], task["index"]) == (chief["type"],
+                                                 chief["index"])
     with signals_end_wait():
-        if task == chief:
+        if is_chief:
             others = [task_name({"type": kind, "index": index})
                       for kind, addresses in cluster.items()
                       for index in range(len(addresses))
@@ -112,10 +123,10 @@ class signals_end_wait:
 
 def chief_meets(address, others, settings, error, deadline, timeout):
     host, port = split_address(address)
-    listener = socket.socket(socket.AF_INET6 if ":" in host
-                             else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
+        listener = socket.socket(socket.AF_INET6 if ":" in host
+                                 else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("", port))
     except OSError as e:
         raise UserError(f"the chief cannot listen on port {port} of its "
@@ -145,6 +156,8 @@ def chief_meets(address, others, settings, error, deadline, timeout):
                 connection.close()      # not a worker of this run
                 continue
             reports[name] = (connection, report)
+            if report.get("error"):
+                break       # the run cannot start: no need to wait on
         problem = judge(reports, settings, error)
         answer_all(reports, problem)
     finally:

@@ -43,9 +43,9 @@ SMALL_DATA_RECIPE = {"step": "tape", "loss": "hinge", "spectral_norm": True,
                      "batch_size": 32, "kimg": 400}
 RECIPES = {"tutorial": {}, "small-data": SMALL_DATA_RECIPE}
 SMALL_DATA_LINE = ("[INFO] a folder of images: the small-data recipe (hinge "
-                   "loss, spectral norm in D, XLA, the averaged generator, "
-                   "batch 32, 400 kimg; docs/OWN_DATA.md); --recipe tutorial "
-                   "trains the tutorial's")
+                   "loss, spectral norm in D, XLA, the averaged generator; "
+                   "batch 32 and 400 kimg where not given; docs/OWN_DATA.md); "
+                   "--recipe tutorial trains the tutorial's")
 
 
 def default_recipe(given, distribute=None):

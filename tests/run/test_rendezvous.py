@@ -149,3 +149,21 @@ def test_first_difference_names_settings_in_order():
     assert rendezvous.flag_name("image_size") == "--image-size"
     assert rendezvous.flag_name("the checkpoint's position") == \
         "the checkpoint's position"
+    assert rendezvous.flag_name("data_sha1") == \
+        "the training images' fingerprint"
+
+
+def test_a_chief_given_a_task_with_other_keys_is_still_the_chief():
+    """TF_CONFIG's task may carry keys besides type and index."""
+    port = free_port()
+    addresses = [f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"]
+    tf_config = {"cluster": {"worker": addresses},
+                 "task": {"type": "worker", "index": 0, "trial": "a"}}
+    chief = subprocess.Popen(
+        [sys.executable, "-c", WORKER.format(root=ROOT), json.dumps(
+            [tf_config, {}, None, 20])],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert chief.stdout.readline() == "waiting\n"
+    other = start(port, 1)
+    assert result(other) == (0, "go\n")
+    assert result(chief) == (0, "go\n")

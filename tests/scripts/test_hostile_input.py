@@ -140,3 +140,17 @@ def test_compare_refuses_a_huge_metrics_file_unread(tmp_path):
     result = run_python("compare.py", run, "-o", tmp_path / "c.png")
     assert_one_line_error(result, "metrics.csv is 102,400.0 MB, over the "
                           "64.0 MB a metrics file may be")
+
+
+def test_generate_and_evaluate_refuse_a_fifo_without_waiting(tmp_path):
+    """A FIFO named as the model: refused through a non-blocking open,
+    never waited on (an open() for reading would block forever)."""
+    from conftest import run_python
+    fifo = tmp_path / "generator.keras"
+    os.mkfifo(fifo)
+    for script in ("generate.py", "evaluate.py"):
+        assert_one_line_error(run_python(script, fifo, "-o", tmp_path)
+                              if script == "generate.py" else
+                              run_python(script, fifo),
+                              "generator.keras is not a regular file: pass "
+                              "the model itself")

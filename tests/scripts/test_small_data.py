@@ -124,7 +124,7 @@ def test_evaluate_reproduces_the_best_generator_s_number(whole):
         float(best["swd"]), abs=0.006)
 
 
-@pytest.mark.slow
+@pytest.mark.slow      # end to end, and slow: README's second command
 def test_minutes_stop_at_a_step_and_resume_exactly(whole, tmp_path):
     out = str(tmp_path / "budget")
     # a budget spent by the first step: the run ends after it, mid-epoch,

@@ -93,6 +93,11 @@ def augmented_on_each_replica(strategy):
             "changed": float(np.max(np.abs(outputs[0] - images)))}
 
 
+# one process on 2 logical devices, about 30 s: slow (README's second
+# command), to keep the default suite well under 10 minutes on slower CPUs
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def compared():
     result = subprocess.run(

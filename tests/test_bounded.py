@@ -17,6 +17,7 @@ from conftest import peak_rss_mb, write_fashion_dir
 from pyimagesearch import bounded
 from pyimagesearch.data import readers
 from pyimagesearch.errors import UserError
+from pyimagesearch.gan import memory
 from pyimagesearch.runfiles import checkpoint, comparison
 
 MB = 2 ** 20
@@ -288,7 +289,7 @@ def test_checkpoint_members_are_capped_by_the_memory_limit(tmp_path,
     np.savez_compressed(path, meta=np.frombuffer(b"{}", np.uint8),
                         big=np.zeros(3 * MB, np.uint8))
     # a run plans with 80% of the limit: 2 MB
-    monkeypatch.setattr(checkpoint, "memory_limit",
+    monkeypatch.setattr(memory, "memory_limit",
                         lambda: (int(2.5 * MB), "a fake cgroup limit"))
     with pytest.raises(UserError, match="its member 'big' claims 3.0 MB "
                        "inflated, over the 2.0 MB"):

@@ -126,5 +126,12 @@ def memory_limit():
     return min(limits) if limits else (None, None)
 
 
+def plannable_bytes(unknown=2 ** 40):
+    """The share of the memory limit a run plans with (SHARE_OF_MEMORY of
+    memory_limit()); `unknown` where no limit can be read."""
+    limit = memory_limit()[0]
+    return int(SHARE_OF_MEMORY * limit) if limit else unknown
+
+
 def gigabytes(count):
     return f"{count / 2 ** 30:,.1f} GB"

@@ -15,7 +15,7 @@ import numpy as np
 from ..bounded import MAX_META_BYTES, checked_npz
 from ..errors import UserError
 from ..files import atomic_write, remove_quietly
-from ..gan.memory import SHARE_OF_MEMORY, memory_limit
+from ..gan.memory import plannable_bytes
 from ..gan.noise import LATENT_DIM
 
 FORMAT = "dcgan-fashion-mnist-checkpoint"
@@ -27,8 +27,6 @@ NAME = "ckpt-{:08d}.npz"
 NAME_RE = re.compile(r"^ckpt-(\d{8})\.npz$")
 STATE_PREFIX = "state/"
 V1_KEYS = ("generator", "discriminator", "disc_optimizer", "gan_optimizer")
-# where the memory limit cannot be read
-MAX_CHECKPOINT_BYTES = 2 ** 40
 # a run's checkpoint holds about 100 arrays, the largest models' a few
 # hundred
 MAX_CHECKPOINT_MEMBERS = 10000
@@ -196,8 +194,7 @@ def open_checkpoint(path):
     at most MAX_META_BYTES, all at most the share of the memory this
     process may use that a run plans with (a file that claims more is
     damaged or built to inflate)."""
-    limit = int(SHARE_OF_MEMORY * (memory_limit()[0]
-                                   or MAX_CHECKPOINT_BYTES))
+    limit = plannable_bytes()
     return checked_npz(path, {"meta": MAX_META_BYTES}, limit, limit,
                        "checkpoint", MAX_CHECKPOINT_MEMBERS)
 

@@ -5,8 +5,8 @@ import os
 
 from ..bounded import MAX_META_BYTES, open_checked, open_zip, zip_declared
 from ..errors import UserError
-from ..gan.memory import SHARE_OF_MEMORY, memory_limit
-from .checkpoint import (MAX_CHECKPOINT_BYTES, checkpoint_dir, fit_state,
+from ..gan.memory import plannable_bytes
+from .checkpoint import (checkpoint_dir, fit_state,
                          latest_checkpoint, load_checkpoint, load_meta,
                          model_variables)
 from .config import RunConfig
@@ -63,8 +63,7 @@ def load_keras_file(path):
     memory limit inflated) before Keras reads it: a file swapped after
     the command line was checked is still the one checked."""
     from keras.src.saving import saving_lib   # Keras' reader of a file
-    limit = int(SHARE_OF_MEMORY * (memory_limit()[0]
-                                   or MAX_CHECKPOINT_BYTES))
+    limit = plannable_bytes()
     with open_checked(path, limit, "model") as f:
         with open_zip(f, MAX_MODEL_MEMBERS) as archive:
             zip_declared(archive, {"config.json": MAX_META_BYTES,

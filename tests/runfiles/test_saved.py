@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.errors import UserError
+from pyimagesearch.gan import memory
 from pyimagesearch.runfiles import saved
 from pyimagesearch.runfiles.config import RunConfig
 
@@ -44,7 +45,7 @@ def test_a_file_swapped_for_a_fifo_after_the_check_is_refused(
 def test_a_model_over_the_memory_limit_is_refused_by_its_size(
         generator_file, monkeypatch):
     # a run plans with 80% of the limit
-    monkeypatch.setattr(saved, "memory_limit", lambda: (1000, "a fake"))
+    monkeypatch.setattr(memory, "memory_limit", lambda: (1000, "a fake"))
     with pytest.raises(UserError, match=r"generator.keras is [\d,]+ bytes, "
                        "over the 800 bytes a model may be"):
         saved.load_generator(generator_file[0])

@@ -63,23 +63,16 @@ def check_regular(path, what="file"):
     open_checked(path, float("inf"), what).close()
 
 
-def read_into(stream, count):
-    """Up to `count` bytes of a stream, read in chunks into one buffer of
-    that size: (uint8 array, bytes read); never more memory than asked."""
-    buffer = np.empty(count, np.uint8)
+def read_exactly(stream, count, path, claim):
+    """Exactly `count` bytes (what the file declares) and nothing after
+    them: a UserError naming `claim` if it holds fewer or more."""
+    buffer = np.empty(count, np.uint8)     # never more memory than that
     view, done = memoryview(buffer), 0
     while done < count:
         got = stream.readinto(view[done:done + min(CHUNK, count - done)])
         if not got:
             break
         done += got
-    return buffer, done
-
-
-def read_exactly(stream, count, path, claim):
-    """Exactly `count` bytes (what the file declares) and nothing after
-    them: a UserError naming `claim` if it holds fewer or more."""
-    buffer, done = read_into(stream, count)
     if done < count:
         raise UserError(f"{readable_name(path)} holds {done:,} bytes of data "
                         f"but {claim} {count:,}: it is truncated or "

@@ -40,7 +40,8 @@ from pyimagesearch.gan.noise import LATENT_DIM  # noqa: E402
 from pyimagesearch.gan.trainer import frozen  # noqa: E402
 from pyimagesearch.run.cli import ArgumentParser, RunOptions  # noqa: E402
 from pyimagesearch.gan.architectures import ARCHS  # noqa: E402
-from pyimagesearch.runfiles.config import RunConfig  # noqa: E402
+from pyimagesearch.runfiles.config import (RunConfig,  # noqa: E402
+                                          SMALL_DATA_RECIPE)
 from pyimagesearch.run.distribute import check_distribute  # noqa: E402
 from pyimagesearch.run.state import RunState  # noqa: E402
 from pyimagesearch.data.datasets import to_unit_range  # noqa: E402
@@ -72,14 +73,23 @@ RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
                TAPE, spectral_norm=True),
            "--step tape --loss hinge --spectral-norm --xla": dict(
                TAPE, spectral_norm=True, xla=True),
+           "the same --mbstd": dict(TAPE, spectral_norm=True, xla=True,
+                                    mbstd=True),
+           "--recipe small-data (the averaging included)": {
+               key: value for key, value in SMALL_DATA_RECIPE.items()
+               if key not in ("batch_size", "kimg")},
            "--step tape --loss hinge --spectral-norm --r1 0.05 --augment "
            f"{AUGMENT} --ema 0.999 --ema-rampup 0.05": SMALL_DATA,
            "the same --xla": dict(SMALL_DATA, xla=True)}
 
 
-def bench_variants(real, config, variants, heading, warmup, timed, rounds):
+def bench_variants(real, config, variants, heading, warmup, timed, rounds,
+                   repeats):
     """The script's step with each variant's settings added to `config`,
-    against `config` alone, as ratios from one interleaved run."""
+    against `config` alone, as ratios from one interleaved run, and
+    against each variant's compute floor: its step's FLOPs (counted from
+    its layers) at this machine's best fp32 matmul rate (`repeats`
+    timings of each size)."""
     tf.get_logger().setLevel("ERROR")   # several trainers: traces, meant
     base_name = (f"{config.tip_flags()} alone" if config.tip_flags()
                  else "the tutorial's recipe")
@@ -90,13 +100,20 @@ def bench_variants(real, config, variants, heading, warmup, timed, rounds):
     medians = time_round_robin(
         {name: (lambda t=trainer: t.train_step(real))
          for name, trainer in trainers.items()}, warmup, timed, rounds)
+    rate = gemm_rate("float32", repeats=repeats)
+    floors = {name: step_flops(trainer.generator, trainer.discriminator,
+                               len(real)) / rate
+              for name, trainer in trainers.items()}
+    print(f"[BENCH] fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s (best square "
+          "matmul): a row's floor is its step's FLOPs at that rate")
     base = medians[base_name]
     width = max(28, max(map(len, medians)))
     print(f"{heading:{width}s} {'ms/step':>8s} {'images/s':>9s} "
-          f"{'x the first row':>16s}")
+          f"{'x the first row':>16s} {'floor ms':>9s} {'x floor':>8s}")
     for name, seconds in medians.items():
         print(f"{name:{width}s} {1000 * seconds:8.1f} "
-              f"{len(real) / seconds:9.0f} {seconds / base:16.3f}")
+              f"{len(real) / seconds:9.0f} {seconds / base:16.3f} "
+              f"{1000 * floors[name]:9.1f} {seconds / floors[name]:8.2f}")
 
 
 def literal_2020_step(trainer, imageBatch):
@@ -379,7 +396,7 @@ def main(argv=None):
                 dataclasses.replace(config, **settings).check()
         bench_variants(real, config, TIPS if args.tips else RECIPES,
                        "GAN tip" if args.tips else "recipe", warmup, timed,
-                       rounds)
+                       rounds, repeats=2 if args.quick else 5)
     else:
         bench_step(args, config, real, warmup, timed, rounds)
     return 0

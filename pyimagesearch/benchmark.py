@@ -30,16 +30,20 @@ def cpu_model(cpuinfo="/proc/cpuinfo"):
 def layer_gemm(layer):
     """(rows per sample, K, N) of the matrix product a layer's forward pass
     comes down to (im2col for convolutions), or None for layers without a
-    weight matrix (activations, BN, reshapes)."""
-    if isinstance(layer, layers.Dense):
-        return 1, layer.kernel.shape[0], layer.kernel.shape[1]
-    if isinstance(layer, layers.Conv2DTranspose):
+    weight matrix (activations, BN, reshapes).  A layer under
+    SpectralNormalization (--spectral-norm) counts as the layer it wraps
+    (its power iteration is a few matrix-vector products)."""
+    inner = layer.layer if isinstance(layer, layers.SpectralNormalization) \
+        else layer
+    if isinstance(inner, layers.Dense):
+        return 1, inner.kernel.shape[0], inner.kernel.shape[1]
+    if isinstance(inner, layers.Conv2DTranspose):
         # every input pixel scatters a k x k x C_out patch
-        kh, kw, c_out, c_in = layer.kernel.shape
+        kh, kw, c_out, c_in = inner.kernel.shape
         h_in, w_in = layer.input.shape[1:3]
         return h_in * w_in, c_in, kh * kw * c_out
-    if isinstance(layer, layers.Conv2D):
-        kh, kw, c_in, c_out = layer.kernel.shape
+    if isinstance(inner, layers.Conv2D):
+        kh, kw, c_in, c_out = inner.kernel.shape
         h_out, w_out = layer.output.shape[1:3]
         return h_out * w_out, kh * kw * c_in, c_out
     return None

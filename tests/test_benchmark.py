@@ -36,6 +36,22 @@ def test_step_flops_match_the_hand_count(models):
     assert step_flops(*models, 128) == 128 * per_sample == 13_081_313_280
 
 
+def test_the_recipe_s_discriminators_count_their_wrapped_layers(models):
+    from pyimagesearch.gan.layers import (with_minibatch_stddev,
+                                          with_spectral_norm)
+    generator, discriminator = models
+    plain = step_flops(generator, discriminator, 128)
+    # spectral normalisation wraps each layer: the same products
+    assert step_flops(generator, with_spectral_norm(discriminator), 128) \
+        == plain
+    # --mbstd's one more map: D's dense layer takes 7x7 more inputs, in
+    # each of its forward, weight- and input-gradient products (D's step
+    # on 2B, G's step on B, no weight gradients there)
+    extra = 2 * 7 * 7 * 512 * 128 * (2 * 3 + 2)
+    assert step_flops(generator, with_minibatch_stddev(discriminator),
+                      128) == plain + extra
+
+
 def test_step_gemms_lists_each_product_with_its_calls(models):
     calls = step_gemms(*models, 128)
     assert sum(calls.values()) == 34

@@ -32,6 +32,9 @@ class Architecture:
 TUTORIAL_DEPTH = 64
 # the DCGAN paper's models: the channels at 4x4 are 8x this
 RADFORD_WIDTH = 32
+# --mbstd: the images each minibatch standard deviation is taken over
+# (StyleGAN's 4); the batch is a multiple of it
+MBSTD_GROUP = 4
 
 
 def _classes(config):

@@ -1,7 +1,8 @@
 """Layers that are not in the tutorial's network, used by the builders
 in pyimagesearch/dcgan.py: dropout in D (a GAN tip), BatchNorm for a D
 that trains on real and generated halves (--arch radford), and the class
-inputs of the conditional models (--conditional).  Registered as
+inputs of the conditional models (--conditional); and the small-data
+recipe's changes to a built D (--spectral-norm, --mbstd).  Registered as
 "dcgan>..." for saved models, as when they lived in dcgan.py."""
 import keras
 from keras import ops
@@ -11,6 +12,8 @@ from tensorflow.keras.layers import Embedding
 from tensorflow.keras.layers import Flatten
 from tensorflow.keras.layers import Reshape
 from tensorflow.keras.layers import UpSampling2D
+
+from .architectures import MBSTD_GROUP
 
 
 def add_dropout(model, rate):
@@ -139,3 +142,53 @@ def with_spectral_norm(discriminator):
 		return layer.__class__.from_config(config)
 
 	return keras.models.clone_model(discriminator, clone_function=clone)
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class MinibatchStdDev(keras.layers.Layer):
+	# not in the tutorial's network (--mbstd): StyleGAN's minibatch
+	# standard deviation (Karras et al. 2018).  Each image gets one more
+	# feature map holding the spread of its group's features (the
+	# standard deviation over `group` images, averaged over positions
+	# and channels): fakes with too little variety look alike to D, so G
+	# is pushed to vary them.  A group is `group` consecutive images,
+	# because the tape step passes D its real images, then the fakes:
+	# with a batch that is a multiple of `group`, no group mixes the two
+	def __init__(self, group=MBSTD_GROUP, **kwargs):
+		super().__init__(**kwargs)
+		self.group = group
+
+	def call(self, inputs):
+		x = ops.cast(inputs, "float32")
+		height, width, channels = x.shape[1:]
+		grouped = ops.reshape(x, (-1, self.group, height, width, channels))
+		spread = ops.mean(ops.sqrt(ops.var(grouped, axis=1) + 1e-8),
+			axis=(1, 2, 3))  # one number a group
+		maps = ops.ones_like(grouped[..., :1]) * ops.reshape(spread,
+			(-1, 1, 1, 1, 1))
+		maps = ops.reshape(maps, (-1, height, width, 1))
+		return ops.cast(ops.concatenate([x, maps], axis=-1),
+			self.compute_dtype)
+
+	def compute_output_shape(self, input_shape):
+		return tuple(input_shape[:-1]) + (input_shape[-1] + 1,)
+
+	def get_config(self):
+		return {**super().get_config(), "group": self.group}
+
+
+def with_minibatch_stddev(discriminator):
+	# not in the tutorial's network (--mbstd): the same discriminator (a
+	# Sequential, as the unconditional builders make) with a
+	# MinibatchStdDev before its Flatten, where the last convolution's
+	# maps (8x8x64 at 32x32) become a vector: 8x8x64 -> 8x8x65.  Its
+	# layers are new (the same configurations, fresh weights), as
+	# with_spectral_norm's
+	layers = []
+	for layer in discriminator.layers:
+		if isinstance(layer, Flatten) and not any(
+			isinstance(added, MinibatchStdDev) for added in layers):
+			layers.append(MinibatchStdDev())
+		layers.append(layer.__class__.from_config(layer.get_config()))
+	return keras.Sequential([keras.Input(discriminator.input_shape[1:])]
+		+ layers, name=discriminator.name)

@@ -5,7 +5,8 @@ step and the tips.  The training script, bench.py, and loading a
 generator from a checkpoint all build through here."""
 import functools
 
-from .layers import ClassEmbedding, ClassOneHot, with_spectral_norm
+from .layers import (ClassEmbedding, ClassOneHot, with_minibatch_stddev,
+                     with_spectral_norm)
 from .architectures import ARCHITECTURES
 from .policy import parse_policy
 from .precision import float32_output
@@ -19,6 +20,8 @@ def build_generator(config):
 
 def build_discriminator(config):
     discriminator = ARCHITECTURES[config.arch].discriminator(config)
+    if config.mbstd:
+        discriminator = with_minibatch_stddev(discriminator)
     if config.spectral_norm:
         return with_spectral_norm(discriminator)
     return discriminator

@@ -216,6 +216,12 @@ def build_parser():
         help="with --step tape: compile the step with XLA (faster on a CPU; "
              "one device only; --no-xla turns off a --recipe's)")
     recipe.add_argument(
+        "--mbstd", action=argparse.BooleanOptionalAction, default=None,
+        help="with --step tape: StyleGAN's minibatch standard deviation, "
+             "one more feature map in the discriminator holding the spread "
+             "of each group of 4 images (batch a multiple of 4; one device, "
+             "unconditional)")
+    recipe.add_argument(
         "--ema-rampup", type=float, default=None, metavar="R",
         help="with --ema: the average's half-life at most R times the "
              "images shown so far (StyleGAN2's ramp: 0.05)")

@@ -9,7 +9,7 @@ import os
 
 from ..data.datasets import is_folder, native_shape
 from ..errors import UserError, check_positive, check_range
-from ..gan.architectures import ARCHITECTURES
+from ..gan.architectures import ARCHITECTURES, MBSTD_GROUP
 from ..gan.losses import LOSSES
 from ..gan.policy import parse_policy
 from ..gan.memory import (SHARE_OF_MEMORY, gigabytes, memory_limit,
@@ -33,7 +33,7 @@ STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
-RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla")
+RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd")
 # --recipe: named sets of settings, each filling in what the flags leave
 # out.  "tutorial" is the tutorial's (every default); "small-data" is the
 # small-data recipe, chosen by measurement (docs/OWN_DATA.md), with a
@@ -124,6 +124,8 @@ class RunConfig:
     ada: float = None
     # the tape step compiled by XLA (faster on a CPU: docs/PERFORMANCE.md)
     xla: bool = False
+    # StyleGAN's minibatch standard deviation as one more map in D
+    mbstd: bool = False
     # the run's length in thousands of images shown, rounded up to whole
     # epochs (None: --epochs gives it)
     kimg: float = None
@@ -313,6 +315,8 @@ class RunConfig:
             raise UserError("--r1 needs --step tape (or --distribute): the "
                             "penalty is a gradient of D's output, which "
                             "train_on_batch cannot take")
+        if self.mbstd:
+            self._check_mbstd()
         if self.ema_rampup and self.ema is None:
             raise UserError("--ema-rampup ramps the moving average of "
                             "--ema: give --ema DECAY too (e.g. 0.999)")
@@ -331,6 +335,21 @@ class RunConfig:
                             f"{SWD_SMALLEST}x{SWD_SMALLEST}, this run trains "
                             f"at {self.image_size}x{self.image_size}; raise "
                             "--image-size or train without it")
+
+    def _check_mbstd(self):
+        if self.step != "tape":
+            raise UserError("--mbstd needs --step tape: the tutorial's "
+                            "train_on_batch step shuffles real and "
+                            "generated images together, and D's groups "
+                            "would mix them")
+        if self.conditional:
+            raise UserError("--mbstd is for unconditional runs: leave out "
+                            "--conditional or --mbstd")
+        if self.batch_size % MBSTD_GROUP:
+            raise UserError(f"--mbstd takes the spread of each group of "
+                            f"{MBSTD_GROUP} images: --batch-size must be a "
+                            f"multiple of {MBSTD_GROUP}, got "
+                            f"{self.batch_size}")
 
     def check_memory(self, metrics_every=None):
         needed = training_bytes(self)

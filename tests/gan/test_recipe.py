@@ -1,12 +1,14 @@
 """The small-data recipe's parts (gan/step.py, gan/layers.py,
 gan/trainer.py): the lazy R1 penalty, the spectrally normalised
-discriminator, the moving average's ramp."""
+discriminator, the minibatch standard deviation, the moving average's
+ramp."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pyimagesearch.gan.layers import with_spectral_norm
+from pyimagesearch.gan.layers import (MinibatchStdDev, with_minibatch_stddev,
+                                      with_spectral_norm)
 from pyimagesearch.gan.losses import logits_of
 from pyimagesearch.gan.models import build_trainer
 from pyimagesearch.gan.step import R1_INTERVAL
@@ -114,6 +116,70 @@ def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
     # exactly
     trainer = trainer_for(spectral_norm=True, loss="hinge")
     assert any("vector_u" in name for name in ckpt.get_state(trainer))
+
+
+def test_minibatch_stddev_adds_each_group_s_spread_as_one_map():
+    rng = np.random.default_rng(0)
+    # two groups of 4 consecutive images: four copies of one image (no
+    # spread), then four images of their own
+    same = np.repeat(rng.normal(size=(1, 3, 3, 2)), 4, axis=0)
+    varied = rng.normal(size=(4, 3, 3, 2))
+    images = np.concatenate([same, varied]).astype("float32")
+    out = np.asarray(MinibatchStdDev()(images))
+    assert out.shape == (8, 3, 3, 3)
+    np.testing.assert_array_equal(out[..., :2], images)    # passed through
+    # the group's standard deviation over its images, averaged over
+    # positions and channels, the same map for each of its images
+    expected = np.sqrt(varied.var(axis=0) + 1e-8).mean()
+    np.testing.assert_allclose(out[4:, ..., 2], expected, rtol=1e-5)
+    np.testing.assert_allclose(out[:4, ..., 2], 1e-4, rtol=1e-3)
+    # the groups are consecutive: reordering within a group changes
+    # nothing, moving an image to the other group does
+    swapped = images[[3, 2, 1, 0, 7, 6, 5, 4]]
+    np.testing.assert_allclose(np.asarray(MinibatchStdDev()(swapped))[
+        ..., 2], out[[3, 2, 1, 0, 7, 6, 5, 4], ..., 2], rtol=1e-6)
+    mixed = images[[0, 1, 2, 4, 3, 5, 6, 7]]
+    assert float(np.asarray(MinibatchStdDev()(mixed))[0, 0, 0, 2]) > 0.1
+
+
+def test_mbstd_sits_before_d_s_flatten_and_d_sees_its_batch():
+    plain = trainer_for(loss="hinge").discriminator
+    trainer = trainer_for(loss="hinge", mbstd=True, spectral_norm=True)
+    names = [type(layer).__name__ for layer in trainer.discriminator.layers]
+    flatten = names.index("Flatten")
+    assert names[flatten - 1] == "MinibatchStdDev"
+    assert names.count("MinibatchStdDev") == 1
+    # one more map into the dense layer: 4x4x64 -> 4x4x65 at 16x16
+    flat = [layer.output.shape[-1] for model in (plain,
+            trainer.discriminator) for layer in model.layers
+            if isinstance(layer, keras.layers.Flatten)]
+    assert flat == [4 * 4 * 64, 4 * 4 * 65]
+    # D's answer for one image now depends on the images grouped with it
+    logits = logits_of(trainer.discriminator)
+    real = real_batch()
+    other = real.copy()
+    other[1:4] = real[0]
+    first = logits(real, training=True).numpy()[0]
+    assert abs(first - logits(other, training=True).numpy()[0]) > 1e-6
+    # and it is saved and rebuilt as itself
+    again = keras.models.clone_model(with_minibatch_stddev(plain))
+    assert any(isinstance(layer, MinibatchStdDev) for layer in again.layers)
+
+
+def test_a_run_with_mbstd_resumes_exactly():
+    settings = dict(loss="hinge", mbstd=True, spectral_norm=True)
+    first, second = trainer_for(**settings), trainer_for(**settings)
+    for step in range(2):
+        np.random.seed(step)
+        first.train_step(real_batch(seed=step))
+    ckpt.set_state(second, ckpt.get_state(first))
+    for trainer in (first, second):
+        np.random.seed(7)
+        trainer.train_step(real_batch(seed=7))
+    one, two = ckpt.get_state(first), ckpt.get_state(second)
+    assert one.keys() == two.keys()
+    for name in one:
+        np.testing.assert_array_equal(one[name], two[name], err_msg=name)
 
 
 def test_the_average_s_half_life_ramps_up_to_the_decay_s():

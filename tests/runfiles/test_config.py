@@ -43,7 +43,7 @@ def test_defaults_are_the_tutorials():
         "conditional": None, "step": "keras", "loss": "bce",
         # the small-data recipe's parts: off; the length in epochs
         "spectral_norm": False, "r1": None, "ema_rampup": None, "ada": None,
-        "xla": False, "kimg": None,
+        "xla": False, "mbstd": False, "kimg": None,
         "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
 
@@ -213,14 +213,21 @@ def test_radford_needs_a_power_of_two_even_by_default():
                             "asks for it with --arch radford"),
     (["--shuffle"], "made without --shuffle, and this resume asks for it "
                     "with --shuffle"),
+    (["--mbstd"], "made without --mbstd, and this resume asks for it with "
+                  "--mbstd"),
 ])
 def test_small_data_switches_are_fixed_on_resume(flags, message):
     saved = fresh("--image-size", "32").to_dict()
     with pytest.raises(UserError, match=message):
         resumed(saved, *flags)
+    with_mbstd = fresh("--step", "tape", "--mbstd").to_dict()
+    assert resumed(with_mbstd).mbstd is True
+    with pytest.raises(UserError, match="made with --mbstd, and this resume "
+                       "asks for it without --mbstd"):
+        resumed(with_mbstd, "--no-mbstd")
     # a checkpoint from before they existed was made without them
     old = {key: value for key, value in saved.items()
-           if key not in ("arch", "augment", "shuffle")}
+           if key not in ("arch", "augment", "shuffle", "mbstd")}
     assert resumed(old) == resumed(saved)
     assert resumed(old).arch == "tutorial"
 

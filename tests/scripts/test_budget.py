@@ -27,6 +27,13 @@ from conftest import assert_one_line_error, run_script
      "--ada must be a target above 0 and below 1"),
     (["--augment", "flip,colour"], "--augment takes a comma-separated list "
                                    "of flip, color, translation, cutout"),
+    (["--mbstd"], "--mbstd needs --step tape"),
+    (["--mbstd", "--step", "tape", "--batch-size", "30"],
+     "--batch-size must be a multiple of 4, got 30"),
+    (["--mbstd", "--step", "tape", "--conditional"],
+     "--mbstd is for unconditional runs"),
+    (["--mbstd", "--step", "tape", "--distribute", "mirrored",
+      "--cpu-replicas", "2"], "--mbstd is for one device"),
     (["--ema-rampup", "0.05"], "--ema-rampup ramps the moving average of "
                                "--ema"),
     (["--ema", "0.99", "--ema-rampup", "2"], "--ema-rampup must be above 0 "

@@ -297,12 +297,15 @@ def test_bench_tips_prints_each_tips_cost_as_a_ratio():
                           "--ema 0.999", "all of them"]
     assert rows["the tutorial's recipe"][2] == "1.000"
     assert all(float(ms) > 0 and float(ratio) > 0
-               for ms, _, ratio in rows.values())
+               for ms, _, ratio, _, _ in rows.values())
     # each ratio is the tip's ms/step over the tutorial's; images a
-    # second, the batch of 16 over the step's time
+    # second, the batch of 16 over the step's time; the tips change no
+    # layer, so every row has the tutorial's floor
     base = rows["the tutorial's recipe"][0]
-    for name, (ms, per_second, ratio) in rows.items():
+    for name, (ms, per_second, ratio, floor, over) in rows.items():
         assert_printed_quotient(ratio, ms, base)
+        assert_printed_quotient(over, ms, floor)
+        assert floor == rows["the tutorial's recipe"][3]
         assert float(per_second) == pytest.approx(16000 / float(ms),
                                                   rel=0.02, abs=1)
 
@@ -316,19 +319,28 @@ def test_bench_recipes_time_the_small_data_switches_as_ratios():
     rows = {}
     for line in result.stdout.splitlines():
         if line.startswith(("the tutorial", "the same", "--")):
-            name, ms, per_second, ratio = line.rsplit(None, 3)
-            rows[name.strip()] = (ms, per_second, ratio)
+            name, ms, per_second, ratio, floor, over = line.rsplit(None, 5)
+            rows[name.strip()] = (ms, per_second, ratio, floor, over)
     augment = "--augment color,translation,cutout"
     tape = "--step tape --loss hinge"
     assert list(rows) == [
         "the tutorial's recipe", augment, "--arch radford",
         "--arch radford " + augment, tape, tape + " --spectral-norm",
-        tape + " --spectral-norm --xla",
+        tape + " --spectral-norm --xla", "the same --mbstd",
+        "--recipe small-data (the averaging included)",
         tape + " --spectral-norm --r1 0.05 " + augment
         + " --ema 0.999 --ema-rampup 0.05", "the same --xla"]
     base = rows["the tutorial's recipe"][0]
-    for name, (ms, per_second, ratio) in rows.items():
+    # the floor is counted from each row's layers: spectral norm's
+    # wrapped layers count as themselves (tests/test_benchmark.py), the
+    # DCGAN paper's models are others
+    floors = {name: float(row[3]) for name, row in rows.items()}
+    assert floors[tape + " --spectral-norm --xla"] == floors[tape] == \
+        floors["the tutorial's recipe"] > 0
+    assert floors["--arch radford"] != floors[tape]
+    for name, (ms, per_second, ratio, floor, over) in rows.items():
         assert_printed_quotient(ratio, ms, base)
+        assert_printed_quotient(over, ms, floor)
         # images a second: the batch of 8 over the step's time
         assert float(per_second) == pytest.approx(8000 / float(ms), rel=0.02,
                                                   abs=1)

@@ -190,5 +190,8 @@ def with_minibatch_stddev(discriminator):
 			isinstance(added, MinibatchStdDev) for added in layers):
 			layers.append(MinibatchStdDev())
 		layers.append(layer.__class__.from_config(layer.get_config()))
+	if not any(isinstance(layer, MinibatchStdDev) for layer in layers):
+		raise ValueError(f"{discriminator.name} has no Flatten layer to put "
+			"the minibatch standard deviation before")
 	return keras.Sequential([keras.Input(discriminator.input_shape[1:])]
 		+ layers, name=discriminator.name)

@@ -19,7 +19,9 @@ UNINITIALIZED = "uninitialized_variables"
 def model_sizes(config):
     """(parameters, activations per image) of the run's generator and
     discriminator together, read off the models built without their
-    weights (an unconditional pair: the class inputs add little)."""
+    weights (an unconditional pair: the class inputs add little; without
+    --spectral-norm's vectors and --mbstd's one more map, which add
+    little too)."""
     import keras
     from keras.src.backend.common import global_state
 

@@ -166,6 +166,43 @@ def test_mbstd_sits_before_d_s_flatten_and_d_sees_its_batch():
     assert any(isinstance(layer, MinibatchStdDev) for layer in again.layers)
 
 
+@pytest.mark.parametrize("settings", [
+    dict(loss="hinge"), dict(loss="hinge", spectral_norm=True),
+    dict(loss="hinge", arch="radford")], ids=["plain", "spectral", "radford"])
+def test_d_s_groups_never_mix_real_and_generated_images(settings):
+    """The tape step passes D its real images, then as many fakes: with
+    --mbstd, D's answers on the real half are those it gives the real
+    images alone, and the fakes' those on the fakes alone."""
+    trainer = trainer_for(mbstd=True, **settings)
+    real = real_batch()
+    fakes = trainer.generate(np.random.default_rng(1).uniform(
+        -1, 1, (8, 100)).astype("float32"))
+    critic = logits_of(trainer.discriminator)
+    weights = trainer.discriminator.get_weights()
+
+    def answers(images):
+        # from the same weights each time: a training call moves spectral
+        # normalisation's vectors
+        trainer.discriminator.set_weights(weights)
+        return critic(images, training=True).numpy()
+    together = answers(np.concatenate([real, fakes]))
+    np.testing.assert_allclose(together[:8], answers(real), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(together[8:], answers(fakes), rtol=1e-5,
+                               atol=1e-6)
+    # one step trains, D's loss finite
+    d_loss, g_loss = trainer.train_step(real)
+    assert np.isfinite([d_loss, g_loss]).all()
+
+
+def test_mbstd_needs_a_flatten_to_sit_before():
+    no_flatten = keras.Sequential([keras.Input((4, 4, 1)),
+                                   keras.layers.GlobalAveragePooling2D(),
+                                   keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="has no Flatten layer"):
+        with_minibatch_stddev(no_flatten)
+
+
 def test_a_run_with_mbstd_resumes_exactly():
     settings = dict(loss="hinge", mbstd=True, spectral_norm=True)
     first, second = trainer_for(**settings), trainer_for(**settings)

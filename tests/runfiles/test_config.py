@@ -220,16 +220,23 @@ def test_small_data_switches_are_fixed_on_resume(flags, message):
     saved = fresh("--image-size", "32").to_dict()
     with pytest.raises(UserError, match=message):
         resumed(saved, *flags)
-    with_mbstd = fresh("--step", "tape", "--mbstd").to_dict()
-    assert resumed(with_mbstd).mbstd is True
-    with pytest.raises(UserError, match="made with --mbstd, and this resume "
-                       "asks for it without --mbstd"):
-        resumed(with_mbstd, "--no-mbstd")
     # a checkpoint from before they existed was made without them
     old = {key: value for key, value in saved.items()
            if key not in ("arch", "augment", "shuffle", "mbstd")}
     assert resumed(old) == resumed(saved)
     assert resumed(old).arch == "tutorial"
+
+
+def test_mbstd_is_recorded_and_fixed_for_the_run():
+    with_mbstd = fresh("--step", "tape", "--mbstd").to_dict()
+    assert with_mbstd["mbstd"] is True
+    assert resumed(with_mbstd).mbstd is True
+    assert resumed(with_mbstd, "--mbstd") == resumed(with_mbstd)
+    with pytest.raises(UserError, match="made with --mbstd, and this resume "
+                       "asks for it without --mbstd"):
+        resumed(with_mbstd, "--no-mbstd")
+    assert fresh("--step", "tape", "--mbstd").tip_flags() == \
+        "--step tape --mbstd"
 
 
 def test_the_step_and_its_loss():

@@ -84,8 +84,17 @@ RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
            "the same --xla": dict(SMALL_DATA, xla=True)}
 
 
+def split_by_batch(variants, batch_size):
+    """(the variants a batch of `batch_size` can run, the names of those it
+    cannot: --mbstd's groups of MBSTD_GROUP images must split it)."""
+    skipped = [name for name, settings in variants.items()
+               if settings.get("mbstd") and batch_size % MBSTD_GROUP]
+    return ({name: settings for name, settings in variants.items()
+             if name not in skipped}, skipped)
+
+
 def bench_variants(real, config, variants, heading, warmup, timed, rounds,
-                   repeats):
+                   repeats, skipped=()):
     """The script's step with each variant's settings added to `config`,
     against `config` alone, as ratios from one interleaved run, and
     against each variant's compute floor: its step's FLOPs (counted from
@@ -94,11 +103,6 @@ def bench_variants(real, config, variants, heading, warmup, timed, rounds,
     tf.get_logger().setLevel("ERROR")   # several trainers: traces, meant
     base_name = (f"{config.tip_flags()} alone" if config.tip_flags()
                  else "the tutorial's recipe")
-    # --mbstd groups 4 images: not timed on a batch it cannot split
-    skipped = [name for name, settings in variants.items()
-               if settings.get("mbstd") and config.batch_size % MBSTD_GROUP]
-    variants = {name: settings for name, settings in variants.items()
-                if name not in skipped}
     trainers = {base_name: build_trainer(config)}
     trainers.update({name: build_trainer(dataclasses.replace(config,
                                                              **settings))
@@ -401,13 +405,15 @@ def main(argv=None):
         if args.recipes:    # against the tutorial's models, unaugmented
             config = dataclasses.replace(config, arch="tutorial",
                                          augment=None)
-            for settings in RECIPES.values():
-                if not (settings.get("mbstd")
-                        and config.batch_size % MBSTD_GROUP):
-                    dataclasses.replace(config, **settings).check()
-        bench_variants(real, config, TIPS if args.tips else RECIPES,
+        variants, skipped = split_by_batch(
+            TIPS if args.tips else RECIPES, config.batch_size)
+        if args.recipes:
+            for settings in variants.values():
+                dataclasses.replace(config, **settings).check()
+        bench_variants(real, config, variants,
                        "GAN tip" if args.tips else "recipe", warmup, timed,
-                       rounds, repeats=2 if args.quick else 5)
+                       rounds, repeats=2 if args.quick else 5,
+                       skipped=skipped)
     else:
         bench_step(args, config, real, warmup, timed, rounds)
     return 0

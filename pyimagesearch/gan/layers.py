@@ -184,13 +184,13 @@ def with_minibatch_stddev(discriminator):
 	# maps (8x8x64 at 32x32) become a vector: 8x8x64 -> 8x8x65.  Its
 	# layers are new (the same configurations, fresh weights), as
 	# with_spectral_norm's
-	layers = []
+	layers, inserted = [], False
 	for layer in discriminator.layers:
-		if isinstance(layer, Flatten) and not any(
-			isinstance(added, MinibatchStdDev) for added in layers):
+		if isinstance(layer, Flatten) and not inserted:
 			layers.append(MinibatchStdDev())
+			inserted = True
 		layers.append(layer.__class__.from_config(layer.get_config()))
-	if not any(isinstance(layer, MinibatchStdDev) for layer in layers):
+	if not inserted:
 		raise ValueError(f"{discriminator.name} has no Flatten layer to put "
 			"the minibatch standard deviation before")
 	return keras.Sequential([keras.Input(discriminator.input_shape[1:])]

@@ -161,7 +161,7 @@ def test_mbstd_sits_before_d_s_flatten_and_d_sees_its_batch():
     other[1:4] = real[0]
     first = logits(real, training=True).numpy()[0]
     assert abs(first - logits(other, training=True).numpy()[0]) > 1e-6
-    # and it is saved and rebuilt as itself
+    # and it is rebuilt from its configuration (as clone_model and saving do)
     again = keras.models.clone_model(with_minibatch_stddev(plain))
     assert any(isinstance(layer, MinibatchStdDev) for layer in again.layers)
 

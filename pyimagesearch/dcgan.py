@@ -24,9 +24,10 @@ from .gan.layers import (BatchStatistics, add_dropout, class_channels,
 class DCGAN:
 	@staticmethod
 	def build_generator(dim, depth, channels=1, inputDim=LATENT_DIM,
-		outputDim=512):
+		outputDim=512, filters=32):
 		# initialize the model along with the input shape to be
-		# "channels last" and the channels dimension itself
+		# "channels last" and the channels dimension itself (not in the
+		# tutorial: `filters`, the tutorial's 32, scales with --width)
 		model = Sequential()
 		inputShape = (dim, dim, depth)
 		chanDim = -1
@@ -47,7 +48,7 @@ class DCGAN:
 		# reshape the output of the previous layer set, upsample +
 		# apply a transposed convolution, RELU, and BN
 		model.add(Reshape(inputShape))  # 7x7x64 for Fashion-MNIST
-		model.add(Conv2DTranspose(32, (5, 5), strides=(2, 2),
+		model.add(Conv2DTranspose(filters, (5, 5), strides=(2, 2),
 			padding="same"))  # 7x7x64 -> 14x14x32
 		model.add(Activation("relu"))
 		model.add(BatchNormalization(axis=chanDim))
@@ -62,28 +63,30 @@ class DCGAN:
 		return model
 
 	@staticmethod
-	def build_discriminator(width, height, depth, alpha=0.2, dropout=0.0):
+	def build_discriminator(width, height, depth, alpha=0.2, dropout=0.0,
+		filters=32, units=512):
 		# initialize the model along with the input shape to be
-		# "channels last"
+		# "channels last" (not in the tutorial: `filters` and `units`,
+		# the tutorial's 32 and 512, scale with --width)
 		model = Sequential()
 		inputShape = (height, width, depth)
 
 		# first set of CONV => RELU layers
 		model.add(Input(shape=inputShape))
-		model.add(Conv2D(32, (5, 5), padding="same",
+		model.add(Conv2D(filters, (5, 5), padding="same",
 			strides=(2, 2)))  # 28x28xdepth -> 14x14x32
 		model.add(LeakyReLU(negative_slope=alpha))
 		add_dropout(model, dropout)
 
 		# second set of CONV => RELU layers
-		model.add(Conv2D(64, (5, 5), padding="same",
+		model.add(Conv2D(2 * filters, (5, 5), padding="same",
 			strides=(2, 2)))  # 14x14x32 -> 7x7x64
 		model.add(LeakyReLU(negative_slope=alpha))
 		add_dropout(model, dropout)
 
 		# first (and only) set of FC => RELU layers
 		model.add(Flatten())  # 7x7x64 -> 3136
-		model.add(Dense(512))
+		model.add(Dense(units))
 		model.add(LeakyReLU(negative_slope=alpha))
 		add_dropout(model, dropout)
 
@@ -157,7 +160,7 @@ class DCGAN:
 	@staticmethod
 	def build_conditional_generator(dim, depth, numClasses, channels=1,
 		inputDim=LATENT_DIM, outputDim=512, embedDim=50, classNames=None,
-		oneHot=False):
+		oneHot=False, filters=32):
 		# the tutorial's generator with the class as a second input: a
 		# learned embedding of the class (or with oneHot, a one-hot
 		# vector) is put beside the noise, and the two go through the
@@ -166,14 +169,14 @@ class DCGAN:
 		label = Input(shape=(1,), dtype="int32", name="label")
 		code = class_code(label, numClasses, embedDim, classNames, oneHot)
 		trunk = DCGAN.build_generator(dim, depth, channels,
-			inputDim + code.shape[-1], outputDim)
+			inputDim + code.shape[-1], outputDim, filters)
 		x = Concatenate()([noise, code])  # inputDim + embedDim (or classes)
 		return conditional_model(trunk, [noise, label], x,
 			"conditional_generator")
 
 	@staticmethod
 	def build_conditional_discriminator(width, height, depth, numClasses,
-		alpha=0.2, dropout=0.0, oneHot=False):
+		alpha=0.2, dropout=0.0, oneHot=False, filters=32, units=512):
 		# the tutorial's discriminator with a projection of the class
 		# (Miyato & Koyama 2018): the score is the tutorial's Dense(1)
 		# of the 512 features plus their dot product with a learned
@@ -181,7 +184,8 @@ class DCGAN:
 		# oneHot: keras-io's design instead, the class as one-hot
 		# channels beside the image's, and the tutorial's score
 		trunk = DCGAN.build_discriminator(width, height,
-			depth + (numClasses if oneHot else 0), alpha, dropout)
+			depth + (numClasses if oneHot else 0), alpha, dropout, filters,
+			units)
 		return conditional_discriminator(trunk, (height, width, depth),
 			numClasses, oneHot, trunk.layers[-2])
 

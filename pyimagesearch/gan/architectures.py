@@ -15,7 +15,7 @@ import typing
 class Architecture:
     """name: the flag's value.  generator / discriminator: config ->
     model (the config's image size, channels, classes, dropout, batch).
-    size_error: image size -> why it is not allowed, or None.
+    size_error: image size, --width -> why they are not allowed, or None.
     mixed_batches: D trains on real and generated images shuffled together
     (else each half apart, for a D whose BatchNorm normalises each half on
     its own, with the fakes from G in training mode).
@@ -28,13 +28,22 @@ class Architecture:
     under_distribute: str
 
 
-# the tutorial's generator: feature maps before its two upsamplings
+# the tutorial's models' widths (each times --width): G's feature maps
+# before its two upsamplings, the maps nearest the image (G's last hidden
+# ones, D's first), and the units of their hidden Dense layer
 TUTORIAL_DEPTH = 64
+TUTORIAL_FILTERS = 32
+TUTORIAL_UNITS = 512
 # the DCGAN paper's models: the channels at 4x4 are 8x this
 RADFORD_WIDTH = 32
 # --mbstd: the images each minibatch standard deviation is taken over
 # (StyleGAN's 4); the batch is a multiple of it
 MBSTD_GROUP = 4
+
+
+def scaled(channels, width):
+    """A layer's channels (or units) times --width, at least 1."""
+    return max(1, int(round(channels * width)))
 
 
 def _classes(config):
@@ -48,28 +57,33 @@ def tutorial_generator(config):
     for the MNISTs, 8x8x64 -> 32x32 for CIFAR-10 and folders;
     --conditional: with the class as a second input."""
     from ..dcgan import DCGAN
+    widths = dict(outputDim=scaled(TUTORIAL_UNITS, config.width),
+                  filters=scaled(TUTORIAL_FILTERS, config.width))
+    depth = scaled(TUTORIAL_DEPTH, config.width)
     if config.conditional:
         count, names, one_hot = _classes(config)
         return DCGAN.build_conditional_generator(
-            config.image_size // 4, TUTORIAL_DEPTH, count,
-            channels=config.channels, classNames=names, oneHot=one_hot)
-    return DCGAN.build_generator(config.image_size // 4, TUTORIAL_DEPTH,
-                                 channels=config.channels)
+            config.image_size // 4, depth, count, channels=config.channels,
+            classNames=names, oneHot=one_hot, **widths)
+    return DCGAN.build_generator(config.image_size // 4, depth,
+                                 channels=config.channels, **widths)
 
 
 def tutorial_discriminator(config):
     from ..dcgan import DCGAN
+    widths = dict(filters=scaled(TUTORIAL_FILTERS, config.width),
+                  units=scaled(TUTORIAL_UNITS, config.width))
     if config.conditional:
         count, _, one_hot = _classes(config)
         return DCGAN.build_conditional_discriminator(
             config.image_size, config.image_size, config.channels, count,
-            dropout=config.disc_dropout, oneHot=one_hot)
+            dropout=config.disc_dropout, oneHot=one_hot, **widths)
     return DCGAN.build_discriminator(config.image_size, config.image_size,
                                      config.channels,
-                                     dropout=config.disc_dropout)
+                                     dropout=config.disc_dropout, **widths)
 
 
-def tutorial_size_error(size):
+def tutorial_size_error(size, width=1.0):
     return None         # any multiple of 4 in range (config.check_values)
 
 
@@ -79,10 +93,12 @@ def radford_generator(config):
     if config.conditional:
         count, names, one_hot = _classes(config)
         return DCGAN.build_conditional_radford_generator(
-            config.image_size, count, config.channels, width=RADFORD_WIDTH,
+            config.image_size, count, config.channels,
+            width=scaled(RADFORD_WIDTH, config.width),
             classNames=names, oneHot=one_hot)
-    return DCGAN.build_radford_generator(config.image_size, config.channels,
-                                         width=RADFORD_WIDTH)
+    return DCGAN.build_radford_generator(
+        config.image_size, config.channels,
+        width=scaled(RADFORD_WIDTH, config.width))
 
 
 def radford_discriminator(config):
@@ -91,18 +107,25 @@ def radford_discriminator(config):
         count, _, one_hot = _classes(config)
         return DCGAN.build_conditional_radford_discriminator(
             config.image_size, config.channels, count,
-            dropout=config.disc_dropout, width=RADFORD_WIDTH,
+            dropout=config.disc_dropout,
+            width=scaled(RADFORD_WIDTH, config.width),
             batchSize=config.batch_size, oneHot=one_hot)
     return DCGAN.build_radford_discriminator(
         config.image_size, config.channels, dropout=config.disc_dropout,
-        width=RADFORD_WIDTH, batchSize=config.batch_size)
+        width=scaled(RADFORD_WIDTH, config.width),
+        batchSize=config.batch_size)
 
 
-def radford_size_error(size):
+def radford_size_error(size, width=1.0):
     if size < 16 or size & (size - 1):
         return ("--arch radford doubles the size from 4x4, so --image-size "
                 "must be a power of two from 16 (16, 32, 64, ...), got "
                 f"{size} (without --image-size, the data's own size)")
+    # the maps halve from 8 * width at 4x4 to the layer before the image
+    if 8 * scaled(RADFORD_WIDTH, width) < size // 8:
+        return (f"--arch radford at {size}x{size} halves its channels down "
+                f"to none at --width {width:g}: raise --width (or lower "
+                "--image-size)")
     return None
 
 

@@ -222,6 +222,11 @@ def build_parser():
              "of each group of 4 images (batch a multiple of 4; one device, "
              "unconditional)")
     recipe.add_argument(
+        "--width", type=float, default=None, metavar="K",
+        help="every layer's channels and units in both models times K "
+             "(0.125-4; default 1, the tutorial's): a slimmer pair takes "
+             "more steps in the same time")
+    recipe.add_argument(
         "--ema-rampup", type=float, default=None, metavar="R",
         help="with --ema: the average's half-life at most R times the "
              "images shown so far (StyleGAN2's ramp: 0.05)")

@@ -33,7 +33,8 @@ STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
-RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd")
+RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd",
+          "width")
 # --recipe: named sets of settings, each filling in what the flags leave
 # out.  "tutorial" is the tutorial's (every default); "small-data" is the
 # small-data recipe, chosen by measurement (docs/OWN_DATA.md), with a
@@ -63,6 +64,8 @@ def default_recipe(given, distribute=None):
     return "tutorial"
 # the largest --r1 gamma (StyleGAN2 uses 0.01-100, most at 32 px below 1)
 MAX_R1 = 100.0
+# --width's range: an eighth of the tutorial's widths to four times them
+MIN_WIDTH, MAX_WIDTH = 0.125, 4.0
 # the longest budgets: 100,000 kimg (1e8 images), a week
 MAX_KIMG = 100000
 MAX_MINUTES = 7 * 24 * 60
@@ -126,6 +129,8 @@ class RunConfig:
     xla: bool = False
     # StyleGAN's minibatch standard deviation as one more map in D
     mbstd: bool = False
+    # every layer's channels and units times this (both models)
+    width: float = 1.0
     # the run's length in thousands of images shown, rounded up to whole
     # epochs (None: --epochs gives it)
     kimg: float = None
@@ -485,7 +490,8 @@ def check_arch(values):
         raise UserError(f"--arch must be one of {', '.join(ARCHITECTURES)}, "
                         f"got {arch}")
     if arch is not None and size is not None:
-        wrong = ARCHITECTURES[arch].size_error(size)
+        wrong = ARCHITECTURES[arch].size_error(size,
+                                                values.get("width") or 1.0)
         if wrong:
             raise UserError(wrong)
     if values.get("augment") is not None:
@@ -516,6 +522,11 @@ def check_tips(values):
         raise UserError("--ada must be a target above 0 and below 1 for D's "
                         "mean sign on real images (ADA's is 0.6), got "
                         f"{ada}")
+    width = values.get("width")
+    if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
+        raise UserError(f"--width must be from {MIN_WIDTH:g} to "
+                        f"{MAX_WIDTH:g} (times every layer's channels; 1 is "
+                        f"the tutorial's), got {width}")
     rampup = values.get("ema_rampup")
     if rampup is not None and not 0 < rampup <= 1:
         raise UserError("--ema-rampup must be above 0 and at most 1 (the "

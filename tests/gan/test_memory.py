@@ -111,7 +111,7 @@ def test_a_new_architecture_is_one_entry(monkeypatch):
     from pyimagesearch.gan.models import build_generator
     slim = dataclasses.replace(
         ARCHITECTURES["tutorial"], name="slim",
-        size_error=lambda size: "slim: 32 only" if size != 32 else None)
+        size_error=lambda size, width: "slim: 32 only" if size != 32 else None)
     monkeypatch.setitem(architectures.ARCHITECTURES, "slim", slim)
     config = config_for(32, 3, "slim")
     assert build_generator(config).output_shape == (None, 32, 32, 3)

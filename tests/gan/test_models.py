@@ -72,6 +72,38 @@ def test_radford_models_double_from_4x4():
         (8, 8, 128), (4, 4, 256)]
 
 
+def widths(model):
+    """Each Dense's units and each convolution's channels, in order."""
+    return [layer.output.shape[-1] for layer in model.layers
+            if type(layer).__name__ in ("Dense", "Conv2D", "Conv2DTranspose")]
+
+
+def test_width_scales_every_layer_of_both_models_but_the_ends():
+    tutorial = RunConfig(image_size=32, channels=3)
+    assert widths(build_generator(tutorial)) == [512, 8 * 8 * 64, 32, 3]
+    assert widths(build_discriminator(tutorial)) == [32, 64, 512, 1]
+    half = dataclasses.replace(tutorial, width=0.5)
+    assert widths(build_generator(half)) == [256, 8 * 8 * 32, 16, 3]
+    assert widths(build_discriminator(half)) == [16, 32, 256, 1]
+    # the reshaped volume follows G's narrower Dense
+    assert layer_shapes(build_generator(half), "Reshape") == [(8, 8, 32)]
+    # conditional and spectrally normalised models too
+    onehot = dataclasses.replace(half, conditional="onehot",
+                                 class_names=["a", "b"])
+    assert widths(build_generator(onehot)) == [256, 8 * 8 * 32, 16, 3]
+    assert widths(build_discriminator(onehot)) == [16, 32, 256, 1]
+    normed = dataclasses.replace(half, step="tape", loss="hinge",
+                                 spectral_norm=True)
+    assert [layer.layer.filters for layer in build_discriminator(normed).layers
+            if hasattr(layer, "layer") and hasattr(layer.layer, "filters")] \
+        == [16, 32]
+    # the DCGAN paper's models: 4x4x(8 * 32 * width)
+    radford = RunConfig(image_size=32, channels=3, arch="radford", width=2.0)
+    assert build_generator(radford).layers[1].output.shape[1:] == (4, 4, 512)
+    assert layer_shapes(build_discriminator(radford), "Conv2D") == [
+        (16, 16, 128), (8, 8, 256), (4, 4, 512)]
+
+
 def test_augment_wraps_what_d_sees_in_both_steps():
     config = RunConfig(image_size=16, channels=3, augment="cutout,color")
     trainer = build_trainer(config)

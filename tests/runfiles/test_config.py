@@ -43,7 +43,7 @@ def test_defaults_are_the_tutorials():
         "conditional": None, "step": "keras", "loss": "bce",
         # the small-data recipe's parts: off; the length in epochs
         "spectral_norm": False, "r1": None, "ema_rampup": None, "ada": None,
-        "xla": False, "mbstd": False, "kimg": None,
+        "xla": False, "mbstd": False, "width": 1.0, "kimg": None,
         "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
 
@@ -215,6 +215,8 @@ def test_radford_needs_a_power_of_two_even_by_default():
                     "with --shuffle"),
     (["--mbstd"], "made without --mbstd, and this resume asks for it with "
                   "--mbstd"),
+    (["--width", "0.5"], "made with --width 1.0, and this resume asks for it "
+                         "with --width 0.5"),
 ])
 def test_small_data_switches_are_fixed_on_resume(flags, message):
     saved = fresh("--image-size", "32").to_dict()
@@ -222,7 +224,7 @@ def test_small_data_switches_are_fixed_on_resume(flags, message):
         resumed(saved, *flags)
     # a checkpoint from before they existed was made without them
     old = {key: value for key, value in saved.items()
-           if key not in ("arch", "augment", "shuffle", "mbstd")}
+           if key not in ("arch", "augment", "shuffle", "mbstd", "width")}
     assert resumed(old) == resumed(saved)
     assert resumed(old).arch == "tutorial"
 
@@ -237,6 +239,23 @@ def test_mbstd_is_recorded_and_fixed_for_the_run():
         resumed(with_mbstd, "--no-mbstd")
     assert fresh("--step", "tape", "--mbstd").tip_flags() == \
         "--step tape --mbstd"
+
+
+def test_width_is_recorded_and_fixed_for_the_run():
+    slim = fresh("--width", "0.5").to_dict()
+    assert slim["width"] == 0.5
+    assert resumed(slim).width == 0.5
+    with pytest.raises(UserError, match="made with --width 0.5, and this "
+                       "resume asks for it with --width 1"):
+        resumed(slim, "--width", "1")
+    assert fresh("--width", "0.5").tip_flags() == "--width 0.5"
+    # the radford models halve their channels down to the image: at 1024
+    # an eighth of the width leaves none
+    fresh("--arch", "radford", "--image-size", "1024").check(memory=False)
+    with pytest.raises(UserError, match="halves its channels down to none "
+                                        "at --width 0.125"):
+        fresh("--arch", "radford", "--image-size", "1024", "--width",
+              "0.125").check(memory=False)
 
 
 def test_the_step_and_its_loss():

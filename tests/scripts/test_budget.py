@@ -34,6 +34,10 @@ from conftest import assert_one_line_error, run_script
      "--mbstd is for unconditional runs"),
     (["--mbstd", "--step", "tape", "--distribute", "mirrored",
       "--cpu-replicas", "2"], "--mbstd is for one device"),
+    (["--width", "0"], "--width must be from 0.125 to 4"),
+    (["--width", "nan"], "--width must be from 0.125 to 4"),
+    (["--arch", "radford", "--image-size", "512", "--width", "0.125"],
+     "halves its channels down to none at --width 0.125"),
     (["--ema-rampup", "0.05"], "--ema-rampup ramps the moving average of "
                                "--ema"),
     (["--ema", "0.99", "--ema-rampup", "2"], "--ema-rampup must be above 0 "

@@ -20,14 +20,15 @@ from pyimagesearch.runfiles.config import RunConfig
 from pyimagesearch.run.state import RunState
 
 # 640 Fashion-MNIST images at 32x32 / batch 64 = 10 steps an epoch;
-# 1.28 kimg = 2 epochs; the lazy R1 penalty on steps 0 and 16
+# 1.28 kimg = 2 epochs; the lazy R1 penalty on steps 0 and 16; the DCGAN
+# paper's models at half their widths (4x4x128 at G's start)
 SMALL_DATA = ["--limit", "640", "--batch-size", "64", "--image-size", "32",
               "--kimg", "1.28", "--seed", "3", "--arch", "radford",
               "--augment", "flip,color,translation,cutout", "--shuffle",
               "--ema", "0.9", "--metrics-every", "1", "--step", "tape",
               "--loss", "hinge", "--conditional", "--shared-optimizer",
               "--spectral-norm", "--r1", "0.05", "--ema-rampup", "0.05",
-              "--ada", "0.6"]
+              "--ada", "0.6", "--width", "0.5"]
 GENERATORS = ("generator.keras", "generator_ema.keras",
               "generator_best.keras", "generator_ema_best.keras")
 
@@ -51,7 +52,8 @@ def test_switches_are_announced_and_recorded(whole):
     out, result = whole
     assert ("[INFO] GAN tips on: --ema 0.9 --arch radford --augment "
             "flip,color,translation,cutout --step tape --loss hinge "
-            "--spectral-norm --r1 0.05 --ema-rampup 0.05 --ada 0.6 --shuffle"
+            "--spectral-norm --r1 0.05 --ema-rampup 0.05 --ada 0.6 --width "
+            "0.5 --shuffle"
             ) in result.stdout
     assert "[INFO] --kimg 1.28: 2 epochs of 10 steps (1.28 kimg shown)" \
         in result.stdout
@@ -65,7 +67,10 @@ def test_switches_are_announced_and_recorded(whole):
             settings["epochs"]) == \
         ("radford", "flip,color,translation,cutout", True, "tape", "hinge",
          "onehot", True, True, 0.05, 0.05, 1.28, 2)
-    assert settings["ada"] == 0.6
+    assert (settings["ada"], settings["width"]) == (0.6, 0.5)
+    # G's first layer: the noise and the one-hot class (100 + 10) to
+    # 4x4x(8 * 32 * 0.5)
+    assert state["generator/04_Dense/kernel"].shape == (110, 4 * 4 * 128)
     # D grew sure of the real images at once: p rose from 0, by 4 x 64
     # images / 100k every 4 steps, up to 5 times in 20 steps
     p = float(state["augment/probability"])
@@ -152,6 +157,7 @@ def test_minutes_stop_at_a_step_and_resume_exactly(whole, tmp_path):
             (["--r1", "0.1"], "made with --r1 0.05, and this resume asks "
                               "for it with --r1 0.1"),
             (["--ema-rampup", "0.1"], "made with --ema-rampup 0.05"),
+            (["--width", "1"], "made with --width 0.5"),
             (["--epochs", "5"], "the run's length is --kimg 1.28: to train "
                                 "longer, raise --kimg")):
         result = run_script("--output", out, "--resume", *flags)

@@ -233,7 +233,7 @@ def test_compare_plots_the_swd(whole, tmp_path):
     assert (f"[INFO] {out}: --conditional onehot --shared-optimizer --arch "
             "radford --augment flip,color,translation,cutout --step tape "
             "--loss hinge --spectral-norm --r1 0.05 --ema-rampup 0.05 --ada "
-            f"0.6 --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
+            f"0.6 --width 0.5 --shuffle: SWD {last:.2f} at epoch 2 (lowest ") \
         in result.stdout
     import cv2
     assert cv2.imread(png) is not None

@@ -106,15 +106,18 @@ def checked_run(args):
             raise UserError("--distribute trains every replica with the tape "
                             "step: leave out --step keras")
         given["step"] = "tape"      # recorded, as a one-device run's is
+    chosen_for_a_folder = False
     if not options.resume and not given["recipe"]:
         given["recipe"] = default_recipe(given, options.distribute)
-        if given["recipe"] == "small-data":
-            log(SMALL_DATA_LINE)
+        chosen_for_a_folder = given["recipe"] == "small-data"
     hooks.RESUME_FLAGS = options.reporting_flags()
     # a multi-worker run's other workers read --output, never write it
     folder_lock = lock(options.output) if options.writes_outputs else None
     try:
-        return train(options, *start_or_resume(options, given))
+        config, state = start_or_resume(options, given)
+        if chosen_for_a_folder:     # said once the settings pass their checks
+            log(SMALL_DATA_LINE)
+        return train(options, config, state)
     finally:
         if folder_lock is not None:
             folder_lock.close()

@@ -160,6 +160,11 @@ def test_a_folder_takes_the_small_data_recipe_by_default(cache_env,
     assert_one_line_error(result, "--batch-size 32 is larger than the 20 "
                           "training images")
     assert info_lines(result.stdout)[0] == SMALL_DATA_LINE
+    # a setting the recipe cannot take: the error alone, before the data
+    bad = run_script("--dataset", folder, "--output", str(tmp_path / "b"),
+                     "--mbstd", "--batch-size", "30", env=cache_env)
+    assert_one_line_error(bad, "--batch-size must be a multiple of 4")
+    assert bad.stdout == ""
     # the named data sets keep the tutorial's, as does --distribute
     assert default_recipe({"dataset": None}) == "tutorial"
     assert default_recipe({"dataset": "cifar10"}) == "tutorial"

@@ -76,8 +76,8 @@ RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
                TAPE, spectral_norm=True, xla=True),
            "the same --mbstd": dict(TAPE, spectral_norm=True, xla=True,
                                     mbstd=True),
-           "the same --width 0.5": dict(TAPE, spectral_norm=True, xla=True,
-                                        width=0.5),
+           "--step tape --loss hinge --spectral-norm --xla --width 0.5": dict(
+               TAPE, spectral_norm=True, xla=True, width=0.5),
            "--recipe small-data (the averaging included)": {
                key: value for key, value in SMALL_DATA_RECIPE.items()
                if key not in ("batch_size", "kimg")},

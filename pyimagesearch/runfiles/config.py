@@ -33,6 +33,7 @@ STEPS = ("keras", "tape")
 TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
         "gan_lr", "ema")
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
+# and the models' width, each shown where a run names its settings
 RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd",
           "width")
 # --recipe: named sets of settings, each filling in what the flags leave
@@ -298,7 +299,7 @@ class RunConfig:
             return ""
         return (f" (--recipe {self.recipe} sets "
                 + " ".join(f"--{key.replace('_', '-')}" + (
-                    "" if value is True else f" {value}")
+                    "" if value is True else f" {shown(value)}")
                     for key, value in settings.items())
                 + "; a flag given overrides one, e.g. --no-xla)")
 
@@ -386,7 +387,7 @@ class RunConfig:
                        step=self.step, loss=self.loss,
                        **{key: getattr(self, key) for key in RECIPE})
         flags = [f"--{key.replace('_', '-')}" + (
-                 "" if value is True else f" {value}")
+                 "" if value is True else f" {shown(value)}")
                  for key, value in changed.items() if value != _DEFAULTS[key]]
         if self.shuffle not in (None, default_shuffle(self.dataset)):
             flags.append("--shuffle" if self.shuffle else "--no-shuffle")
@@ -467,6 +468,11 @@ def check_values(values):
         raise UserError(f"--image-size must be a multiple of 4 from 8 to "
                         f"{MAX_IMAGE_SIZE} (the generator upsamples S/4 "
                         f"twice), got {size}")
+    width = values.get("width")     # before check_arch, which scales by it
+    if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
+        raise UserError(f"--width must be from {MIN_WIDTH:g} to "
+                        f"{MAX_WIDTH:g} (times every layer's channels; 1 is "
+                        f"the tutorial's), got {width}")
     check_arch(values)
     if values.get("conditional") not in (None,) + CONDITIONINGS:
         raise UserError(f"--conditional must be one of "
@@ -522,11 +528,6 @@ def check_tips(values):
         raise UserError("--ada must be a target above 0 and below 1 for D's "
                         "mean sign on real images (ADA's is 0.6), got "
                         f"{ada}")
-    width = values.get("width")
-    if width is not None and not MIN_WIDTH <= width <= MAX_WIDTH:
-        raise UserError(f"--width must be from {MIN_WIDTH:g} to "
-                        f"{MAX_WIDTH:g} (times every layer's channels; 1 is "
-                        f"the tutorial's), got {width}")
     rampup = values.get("ema_rampup")
     if rampup is not None and not 0 < rampup <= 1:
         raise UserError("--ema-rampup must be above 0 and at most 1 (the "
@@ -550,4 +551,11 @@ def as_flag(key, value):
     if value is None or value is False or (
             key in TIPS and value == 0 and _DEFAULTS[key] == 0):
         return f"without {flag}"
-    return f"with {flag}" if value is True else f"with {flag} {value}"
+    return f"with {flag}" if value is True else f"with {flag} {shown(value)}"
+
+
+def shown(value):
+    """A setting as its flag takes it: a whole float without its .0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

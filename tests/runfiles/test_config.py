@@ -215,7 +215,7 @@ def test_radford_needs_a_power_of_two_even_by_default():
                     "with --shuffle"),
     (["--mbstd"], "made without --mbstd, and this resume asks for it with "
                   "--mbstd"),
-    (["--width", "0.5"], "made with --width 1.0, and this resume asks for it "
+    (["--width", "0.5"], "made with --width 1, and this resume asks for it "
                          "with --width 0.5"),
 ])
 def test_small_data_switches_are_fixed_on_resume(flags, message):

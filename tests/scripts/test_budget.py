@@ -36,6 +36,8 @@ from conftest import assert_one_line_error, run_script
       "--cpu-replicas", "2"], "--mbstd is for one device"),
     (["--width", "0"], "--width must be from 0.125 to 4"),
     (["--width", "nan"], "--width must be from 0.125 to 4"),
+    (["--arch", "radford", "--image-size", "128", "--width", "inf"],
+     "--width must be from 0.125 to 4"),
     (["--arch", "radford", "--image-size", "512", "--width", "0.125"],
      "halves its channels down to none at --width 0.125"),
     (["--ema-rampup", "0.05"], "--ema-rampup ramps the moving average of "

@@ -2,6 +2,7 @@
 the end-of-epoch montages."""
 import os
 
+import cv2
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
@@ -71,18 +72,36 @@ def loss_figure(history, batches_per_epoch, title="Fashion-MNIST",
 _palette_frames = {}
 
 
+# a GIF frame's largest side: a montage of 1024x1024 images is 16,384
+# pixels wide, more than PIL opens (its decompression-bomb guard) and a GIF
+# of gigabytes
+MAX_FRAME_SIDE = 2048
+
+
+def open_montage(path):
+    """A montage this run wrote, at most MAX_FRAME_SIDE a side, read by
+    OpenCV (whose limit is far above PIL's)."""
+    pixels = cv2.imread(path, cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise OSError(f"cannot read the montage {path}")
+    scale = MAX_FRAME_SIDE / max(pixels.shape[:2])
+    if scale < 1:
+        pixels = cv2.resize(pixels, None, fx=scale, fy=scale,
+                            interpolation=cv2.INTER_AREA)
+    return Image.fromarray(np.ascontiguousarray(pixels[..., ::-1]))
+
+
 def gif_frame(path, size=None, grey=True):
-    with Image.open(path) as image:
-        if grey:
-            image = image.convert("L")
-            return image.resize((size, size), Image.LANCZOS) if size else image
-        key = (path, os.stat(path).st_mtime_ns, size)
-        if key not in _palette_frames:
-            image = image.convert("RGB")
-            if size:
-                image = image.resize((size, size), Image.LANCZOS)
-            _palette_frames[key] = image.quantize(256)
-        return _palette_frames[key]
+    image = open_montage(path)
+    if grey:
+        image = image.convert("L")
+        return image.resize((size, size), Image.LANCZOS) if size else image
+    key = (path, os.stat(path).st_mtime_ns, size)
+    if key not in _palette_frames:
+        if size:
+            image = image.resize((size, size), Image.LANCZOS)
+        _palette_frames[key] = image.quantize(256)
+    return _palette_frames[key]
 
 
 def write_animation(frames, path, seconds_per_frame=0.4, size=None,

@@ -118,6 +118,23 @@ def test_colour_animation_keeps_colours_and_sees_rewritten_frames(tmp_path):
     assert frame_colours() == [(255, 0, 0), (0, 0, 255)]
 
 
+def test_a_montage_larger_than_pil_opens_makes_a_smaller_frame(
+        tmp_path, monkeypatch):
+    """1024x1024 images make montages PIL refuses to open (a 16,384-pixel
+    side): the frame is read by OpenCV and shrunk to MAX_FRAME_SIDE."""
+    from pyimagesearch.runfiles import plots
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(plots, "MAX_FRAME_SIDE", 50)
+    path = str(tmp_path / "epoch_0001_output.png")
+    cv2.imwrite(path, np.full((200, 100, 3), 255, np.uint8))
+    gif_path = str(tmp_path / "training.gif")
+    for grey in (True, False):
+        write_animation([path], gif_path, grey=grey)
+        with Image.open(gif_path) as gif:
+            assert gif.size == (25, 50)
+            assert np.asarray(gif.convert("L")).min() == 255
+
+
 def test_a_dollar_in_the_datasets_name_is_shown_as_written(tmp_path):
     history = [(1, i, 0.5, 1.0) for i in range(4)]
     path = str(tmp_path / "losses.png")

@@ -42,12 +42,13 @@ RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd",
 # budget of about 20 minutes of a 2-core CPU at 32x32
 SMALL_DATA_RECIPE = {"step": "tape", "loss": "hinge", "spectral_norm": True,
                      "xla": True, "ema": 0.999, "ema_rampup": 0.05,
-                     "batch_size": 32, "kimg": 400}
+                     "width": 0.5, "batch_size": 32, "kimg": 940}
 RECIPES = {"tutorial": {}, "small-data": SMALL_DATA_RECIPE}
 SMALL_DATA_LINE = ("[INFO] a folder of images: the small-data recipe (hinge "
-                   "loss, spectral norm in D, XLA, the averaged generator; "
-                   "batch 32 and 400 kimg where not given; docs/OWN_DATA.md); "
-                   "--recipe tutorial trains the tutorial's")
+                   "loss, spectral norm in D, XLA, the averaged generator, "
+                   "half the widths; batch 32 and 940 kimg where not given; "
+                   "docs/OWN_DATA.md); --recipe tutorial trains the "
+                   "tutorial's")
 
 
 def default_recipe(given, distribute=None):

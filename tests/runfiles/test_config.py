@@ -51,9 +51,9 @@ def test_defaults_are_the_tutorials():
 def test_a_recipe_fills_in_what_the_flags_leave_out():
     config = fresh("--recipe", "small-data")
     assert (config.recipe, config.step, config.loss, config.spectral_norm,
-            config.xla, config.ema, config.ema_rampup, config.batch_size,
-            config.kimg) == ("small-data", "tape", "hinge", True, True,
-                             0.999, 0.05, 32, 400)
+            config.xla, config.ema, config.ema_rampup, config.width,
+            config.batch_size, config.kimg) == (
+        "small-data", "tape", "hinge", True, True, 0.999, 0.05, 0.5, 32, 940)
     # a flag given wins; a length given replaces the recipe's
     mine = fresh("--recipe", "small-data", "--batch-size", "64", "--epochs",
                  "7")

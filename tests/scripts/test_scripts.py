@@ -327,6 +327,7 @@ def test_bench_recipes_time_the_small_data_switches_as_ratios():
         "the tutorial's recipe", augment, "--arch radford",
         "--arch radford " + augment, tape, tape + " --spectral-norm",
         tape + " --spectral-norm --xla", "the same --mbstd",
+        tape + " --spectral-norm --xla --width 0.5",
         "--recipe small-data (the averaging included)",
         tape + " --spectral-norm --r1 0.05 " + augment
         + " --ema 0.999 --ema-rampup 0.05", "the same --xla"]
@@ -338,6 +339,10 @@ def test_bench_recipes_time_the_small_data_switches_as_ratios():
     assert floors[tape + " --spectral-norm --xla"] == floors[tape] == \
         floors["the tutorial's recipe"] > 0
     assert floors["--arch radford"] != floors[tape]
+    # half the widths: about a quarter of the products, the recipe's too
+    half = floors[tape + " --spectral-norm --xla --width 0.5"]
+    assert floors[tape] / 5 < half < floors[tape] / 2
+    assert floors["--recipe small-data (the averaging included)"] == half
     for name, (ms, per_second, ratio, floor, over) in rows.items():
         assert_printed_quotient(ratio, ms, base)
         assert_printed_quotient(over, ms, floor)

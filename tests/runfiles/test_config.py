@@ -64,6 +64,11 @@ def test_a_recipe_fills_in_what_the_flags_leave_out():
     assert resumed(saved).to_dict() == saved
     with pytest.raises(UserError, match="made with --recipe small-data"):
         resumed(saved, "--recipe", "tutorial")
+    # a small-data run from before the recipe halved the widths resumes
+    # at the widths it trained with (and its length)
+    before = {key: value for key, value in saved.items() if key != "width"}
+    before["kimg"] = 400
+    assert (resumed(before).width, resumed(before).kimg) == (1.0, 400)
     # a checkpoint from before recipes had names is the tutorial's
     old = fresh().to_dict()
     del old["recipe"]

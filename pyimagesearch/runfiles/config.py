@@ -39,7 +39,7 @@ RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd",
 # --recipe: named sets of settings, each filling in what the flags leave
 # out.  "tutorial" is the tutorial's (every default); "small-data" is the
 # small-data recipe, chosen by measurement (docs/OWN_DATA.md), with a
-# budget of about 20 minutes of a 2-core CPU at 32x32
+# budget of about 20 minutes of training on a 2-core CPU at 32x32
 SMALL_DATA_RECIPE = {"step": "tape", "loss": "hinge", "spectral_norm": True,
                      "xla": True, "ema": 0.999, "ema_rampup": 0.05,
                      "width": 0.5, "batch_size": 32, "kimg": 940}

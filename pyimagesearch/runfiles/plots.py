@@ -92,12 +92,14 @@ def open_montage(path):
 
 
 def gif_frame(path, size=None, grey=True):
-    image = open_montage(path)
     if grey:
-        image = image.convert("L")
+        image = open_montage(path).convert("L")
         return image.resize((size, size), Image.LANCZOS) if size else image
+    # a colour frame is read and quantized once (a run rewrites its GIF
+    # from every montage after each epoch)
     key = (path, os.stat(path).st_mtime_ns, size)
     if key not in _palette_frames:
+        image = open_montage(path)
         if size:
             image = image.resize((size, size), Image.LANCZOS)
         _palette_frames[key] = image.quantize(256)

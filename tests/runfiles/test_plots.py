@@ -111,6 +111,16 @@ def test_colour_animation_keeps_colours_and_sees_rewritten_frames(tmp_path):
 
     write_animation(paths, gif_path, grey=False)
     assert frame_colours() == [(255, 0, 0), (0, 255, 0)]
+    # an unchanged montage is not read again
+    from pyimagesearch.runfiles import plots
+    read = []
+    original = plots.open_montage
+    plots.open_montage = lambda path: read.append(path) or original(path)
+    try:
+        write_animation(paths, gif_path, grey=False)
+    finally:
+        plots.open_montage = original
+    assert read == []
     # a resumed run rewrites a montage: the animation must show the new one
     cv2.imwrite(paths[1], np.full((64, 64, 3), (255, 0, 0), np.uint8))
     os.utime(paths[1], ns=(1, 1))

@@ -106,6 +106,26 @@ def gif_frame(path, size=None, grey=True):
     return _palette_frames[key]
 
 
+# the most montages training.gif shows: rewriting a GIF of every epoch
+# after each one costs more with every epoch (a folder's recipe runs
+# hundreds)
+MAX_ANIMATION_FRAMES = 100
+
+
+def spread(frames, most=MAX_ANIMATION_FRAMES):
+    """At most `most` of `frames`: all, else every 2nd, 4th, ... and the
+    last (a choice that changes only when the stride doubles, so the
+    frames already read stay in use)."""
+    stride = 1
+    while True:
+        chosen = frames[::stride]
+        if chosen and chosen[-1] != frames[-1]:
+            chosen.append(frames[-1])
+        if len(chosen) <= most:
+            return chosen
+        stride *= 2
+
+
 def write_animation(frames, path, seconds_per_frame=0.4, size=None,
                     grey=True):
     """An endlessly looping GIF of the montage files in `frames`."""
@@ -130,7 +150,7 @@ def refresh_plots(output, history, batches_per_epoch, title="Fashion-MNIST",
     try:
         plot_losses(history, batches_per_epoch,
                     os.path.join(output, LOSS_PLOT), title, loss)
-        write_animation(epoch_montages(output),
+        write_animation(spread(epoch_montages(output)),
                         os.path.join(output, ANIMATION), grey=grey)
     except OSError as e:
         raise UserError(f"could not write the plots in {output} ({e}); make "

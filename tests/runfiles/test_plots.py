@@ -145,6 +145,27 @@ def test_a_montage_larger_than_pil_opens_makes_a_smaller_frame(
             assert np.asarray(gif.convert("L")).min() == 255
 
 
+def test_a_long_run_s_animation_shows_at_most_100_spread_frames():
+    from pyimagesearch.runfiles.plots import MAX_ANIMATION_FRAMES, spread
+    assert MAX_ANIMATION_FRAMES == 100
+    assert spread(list(range(100))) == list(range(100))
+    assert spread(list(range(101))) == list(range(0, 101, 2))
+    # every 4th and the last, 80 of 316 epochs
+    chosen = spread(list(range(316)))
+    assert chosen == list(range(0, 316, 4)) + [315]
+    assert spread([]) == []
+
+
+def test_the_run_s_animation_is_spread(tmp_path):
+    from pyimagesearch.runfiles.plots import refresh_plots
+    for epoch in range(1, 151):
+        cv2.imwrite(str(tmp_path / f"epoch_{epoch:04d}_output.png"),
+                    np.full((8, 8, 3), epoch, np.uint8))
+    refresh_plots(str(tmp_path), [(1, 0, 0.5, 1.0)], 1)
+    with Image.open(str(tmp_path / "training.gif")) as gif:
+        assert gif.n_frames == 76         # epochs 1, 3, ..., 149 and 150
+
+
 def test_a_dollar_in_the_datasets_name_is_shown_as_written(tmp_path):
     history = [(1, i, 0.5, 1.0) for i in range(4)]
     path = str(tmp_path / "losses.png")

@@ -79,9 +79,12 @@ MAX_FRAME_SIDE = 2048
 
 
 def open_montage(path):
-    """A montage this run wrote, at most MAX_FRAME_SIDE a side, read by
-    OpenCV (whose limit is far above PIL's)."""
-    pixels = cv2.imread(path, cv2.IMREAD_COLOR)
+    """A montage this run wrote, at most MAX_FRAME_SIDE a side, decoded by
+    OpenCV (whose limit is far above PIL's; read by Python, since
+    cv2.imread crashes on a path that is not UTF-8)."""
+    with open(path, "rb") as f:
+        raw = np.frombuffer(f.read(), np.uint8)
+    pixels = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
     if pixels is None:
         raise OSError(f"cannot read the montage {path}")
     scale = MAX_FRAME_SIDE / max(pixels.shape[:2])

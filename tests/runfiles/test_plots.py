@@ -1,5 +1,6 @@
 """Loss plot and montage animation."""
 import io
+import os
 
 import cv2
 import matplotlib.pyplot as plt
@@ -93,7 +94,6 @@ def test_animation_has_a_frame_per_epoch_montage(tmp_path):
 
 
 def test_colour_animation_keeps_colours_and_sees_rewritten_frames(tmp_path):
-    import os
     paths = []
     for epoch, bgr in ((1, (0, 0, 255)), (2, (0, 255, 0))):
         path = str(tmp_path / f"epoch_{epoch:04d}_output.png")
@@ -135,8 +135,13 @@ def test_a_montage_larger_than_pil_opens_makes_a_smaller_frame(
     from pyimagesearch.runfiles import plots
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     monkeypatch.setattr(plots, "MAX_FRAME_SIDE", 50)
-    path = str(tmp_path / "epoch_0001_output.png")
-    cv2.imwrite(path, np.full((200, 100, 3), 255, np.uint8))
+    # in a folder whose name is not UTF-8 (cv2.imread crashed on it)
+    folder = os.path.join(os.fsencode(str(tmp_path)), b"run\xff")
+    os.mkdir(folder)
+    path = os.path.join(os.fsdecode(folder), "epoch_0001_output.png")
+    with open(path, "wb") as f:
+        f.write(cv2.imencode(".png", np.full((200, 100, 3), 255,
+                                             np.uint8))[1].tobytes())
     gif_path = str(tmp_path / "training.gif")
     for grey in (True, False):
         write_animation([path], gif_path, grey=grey)

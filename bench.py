@@ -65,6 +65,9 @@ AUGMENT = "color,translation,cutout"
 TAPE = {"step": "tape", "loss": "hinge"}
 SMALL_DATA = dict(TAPE, spectral_norm=True, r1=0.05, augment=AUGMENT,
                   ema=0.999, ema_rampup=0.05)
+# the folder default's step: its settings but the length and the batch
+RECIPE_STEP = {key: value for key, value in SMALL_DATA_RECIPE.items()
+               if key not in ("batch_size", "kimg")}
 RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
            "--arch radford": {"arch": "radford"},
            f"--arch radford --augment {AUGMENT}": {"arch": "radford",
@@ -78,9 +81,9 @@ RECIPES = {f"--augment {AUGMENT}": {"augment": AUGMENT},
                                     mbstd=True),
            "--step tape --loss hinge --spectral-norm --xla --width 0.5": dict(
                TAPE, spectral_norm=True, xla=True, width=0.5),
-           "--recipe small-data (the averaging included)": {
-               key: value for key, value in SMALL_DATA_RECIPE.items()
-               if key not in ("batch_size", "kimg")},
+           "--recipe small-data (the averaging included)": RECIPE_STEP,
+           "the same --self-supervised": dict(RECIPE_STEP,
+                                              self_supervised=True),
            "--step tape --loss hinge --spectral-norm --r1 0.05 --augment "
            f"{AUGMENT} --ema 0.999 --ema-rampup 0.05": SMALL_DATA,
            "the same --xla": dict(SMALL_DATA, xla=True)}
@@ -114,7 +117,7 @@ def bench_variants(real, config, variants, heading, warmup, timed, rounds,
          for name, trainer in trainers.items()}, warmup, timed, rounds)
     rate = gemm_rate("float32", repeats=repeats)
     floors = {name: step_flops(trainer.generator, trainer.discriminator,
-                               len(real)) / rate
+                               len(real), trainer.decoder) / rate
               for name, trainer in trainers.items()}
     print(f"[BENCH] fp32 GEMM rate {rate / 1e9:.0f} GFLOP/s (best square "
           "matmul): a row's floor is its step's FLOPs at that rate")

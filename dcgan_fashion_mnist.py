@@ -137,9 +137,9 @@ def start_or_resume(options, given):
         state, saved_settings = RunState.resume(options.output)
         config = RunConfig.resumed(saved_settings, given)
     config.check(options.metrics_every, memory=False)
-    for flag in ("xla", "ada", "mbstd"):
+    for flag in ("xla", "ada", "mbstd", "self_supervised"):
         if options.distribute and getattr(config, flag) not in (None, False):
-            raise UserError(f"--{flag} is for one device: leave out "
+            raise UserError(f"--{flag.replace('_', '-')} is for one device: leave out "
                             "--distribute" + (" (the checkpoint's run has it)"
                                               if options.resume else
                                               config.recipe_hint()))

@@ -53,7 +53,7 @@ def model_gemms(model):
     return [gemm for gemm in map(layer_gemm, model.layers) if gemm]
 
 
-def step_gemms(generator, discriminator, batch_size):
+def step_gemms(generator, discriminator, batch_size, decoder=None):
     """Every matrix product of one tutorial step, as a Counter of
     (M, K, N, transpose_a) -> calls.  A layer's forward product Y = X W
     (M x K times K x N) has two backward ones: input gradients dY W^T
@@ -63,6 +63,8 @@ def step_gemms(generator, discriminator, batch_size):
       D step:  D forward, weight and input gradients on 2B
       G step:  G forward, weight and input gradients on B; D forward and
                input gradients (into its first layer too) on B
+      decoder (--self-supervised): forward, weight and input gradients
+               (into D's features) on the B real images
     """
     calls = collections.Counter()
     G, D = model_gemms(generator), model_gemms(discriminator)
@@ -84,13 +86,18 @@ def step_gemms(generator, discriminator, batch_size):
     forward(D, 2 * B), weight_grads(D, 2 * B), input_grads(D, 2 * B, False)
     forward(G, B), weight_grads(G, B), input_grads(G, B, False)
     forward(D, B), input_grads(D, B, True)
+    if decoder is not None:
+        decoded = model_gemms(decoder)
+        forward(decoded, B), weight_grads(decoded, B)
+        input_grads(decoded, B, True)
     return calls
 
 
-def step_flops(generator, discriminator, batch_size):
+def step_flops(generator, discriminator, batch_size, decoder=None):
     """FLOPs of one tutorial step (2 per multiply-add of its products)."""
     return sum(2 * m * k * n * count for (m, k, n, _), count in
-               step_gemms(generator, discriminator, batch_size).items())
+               step_gemms(generator, discriminator, batch_size,
+                          decoder).items())
 
 
 def _matmul_timer(dtype):

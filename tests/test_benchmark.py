@@ -52,6 +52,21 @@ def test_the_recipe_s_discriminators_count_their_wrapped_layers(models):
                       128) == plain + extra
 
 
+def test_the_self_supervised_decoder_adds_its_products_on_the_reals(
+        models):
+    from pyimagesearch.gan.decoder import build_decoder
+    generator, discriminator = models
+    plain = step_flops(generator, discriminator, 128)
+    # 7x7x64 features: 14x14 pixels of 3x3x64 -> 32, 28x28 of 3x3x32 ->
+    # 16, 28x28 of 3x3x16 -> 1; each forward, weight and input gradients
+    # (into D's features too) on the 128 real images
+    decoder = build_decoder((7, 7, 64), 1)
+    forward = 2 * (14 * 14 * 576 * 32 + 28 * 28 * 288 * 16
+                   + 28 * 28 * 144 * 1)
+    assert step_flops(generator, discriminator, 128, decoder) == \
+        plain + 128 * 3 * forward
+
+
 def test_step_gemms_lists_each_product_with_its_calls(models):
     calls = step_gemms(*models, 128)
     assert sum(calls.values()) == 34

@@ -38,7 +38,8 @@ def build_trainer(config, log=None, strategy=None):
         return _build_trainer(config, log, GANTrainer)
     if strategy is None:
         return _build_trainer(config, log, functools.partial(
-            TapeTrainer, loss=config.loss, r1=config.r1, xla=config.xla))
+            TapeTrainer, loss=config.loss, r1=config.r1, xla=config.xla,
+            self_supervised=config.self_supervised))
     from .distributed import DistributedTrainer
     with strategy.scope():
         return _build_trainer(config, log, functools.partial(

@@ -19,11 +19,18 @@ mean.
 
 --r1 GAMMA adds the R1 penalty (Mescheder et al. 2018), gamma/2 times the
 squared gradient of D's logit with respect to each real image, lazily as
-StyleGAN2 does: every R1_INTERVAL-th D step, weighted by the interval."""
+StyleGAN2 does: every R1_INTERVAL-th D step, weighted by the interval.
+
+--self-supervised adds to D's loss the mean squared error of a small
+decoder's reconstruction of each real image D sees from D's features
+(gan/decoder.py); the decoder is trained with D, by D's optimizer."""
 import numpy as np
 import tensorflow as tf
+from tensorflow.keras.layers import Input
+from tensorflow.keras.models import Model
 
 from ..data.labels import class_column
+from .decoder import build_decoder, reconstruction_error, with_features
 from .losses import get_loss, logits_of
 from .trainer import GANTrainer, frozen
 
@@ -40,11 +47,14 @@ ADA_KIMG = 100
 class TapeTrainer(GANTrainer):
     """GANTrainer whose train_step is the tape step.  loss: a name of
     losses.LOSSES (the tutorial's binary cross-entropy by default); r1:
-    the R1 penalty's gamma (None: none); xla: the step compiled by XLA."""
+    the R1 penalty's gamma (None: none); xla: the step compiled by XLA;
+    self_supervised: D also trains `decoder` to rebuild the real images
+    from its features (unconditional runs)."""
 
     replicas = 1
 
-    def __init__(self, *args, loss=None, r1=None, xla=False, **kwargs):
+    def __init__(self, *args, loss=None, r1=None, xla=False,
+                 self_supervised=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss = get_loss(loss) if loss else get_loss()
         # the models the loss is computed on: D's (and the GAN's) sigmoid
@@ -58,6 +68,11 @@ class TapeTrainer(GANTrainer):
             # R1 is on D's logit, whatever the loss takes
             self.logit_model = self.critic_model if self.loss.on_logits \
                 else self.adversarial_models(logits_of(self.discriminator))[0]
+        if self_supervised:
+            scored = with_features(self.discriminator, self.loss.on_logits)
+            self.decoder = build_decoder(scored.outputs[1].shape[1:],
+                                         self.generator.output_shape[-1])
+            self.critic_model = self.reconstructing_model(scored)
         self._step = tf.function(self.device_step, jit_compile=xla or None)
 
     def train_step(self, real_images, real_classes=None):
@@ -83,6 +98,17 @@ class TapeTrainer(GANTrainer):
         p = float(augment.probability) + np.sign(r_t - self.ada_target) * step
         augment.probability.assign(float(np.clip(p, 0.0, 1.0)))
         augment.real_signs.assign(0.0)
+
+    def reconstructing_model(self, scored):
+        """D's model for its update with --self-supervised: an image
+        (through the augmentation, if any) to [D's score, D's features,
+        the image D saw]; `scored`: D giving its score and its features
+        (decoder.with_features).  The decoder runs on the real images'
+        features alone, in reconstruction_penalty."""
+        images = Input(shape=self.generator.output_shape[1:])
+        seen = self.augment(images) if self.augment is not None else images
+        score, features = scored(seen)
+        return Model(images, [score, features, seen])
 
     def regularize_now(self):
         """Whether this step's D update carries the lazy R1 penalty."""
@@ -140,18 +166,22 @@ class TapeTrainer(GANTrainer):
         d_inputs = images if self.num_classes is None else [
             images, tf.concat([batch["real_classes"],
                                batch["fake_classes"]], axis=0)]
-        penalty = None
+        real_count = tf.shape(batch["real_images"])[0]
+        penalties = []
         if regularize:
-            penalty = lambda: self.r1_penalty(  # noqa: E731
+            penalties.append(lambda outputs: self.r1_penalty(
                 model_inputs(batch["real_images"], "real_classes"),
-                global_batch)
+                global_batch))
+        if self.decoder is not None:
+            penalties.append(lambda outputs: self.reconstruction_penalty(
+                outputs, real_count, global_batch))
         d_loss, d_outputs = self._update(
             self.critic_model, self.disc_model.optimizer, d_inputs,
-            lambda outputs: self.loss.discriminator(outputs, labels),
-            self.discriminator.trainable_variables, 2 * global_batch,
-            penalty)
-        real_outputs = tf.cast(d_outputs[:tf.shape(
-            batch["real_images"])[0]], "float32")
+            lambda outputs: self.loss.discriminator(
+                self.scores(outputs), labels),
+            self.disc_variables(), 2 * global_batch, penalties)
+        real_outputs = tf.cast(self.scores(d_outputs)[:real_count],
+                               "float32")
         # a probability's sign is that of its logit
         real_signs = tf.reduce_sum(tf.sign(
             real_outputs if self.loss.on_logits else real_outputs - 0.5))
@@ -164,6 +194,21 @@ class TapeTrainer(GANTrainer):
                                      self.generator.trainable_variables,
                                      global_batch)
         return d_loss, g_loss, real_signs
+
+    def scores(self, outputs):
+        """D's scores among its model's outputs (with --self-supervised,
+        its features and the images it saw follow)."""
+        return outputs[0] if self.decoder is not None else outputs
+
+    def reconstruction_penalty(self, outputs, real_count, global_batch):
+        """This replica's part of the self-supervised loss: the decoder's
+        error on each real image D saw, rebuilt from D's features of it,
+        summed and divided by the global batch (the fakes are not
+        rebuilt)."""
+        _, features, seen = outputs
+        reconstructions = self.decoder(features[:real_count], training=True)
+        errors = reconstruction_error(reconstructions, seen[:real_count])
+        return tf.reduce_sum(errors) / tf.cast(global_batch, "float32")
 
     def r1_penalty(self, real_inputs, global_batch):
         """This replica's part of the lazy R1 penalty: gamma/2 times the
@@ -183,15 +228,18 @@ class TapeTrainer(GANTrainer):
 
     @staticmethod
     def _update(model, optimizer, inputs, loss_of, variables,
-                global_count, penalty=None):
+                global_count, penalties=()):
         """One step of `optimizer` on `model`'s loss over this replica's
-        share (plus `penalty()`, if given); returns the share's part of the
-        global mean of the loss, and the model's outputs."""
+        share (plus each of `penalties`, a function of the model's
+        outputs); returns the share's part of the global mean of the loss,
+        and the model's outputs."""
         with tf.GradientTape() as tape:
             outputs = model(inputs, training=True)
             loss = tf.reduce_sum(loss_of(outputs)) / tf.cast(
                 global_count, "float32")
-            total = loss if penalty is None else loss + penalty()
+            total = loss
+            for penalty in penalties:
+                total = total + penalty(outputs)
             scaled = optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(gradients, variables))

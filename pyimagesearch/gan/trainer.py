@@ -128,6 +128,9 @@ class GANTrainer:
     shown (ramped_decay); ada (with augment, the tape step): the target of
     adaptive augmentation's E[sign(D(real))] (gan/step.py)."""
 
+    # the tape step's --self-supervised decoder, trained with D
+    decoder = None
+
     def __init__(self, generator, discriminator, epochs,
                  latent_dim=LATENT_DIM, shared_optimizer=False,
                  noise="uniform", label_smoothing=0.0, label_noise=0.0,
@@ -325,12 +328,19 @@ class GANTrainer:
                             (self.steps_done() - 1) * batch_size)
         self._update_ema(tf.constant(beta, "float32"))
 
+    def disc_variables(self):
+        """What D's optimizer trains: D's weights (and the decoder's)."""
+        variables = list(self.discriminator.trainable_variables)
+        if self.decoder is not None:
+            variables += self.decoder.trainable_variables
+        return variables
+
     def build_optimizers(self):
         """Create the optimizers' slots now (as the first step would), so
         that a checkpoint's optimizer state can be loaded before training."""
         disc_opt = self.disc_model.optimizer
         if not disc_opt.built:
-            disc_opt.build(self.discriminator.trainable_variables)
+            disc_opt.build(self.disc_variables())
         with frozen(self.discriminator):
             if not self.gan.optimizer.built:
                 self.gan.optimizer.build(self.gan.trainable_variables)

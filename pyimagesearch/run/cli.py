@@ -223,6 +223,13 @@ def build_parser():
              "of each group of 4 images (batch a multiple of 4; one device, "
              "unconditional)")
     recipe.add_argument(
+        "--self-supervised", action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --step tape: a small decoder rebuilds each real image "
+             "from the discriminator's last feature maps, its squared error "
+             "added to D's loss (lightweight-gan's self-supervised D; one "
+             "device, unconditional)")
+    recipe.add_argument(
         "--width", type=float, default=None, metavar="K",
         help="every layer's channels and units in both models times K "
              "(0.125-4; default 1, the tutorial's): a slimmer pair takes "

@@ -69,6 +69,8 @@ def trainer_variables(trainer):
     trainer.build_optimizers()
     named = model_variables(trainer.generator, "generator")
     named.update(model_variables(trainer.discriminator, "discriminator"))
+    if trainer.decoder is not None:     # --self-supervised
+        named.update(model_variables(trainer.decoder, "decoder"))
     models = dict(named)
     if trainer.generator_ema is not None:
         named.update(model_variables(trainer.generator_ema, "generator_ema"))

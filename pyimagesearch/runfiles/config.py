@@ -35,7 +35,7 @@ TIPS = ("noise", "disc_dropout", "label_smoothing", "label_noise", "disc_lr",
 # the small-data recipe's parts beyond the tips (gan/step.py, gan/layers.py)
 # and the models' width, each shown where a run names its settings
 RECIPE = ("spectral_norm", "r1", "ema_rampup", "ada", "xla", "mbstd",
-          "width")
+          "self_supervised", "width")
 # --recipe: named sets of settings, each filling in what the flags leave
 # out.  "tutorial" is the tutorial's (every default); "small-data" is the
 # small-data recipe, chosen by measurement (docs/OWN_DATA.md), with a
@@ -131,6 +131,8 @@ class RunConfig:
     xla: bool = False
     # StyleGAN's minibatch standard deviation as one more map in D
     mbstd: bool = False
+    # a decoder rebuilds the real images from D's features (gan/decoder.py)
+    self_supervised: bool = False
     # every layer's channels and units times this (both models)
     width: float = 1.0
     # the run's length in thousands of images shown, rounded up to whole
@@ -324,6 +326,8 @@ class RunConfig:
                             "train_on_batch cannot take")
         if self.mbstd:
             self._check_mbstd()
+        if self.self_supervised:
+            self._check_self_supervised()
         if self.ema_rampup and self.ema is None:
             raise UserError("--ema-rampup ramps the moving average of "
                             "--ema: give --ema DECAY too (e.g. 0.999)")
@@ -357,6 +361,18 @@ class RunConfig:
                             f"{MBSTD_GROUP} images: --batch-size must be a "
                             f"multiple of {MBSTD_GROUP}, got "
                             f"{self.batch_size}")
+
+    def _check_self_supervised(self):
+        if self.step != "tape":
+            raise UserError("--self-supervised needs --step tape: the "
+                            "decoder's loss is added to D's in the tape "
+                            "step")
+        if self.conditional:
+            raise UserError("--self-supervised is for unconditional runs: "
+                            "leave out --conditional or --self-supervised")
+        if self.shared_optimizer:
+            raise UserError("--self-supervised trains its decoder with D's "
+                            "Adam: leave out --shared-optimizer")
 
     def check_memory(self, metrics_every=None):
         needed = training_bytes(self)

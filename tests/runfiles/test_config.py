@@ -43,7 +43,8 @@ def test_defaults_are_the_tutorials():
         "conditional": None, "step": "keras", "loss": "bce",
         # the small-data recipe's parts: off; the length in epochs
         "spectral_norm": False, "r1": None, "ema_rampup": None, "ada": None,
-        "xla": False, "mbstd": False, "width": 1.0, "kimg": None,
+        "xla": False, "mbstd": False, "self_supervised": False,
+        "width": 1.0, "kimg": None,
         "num_images": None, "data_sha1": None, "class_names": None}
     assert config.tip_flags() == ""
 
@@ -222,6 +223,8 @@ def test_radford_needs_a_power_of_two_even_by_default():
                   "--mbstd"),
     (["--width", "0.5"], "made with --width 1, and this resume asks for it "
                          "with --width 0.5"),
+    (["--self-supervised"], "made without --self-supervised, and this "
+                            "resume asks for it with --self-supervised"),
 ])
 def test_small_data_switches_are_fixed_on_resume(flags, message):
     saved = fresh("--image-size", "32").to_dict()
@@ -229,7 +232,8 @@ def test_small_data_switches_are_fixed_on_resume(flags, message):
         resumed(saved, *flags)
     # a checkpoint from before they existed was made without them
     old = {key: value for key, value in saved.items()
-           if key not in ("arch", "augment", "shuffle", "mbstd", "width")}
+           if key not in ("arch", "augment", "shuffle", "mbstd", "width",
+                          "self_supervised")}
     assert resumed(old) == resumed(saved)
     assert resumed(old).arch == "tutorial"
 
@@ -244,6 +248,18 @@ def test_mbstd_is_recorded_and_fixed_for_the_run():
         resumed(with_mbstd, "--no-mbstd")
     assert fresh("--step", "tape", "--mbstd").tip_flags() == \
         "--step tape --mbstd"
+
+
+def test_self_supervised_is_recorded_and_fixed_for_the_run():
+    flags = ("--step", "tape", "--loss", "hinge", "--self-supervised")
+    supervised = fresh(*flags).to_dict()
+    assert supervised["self_supervised"] is True
+    assert resumed(supervised).self_supervised is True
+    with pytest.raises(UserError, match="made with --self-supervised, and "
+                       "this resume asks for it without --self-supervised"):
+        resumed(supervised, "--no-self-supervised")
+    assert fresh(*flags).tip_flags() == \
+        "--step tape --loss hinge --self-supervised"
 
 
 def test_width_is_recorded_and_fixed_for_the_run():

@@ -329,6 +329,7 @@ def test_bench_recipes_time_the_small_data_switches_as_ratios():
         tape + " --spectral-norm --xla", "the same --mbstd",
         tape + " --spectral-norm --xla --width 0.5",
         "--recipe small-data (the averaging included)",
+        "the same --self-supervised",
         tape + " --spectral-norm --r1 0.05 " + augment
         + " --ema 0.999 --ema-rampup 0.05", "the same --xla"]
     base = rows["the tutorial's recipe"][0]
@@ -343,6 +344,8 @@ def test_bench_recipes_time_the_small_data_switches_as_ratios():
     half = floors[tape + " --spectral-norm --xla --width 0.5"]
     assert floors[tape] / 5 < half < floors[tape] / 2
     assert floors["--recipe small-data (the averaging included)"] == half
+    # the decoder's products on the real half come on top
+    assert half < floors["the same --self-supervised"] < 2 * half
     for name, (ms, per_second, ratio, floor, over) in rows.items():
         assert_printed_quotient(ratio, ms, base)
         assert_printed_quotient(over, ms, floor)

@@ -117,6 +117,8 @@ def squares():
 
 
 def test_d_learns_to_rebuild_each_real_image():
+    # seeded: from five starting weights, 30 steps left 0.09-0.14
+    keras.utils.set_random_seed(1)
     trainer = trainer_for(loss="hinge", spectral_norm=True,
                           self_supervised=True)
     real = squares()
@@ -127,7 +129,7 @@ def test_d_learns_to_rebuild_each_real_image():
             trainer.decoder(features), real)))
     # the best one picture for all eight: their mean
     mean_image = float(np.mean((real - real.mean(axis=0)) ** 2))
-    for step in range(20):
+    for step in range(30):
         np.random.seed(step)
         trainer.train_step(real)
     assert error() < mean_image / 3

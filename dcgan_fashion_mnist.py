@@ -139,8 +139,8 @@ def start_or_resume(options, given):
     config.check(options.metrics_every, memory=False)
     for flag in ("xla", "ada", "mbstd", "self_supervised"):
         if options.distribute and getattr(config, flag) not in (None, False):
-            raise UserError(f"--{flag.replace('_', '-')} is for one device: leave out "
-                            "--distribute" + (" (the checkpoint's run has it)"
+            raise UserError(f"--{flag.replace('_', '-')} is for one device: "
+                            "leave out --distribute" + (" (the checkpoint's run has it)"
                                               if options.resume else
                                               config.recipe_hint()))
     if options.cpu_replicas:

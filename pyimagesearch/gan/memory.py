@@ -22,13 +22,44 @@ def model_sizes(config):
     weights (an unconditional pair: the class inputs add little; without
     --spectral-norm's vectors and --mbstd's one more map, which add
     little too)."""
-    import keras
-    from keras.src.backend.common import global_state
+    arch, config = _architecture(config)
+    models = _built_without_weights(
+        lambda: (arch.generator(config), arch.discriminator(config)))
+    parameters = sum(model.count_params() for model in models)
+    generator, discriminator = map(_activations, models)
+    return parameters, generator, discriminator
 
+
+def decoder_sizes(config):
+    """(parameters, activations per real image) of --self-supervised's
+    decoder, built as model_sizes builds the pair; (0, 0) without it."""
+    if not config.self_supervised:
+        return 0, 0
+    from tensorflow.keras.layers import Flatten
+
+    from .decoder import build_decoder, input_of
+    arch, config = _architecture(config)
+
+    def build():
+        features = input_of(arch.discriminator(config).outputs[0], Flatten)
+        return build_decoder(features.shape[1:], config.channels)
+    decoder = _built_without_weights(build)
+    return decoder.count_params(), _activations(decoder)
+
+
+def _architecture(config):
+    """The run's architecture, and its config as the sizes are counted."""
     from .architectures import ARCHITECTURES
     config = dataclasses.replace(config, channels=config.channels or 3,
                                  conditional=None, disc_dropout=0.0)
-    arch = ARCHITECTURES[config.arch]
+    return ARCHITECTURES[config.arch], config
+
+
+def _built_without_weights(build):
+    """What `build()` returns, its models' variables never given values;
+    the run's random stream and Keras' state are left as they were."""
+    import keras
+    from keras.src.backend.common import global_state
     state = random.getstate()       # the initializers' seeds: untouched
     # Keras keeps a list of the variables a stateless scope left without
     # values and fills them all when the next one closes: these must never
@@ -37,15 +68,14 @@ def model_sizes(config):
         UNINITIALIZED, []) or [])
     try:
         with keras.StatelessScope(initialize_variables=False):
-            models = (arch.generator(config), arch.discriminator(config))
+            return build()
     finally:
         random.setstate(state)
         global_state.set_global_attribute(UNINITIALIZED, waiting)
-    parameters = sum(model.count_params() for model in models)
-    generator, discriminator = (
-        sum(_volume(layer.output.shape) for layer in model.layers)
-        for model in models)
-    return parameters, generator, discriminator
+
+
+def _activations(model):
+    return sum(_volume(layer.output.shape) for layer in model.layers)
 
 
 def _volume(shape):
@@ -61,10 +91,13 @@ def training_bytes(config):
     copies of the weights: what a run measured above TensorFlow's own
     memory at 128x128 and 256x256, batch 8, on a CPU), and every layer's
     output kept for the backward pass: G's for its two batches (D's
-    fakes, G's step), D's for its three (real, fake, G's step)."""
+    fakes, G's step), D's for its three (real, fake, G's step), and
+    --self-supervised's decoder's for the real images."""
     parameters, generator, discriminator = model_sizes(config)
-    return FLOAT_BYTES * (WEIGHT_COPIES * parameters + config.batch_size
-                          * (2 * generator + 3 * discriminator))
+    decoder_parameters, decoder = decoder_sizes(config)
+    return FLOAT_BYTES * (
+        WEIGHT_COPIES * (parameters + decoder_parameters)
+        + config.batch_size * (2 * generator + 3 * discriminator + decoder))
 
 
 def machine_bytes():

@@ -228,7 +228,7 @@ def build_parser():
         help="with --step tape: a small decoder rebuilds each real image "
              "from the discriminator's last feature maps, its squared error "
              "added to D's loss (lightweight-gan's self-supervised D; one "
-             "device, unconditional)")
+             "device, unconditional, not with --shared-optimizer)")
     recipe.add_argument(
         "--width", type=float, default=None, metavar="K",
         help="every layer's channels and units in both models times K "

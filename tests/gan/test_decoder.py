@@ -9,7 +9,9 @@ import tensorflow as tf
 from pyimagesearch.gan.decoder import (build_decoder, input_of,
                                        reconstruction_error, with_features)
 from pyimagesearch.gan.losses import logits_of
+from pyimagesearch.gan.models import build_trainer
 from pyimagesearch.runfiles import checkpoint as ckpt
+from pyimagesearch.runfiles.config import RunConfig
 
 from test_recipe import real_batch, trainer_for
 
@@ -61,15 +63,36 @@ def test_the_error_is_against_the_image_averaged_to_the_reconstruction():
         reconstruction_error(images, images + 0.5), [0.25, 0.25])
 
 
-def test_the_penalty_is_the_mean_error_over_the_real_images_only():
-    trainer = trainer_for(loss="hinge", self_supervised=True)
+@pytest.mark.parametrize("augment", [None, "translation,cutout"])
+def test_the_penalty_is_the_mean_error_over_the_real_images_seen(augment):
+    trainer = trainer_for(loss="hinge", self_supervised=True,
+                          augment=augment)
     real, fakes = real_batch(), real_batch(seed=1)
     outputs = trainer.critic_model(np.concatenate([real, fakes]))
+    seen = outputs[2].numpy()[:8]
+    # the decoder rebuilds what D saw: the augmented image, if augmented
+    assert np.array_equal(seen, real) == (augment is None)
     reconstructions = trainer.decoder(outputs[1][:8]).numpy()
     assert reconstructions.shape == (8, 16, 16, 1)
-    expected = np.mean((reconstructions - real) ** 2)
+    expected = np.mean((reconstructions - seen) ** 2)
     penalty = trainer.reconstruction_penalty(outputs, 8, 8)
     assert float(penalty) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_radford_d_rebuilds_the_image_averaged_to_16x16():
+    config = RunConfig.fresh(dict(
+        batch_size=8, epochs=5, image_size=32, step="tape", loss="hinge",
+        arch="radford", self_supervised=True)).for_data(100, "sha1", 1)
+    trainer = build_trainer(config)
+    real = np.random.default_rng(0).uniform(
+        -1, 1, (8, 32, 32, 1)).astype("float32")
+    outputs = trainer.critic_model(real)
+    reconstructions = trainer.decoder(outputs[1][:8]).numpy()
+    assert reconstructions.shape == (8, 16, 16, 1)
+    averaged = real.reshape(8, 16, 2, 16, 2, 1).mean(axis=(2, 4))
+    expected = np.mean((reconstructions - averaged) ** 2)
+    assert float(trainer.reconstruction_penalty(outputs, 8, 8)) == \
+        pytest.approx(expected, rel=1e-5)
 
 
 def same_start(plain, supervised):
@@ -79,9 +102,10 @@ def same_start(plain, supervised):
         mine.set_weights(theirs.get_weights())
 
 
-def test_the_decoder_trains_with_d_and_pulls_d_s_weights_only():
-    plain = trainer_for(loss="hinge", spectral_norm=True)
-    supervised = trainer_for(loss="hinge", spectral_norm=True,
+@pytest.mark.parametrize("loss", ["bce", "logistic", "hinge"])
+def test_the_decoder_trains_with_d_and_pulls_d_s_weights_only(loss):
+    plain = trainer_for(loss=loss, spectral_norm=True)
+    supervised = trainer_for(loss=loss, spectral_norm=True,
                              self_supervised=True)
     same_start(plain, supervised)
     decoder_before = [w.copy() for w in supervised.decoder.get_weights()]
@@ -114,6 +138,23 @@ def squares():
         row, column = divmod(index, 4)
         images[index, 8 * row:8 * row + 8, 2 * column:2 * column + 8] = 1.0
     return images
+
+
+def test_the_decoder_s_update_does_not_depend_on_the_fakes():
+    """From the same D and decoder, two generators (other fakes): after
+    one step the decoders are the same, as the fakes are not rebuilt."""
+    first = trainer_for(loss="hinge", self_supervised=True)
+    second = trainer_for(loss="hinge", self_supervised=True)
+    second.discriminator.set_weights(first.discriminator.get_weights())
+    second.decoder.set_weights(first.decoder.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(
+        first.generator.get_weights(), second.generator.get_weights()))
+    for trainer in (first, second):
+        np.random.seed(0)
+        trainer.train_step(real_batch())
+    for a, b in zip(first.decoder.get_weights(),
+                    second.decoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_d_learns_to_rebuild_each_real_image():

@@ -49,6 +49,23 @@ def test_a_huge_size_is_counted_without_allocating_it():
     assert memory.training_bytes(config_for(1024, 3)) > 8 * 4 * parameters
 
 
+@pytest.mark.parametrize("arch,size", [("tutorial", 32), ("radford", 64)])
+def test_the_self_supervised_decoder_is_counted(arch, size):
+    from pyimagesearch.gan.models import build_trainer
+    config = dataclasses.replace(config_for(size, 3, arch, batch_size=8),
+                                 step="tape", loss="hinge",
+                                 self_supervised=True)
+    decoder = build_trainer(config.for_data(100, "sha1", 3)).decoder
+    parameters, activations = memory.decoder_sizes(config)
+    assert parameters == decoder.count_params() > 0
+    assert activations == sum(memory._volume(layer.output.shape)
+                              for layer in decoder.layers)
+    plain = dataclasses.replace(config, self_supervised=False)
+    assert memory.decoder_sizes(plain) == (0, 0)
+    assert memory.training_bytes(config) == memory.training_bytes(plain) \
+        + 4 * (8 * parameters + 8 * activations)
+
+
 def test_training_memory_grows_with_size_and_batch():
     small = memory.training_bytes(config_for(28, 1))
     assert small > 8 * 4 * (1_727_233 + 1_658_753)

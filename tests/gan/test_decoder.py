@@ -13,7 +13,7 @@ from pyimagesearch.gan.models import build_trainer
 from pyimagesearch.runfiles import checkpoint as ckpt
 from pyimagesearch.runfiles.config import RunConfig
 
-from test_recipe import real_batch, trainer_for
+from test_recipe import assert_resumes_exactly, real_batch, trainer_for
 
 
 def test_d_s_features_are_what_its_flatten_takes_on_d_s_own_weights():
@@ -177,19 +177,7 @@ def test_d_learns_to_rebuild_each_real_image():
 
 
 def test_a_self_supervised_run_resumes_exactly():
-    settings = dict(loss="hinge", spectral_norm=True, self_supervised=True,
-                    augment="translation,cutout")
-    first, second = trainer_for(**settings), trainer_for(**settings)
-    for step in range(2):
-        np.random.seed(step)
-        first.train_step(real_batch(seed=step))
-    state = ckpt.get_state(first)
+    state = assert_resumes_exactly(
+        loss="hinge", spectral_norm=True, self_supervised=True,
+        augment="translation,cutout")
     assert any(name.startswith("decoder/") for name in state)
-    ckpt.set_state(second, state)
-    for trainer in (first, second):
-        np.random.seed(7)
-        trainer.train_step(real_batch(seed=7))
-    one, two = ckpt.get_state(first), ckpt.get_state(second)
-    assert one.keys() == two.keys()
-    for name in one:
-        np.testing.assert_array_equal(one[name], two[name], err_msg=name)

@@ -293,6 +293,7 @@ def test_a_run_folder_samples_its_best_generator(whole, tmp_path):
     assert f"[INFO] sampling {path}: {why}" in result.stdout
 
 
+@pytest.mark.slow      # end to end; tests/gan/test_decoder.py has the unit
 def test_a_self_supervised_run_pauses_and_resumes_exactly(tmp_path,
                                                           real_data):
     """--self-supervised end to end: announced, its decoder and the

@@ -401,14 +401,14 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
                               batches_per_epoch)
     plots = hooks.Plots(output, state, batches_per_epoch,
                         title(config.dataset), grey=config.channels == 1,
-                        loss=config.loss)
+                        loss=config.loss, last_epoch=last_epoch)
     budget = None
     if options.minutes:
         budget = hooks.TimeBudget(
             options.minutes, checkpoints,
             lambda epoch, batch: (montages.at_step(epoch, batch),
-                                  plots.on_epoch_end(epoch, {})),
-            last_epoch, batches_per_epoch)
+                                  plots.refresh()),
+            last_epoch, batches_per_epoch, plots.refresh_if_stale)
     metrics = None
     if evaluator is not None:
         metrics = hooks.Metrics(evaluator, trainer, output,
@@ -425,7 +425,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         plots,
         metrics,
         hooks.StopOnSignal(stop, checkpoints, output, config.epochs,
-                           batches_per_epoch),
+                           batches_per_epoch, plots.refresh_if_stale),
         budget,
     ])
 

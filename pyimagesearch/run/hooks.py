@@ -262,18 +262,43 @@ class Montages(Hook):
 
 
 class Plots(Hook):
-    """losses.png and training.gif, refreshed after every epoch."""
+    """losses.png and training.gif, refreshed after an epoch.  When epochs
+    are short (a small folder's take a second, the plots half of that),
+    only once REFRESH_RATIO times the last refresh's time has passed since
+    it (at most MAX_WAIT seconds), so that they cost about a tenth of the
+    run at most; always after this invocation's last epoch, and
+    (refresh_if_stale) when a stop or --minutes ends it sooner."""
+
+    REFRESH_RATIO = 10
+    MAX_WAIT = 60       # the first refresh also imports matplotlib
 
     def __init__(self, output, state, batches_per_epoch, title, grey,
-                 loss="bce"):
+                 loss="bce", last_epoch=None):
         self.output, self.state = output, state
         self.batches_per_epoch = batches_per_epoch
         self.title, self.grey, self.loss = title, grey, loss
+        self.last_epoch = last_epoch
+        self.next_due = 0.0
+        self.steps_plotted = None
 
     def on_epoch_end(self, epoch, logs):
+        if time.monotonic() >= self.next_due or (
+                self.last_epoch is not None and epoch >= self.last_epoch):
+            self.refresh()
+
+    def refresh_if_stale(self):
+        if self.steps_plotted != len(self.state.history):
+            self.refresh()
+
+    def refresh(self):
         from ..runfiles.plots import refresh_plots     # matplotlib: only when training
+        started = time.monotonic()
         refresh_plots(self.output, self.state.history, self.batches_per_epoch,
                       self.title, grey=self.grey, loss=self.loss)
+        self.steps_plotted = len(self.state.history)
+        done = time.monotonic()
+        self.next_due = done + min(self.REFRESH_RATIO * (done - started),
+                                   self.MAX_WAIT)
 
 
 class Metrics(Hook):
@@ -384,9 +409,11 @@ class TimeBudget(Hook):
     epoch's usual work.  Last of the hooks, as StopOnSignal."""
 
     def __init__(self, minutes, checkpoints, finish, last_epoch,
-                 batches_per_epoch):
+                 batches_per_epoch, finish_epoch=None):
         self.minutes, self.checkpoints, self.finish = (minutes, checkpoints,
                                                        finish)
+        # what an epoch's end that stops the run still owes (stale plots)
+        self.finish_epoch = finish_epoch
         # the last epoch of this invocation (--pause-after's, if sooner):
         # its end stops the run anyway
         self.last_epoch = last_epoch
@@ -410,6 +437,8 @@ class TimeBudget(Hook):
 
     def on_epoch_end(self, epoch, logs):
         if time.time() >= self.deadline and epoch < self.last_epoch:
+            if self.finish_epoch is not None:
+                self.finish_epoch()
             log("[INFO] --minutes {:g} spent at the end of epoch {}".format(
                 self.minutes, epoch))
             raise BudgetSpent()
@@ -422,10 +451,12 @@ class StopOnSignal(Hook):
     the hooks: the step it stops after is done and recorded."""
 
     def __init__(self, stop, checkpoints, output, num_epochs,
-                 batches_per_epoch):
+                 batches_per_epoch, before_stop=None):
         self.stop, self.checkpoints, self.output = stop, checkpoints, output
         self.num_epochs = num_epochs
         self.batches_per_epoch = batches_per_epoch
+        # outputs a stop should bring up to date (stale plots)
+        self.before_stop = before_stop
 
     def on_train_batch_end(self, epoch, batch, logs):
         if self.stop.requested and batch < self.batches_per_epoch - 1:
@@ -434,6 +465,8 @@ class StopOnSignal(Hook):
                     "the checkpoint".format(epoch, batch))
                 raise StopTraining(self.stop.exit_code)
             path = self.checkpoints.save()
+            if self.before_stop is not None:
+                self.before_stop()
             log("[INFO] interrupted after step {}_{}; checkpoint saved to "
                 "{}".format(epoch, batch, path))
             log("[INFO] " + resume_hint(self.output))
@@ -443,6 +476,8 @@ class StopOnSignal(Hook):
         if not self.stop.requested:
             return
         if epoch < self.num_epochs:
+            if self.before_stop is not None:
+                self.before_stop()
             log("[INFO] interrupted at the end of epoch {}; {}".format(
                 epoch, resume_hint(self.output)))
             raise StopTraining(self.stop.exit_code)

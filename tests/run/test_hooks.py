@@ -297,3 +297,69 @@ def test_the_resume_hint_repeats_how_the_run_reports(monkeypatch):
     monkeypatch.setattr(hooks, "RESUME_FLAGS", options.reporting_flags())
     assert hooks.resume_hint("my out").endswith(
         "--output 'my out' --resume --metrics-every 2 --tensorboard")
+
+
+def test_short_epochs_refresh_the_plots_at_most_a_tenth_of_the_time(
+        monkeypatch):
+    from pyimagesearch.runfiles import plots as plot_files
+    clock, refreshed = [0.0], []
+
+    def refresh_plots(output, history, *args, **kwargs):
+        refreshed.append(len(history))
+        clock[0] += 0.5                         # a refresh takes 0.5 s
+
+    monkeypatch.setattr(hooks.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(plot_files, "refresh_plots", refresh_plots)
+    state = RunState()
+    plots = hooks.Plots("out", state, 10, "x", grey=True, last_epoch=30)
+    for epoch in range(1, 31):                  # epochs of 1 s of steps
+        clock[0] += 1.0
+        state.history.extend([(epoch, batch, 1.0, 1.0)
+                              for batch in range(10)])
+        plots.on_epoch_end(epoch, {})
+    # after each refresh, the next once 10 x 0.5 s have passed; the last
+    # epoch always
+    assert refreshed == [10, 60, 110, 160, 210, 260, 300]
+    plots.refresh_if_stale()                    # up to date: nothing
+    assert len(refreshed) == 7
+    state.history.append((31, 0, 1.0, 1.0))     # a step into the next
+    plots.refresh_if_stale()
+    assert refreshed[-1] == 301
+    # a slow refresh (the first imports matplotlib) waits a minute at most
+    clock[0] += 1.0
+    state.history.append((31, 1, 1.0, 1.0))
+    monkeypatch.setattr(plot_files, "refresh_plots",
+                        lambda *args, **kwargs: clock.__setitem__(
+                            0, clock[0] + 30))
+    plots.refresh()
+    assert plots.next_due == clock[0] + 60
+    # epochs longer than a tenth of the refresh: every epoch, as before
+    long_epochs = hooks.Plots("out", state, 10, "x", grey=True,
+                              last_epoch=30)
+    monkeypatch.setattr(plot_files, "refresh_plots", refresh_plots)
+    refreshed.clear()
+    for epoch in range(1, 4):
+        clock[0] += 6.0
+        long_epochs.on_epoch_end(epoch, {})
+    assert len(refreshed) == 3
+
+
+def test_a_stop_brings_stale_outputs_up_to_date(monkeypatch):
+    finished = []
+    stop = hooks.StopOnSignal(FakeStop(2), FakeCheckpoints(), "out", 5, 10,
+                              before_stop=lambda: finished.append("plots"))
+    with pytest.raises(hooks.StopTraining):
+        stop.on_train_batch_end(2, 3, {})       # mid-epoch
+    with pytest.raises(hooks.StopTraining):
+        stop.on_epoch_end(2, {})                # at an epoch's end
+    assert finished == ["plots", "plots"]
+    clock = [0.0]
+    monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
+    budget = hooks.TimeBudget(1, FakeCheckpoints(), None, 5, 10,
+                              finish_epoch=lambda: finished.append("budget"))
+    budget.on_train_begin()
+    budget.on_epoch_end(1, {})                  # time left: nothing owed
+    clock[0] += 60
+    with pytest.raises(hooks.BudgetSpent):
+        budget.on_epoch_end(2, {})
+    assert finished == ["plots", "plots", "budget"]

@@ -152,7 +152,13 @@ class Checkpoints(Hook):
 class Progress(Hook):
     """A progress bar on a terminal, and each epoch's time as a log line:
     the steps and their montages, up to the end of the epoch's last step
-    (after the montage and TensorBoard hooks), not the checkpoint."""
+    (after the montage and TensorBoard hooks), not the checkpoint.  After
+    the first epoch, how long the rest takes at its steps' pace; once a
+    tenth of the epochs are done, again with each epoch's outputs counted
+    (checkpoint, plots, metrics) where that differs by more than REVISE:
+    on a small folder they can add half."""
+
+    REVISE = 0.15
 
     def __init__(self, num_epochs, batches_per_epoch, budget=None,
                  last_epoch=None):
@@ -164,12 +170,17 @@ class Progress(Hook):
         self.bar = None
         self.first_epoch_done = False
         self.first_step_seconds = 0.0
+        self.first_estimate = None      # seconds an epoch, from its steps
+        self.second_begun = None        # (epoch, time) the 2nd one began
+        self.revised = False
 
     def on_epoch_begin(self, epoch, first_batch):
         self.bar = EpochProgress(epoch, self.num_epochs,
                                  self.batches_per_epoch, first_batch)
         self.steps, self.started = 0, time.time()
         self.last_step_done = self.started
+        if self.first_epoch_done and self.second_begun is None:
+            self.second_begun = (epoch, self.started)
 
     def on_train_batch_end(self, epoch, batch, logs):
         self.bar.update(logs["d_loss"], logs["g_loss"],
@@ -185,23 +196,46 @@ class Progress(Hook):
         seconds = self.last_step_done - self.started
         log("[INFO] epoch {} took {:.1f}s ({:.1f} ms/step)".format(
             epoch, seconds, 1000 * seconds / max(self.steps, 1)))
-        if self.first_epoch_done or epoch >= self.last_epoch:
+        if epoch >= self.last_epoch:
             return
-        # the first epoch of this invocation: how long the rest will take,
-        # at the pace of its steps after the first (which compiles)
-        self.first_epoch_done = True
-        per_step = (seconds - self.first_step_seconds) / max(
-            self.steps - 1, 1) if self.steps > 1 else seconds
-        minutes = per_step * self.batches_per_epoch * (
-            self.last_epoch - epoch) / 60
+        if not self.first_epoch_done:
+            # the first epoch of this invocation: how long the rest will
+            # take, at the pace of its steps after the first (which
+            # compiles)
+            self.first_epoch_done = True
+            self.first_epoch = epoch
+            per_step = (seconds - self.first_step_seconds) / max(
+                self.steps - 1, 1) if self.steps > 1 else seconds
+            self.first_estimate = per_step * self.batches_per_epoch
+            self.say_what_is_left(epoch, self.first_estimate,
+                                  "at this pace ")
+        elif self.second_begun is not None and not self.revised:
+            self.revise(epoch)
+
+    def revise(self, epoch):
+        """Whole epochs from the second on, once a tenth of them are done:
+        the same estimate with their outputs counted, if it differs."""
+        begun_epoch, begun = self.second_begun
+        whole = epoch - begun_epoch        # ended before this one began
+        if whole < max(2, (self.last_epoch - self.first_epoch + 9) // 10):
+            return
+        self.revised = True
+        per_epoch = (self.started - begun) / whole
+        if abs(per_epoch - self.first_estimate) > \
+                self.REVISE * self.first_estimate:
+            self.say_what_is_left(epoch, per_epoch,
+                                  "with each epoch's outputs ")
+
+    def say_what_is_left(self, epoch, per_epoch, pace):
+        minutes = per_epoch * (self.last_epoch - epoch) / 60
         if self.budget is not None and self.budget.minutes_left() < minutes:
-            log("[INFO] at this pace --minutes {:g} ends the run in epoch "
-                "{} of {}".format(self.budget.minutes, epoch + int(
-                    self.budget.minutes_left() * 60 / per_step
-                    / self.batches_per_epoch) + 1, self.num_epochs))
+            log("[INFO] {}--minutes {:g} ends the run in epoch {} of "
+                "{}".format(pace, self.budget.minutes, epoch + int(
+                    self.budget.minutes_left() * 60 / per_epoch) + 1,
+                    self.num_epochs))
         else:
-            log("[INFO] at this pace the other {} epochs take about {:.0f} "
-                "min".format(self.last_epoch - epoch, max(minutes, 1)))
+            log("[INFO] {}the other {} epochs take about {:.0f} min".format(
+                pace, self.last_epoch - epoch, max(minutes, 1)))
 
     def on_train_end(self):
         self.close_bar()

@@ -168,6 +168,47 @@ def test_the_first_epoch_says_how_long_the_rest_takes(capsys, monkeypatch):
         in capsys.readouterr().out
 
 
+def test_a_tenth_in_the_estimate_counts_each_epochs_outputs(capsys,
+                                                            monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
+
+    def epochs(progress, numbers, outputs):
+        for number in numbers:
+            progress.on_epoch_begin(number, 0)
+            for batch in range(10):
+                clock[0] += 0.1
+                progress.on_train_batch_end(number, batch, {"d_loss": 1.0,
+                                                            "g_loss": 1.0})
+            progress.on_epoch_end(number, {})
+            clock[0] += outputs        # checkpoint, plots... after the bar
+
+    # a small folder's: 1 s of steps and 1 s of outputs an epoch
+    progress = hooks.Progress(41, 10)
+    epochs(progress, [1], 1.0)
+    assert "[INFO] at this pace the other 40 epochs take about 1 min" in \
+        capsys.readouterr().out
+    epochs(progress, range(2, 6), 1.0)      # 5 whole epochs: 3 measured
+    assert "each epoch's outputs" not in capsys.readouterr().out
+    epochs(progress, range(6, 12), 1.0)
+    lines = capsys.readouterr().out.splitlines()
+    # once, after epoch 6: epochs 2-5 took 2 s each, 35 left
+    assert [line for line in lines if "outputs" in line] == [
+        "[INFO] with each epoch's outputs the other 35 epochs take about "
+        "1 min"]
+    # with --minutes: where the run will stop, at the whole epochs' pace
+    budget = hooks.TimeBudget(0.5, None, None, 41, 10)
+    budget.on_train_begin()
+    limited = hooks.Progress(41, 10, budget)
+    epochs(limited, range(1, 7), 1.0)
+    assert "[INFO] with each epoch's outputs --minutes 0.5 ends the run " \
+        "in epoch 16 of 41" in capsys.readouterr().out
+    # outputs that add little (Fashion-MNIST's epochs): no second line
+    quick = hooks.Progress(41, 10)
+    epochs(quick, range(1, 12), 0.1)
+    assert "outputs" not in capsys.readouterr().out
+
+
 def test_the_progress_bar_shows_the_time_left(capsys):
     from pyimagesearch.run.progress import EpochProgress
     bar = EpochProgress(3, 50, 10, enabled=True)

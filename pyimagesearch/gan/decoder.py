@@ -11,6 +11,7 @@ from tensorflow.keras.layers import Conv2D, Flatten, Input, LeakyReLU
 from tensorflow.keras.layers import UpSampling2D
 from tensorflow.keras.models import Model
 
+from .graph import input_of
 from .losses import logits_of
 
 # the decoder doubles its maps' side this many times: D's 8x8 features of
@@ -18,21 +19,6 @@ from .losses import logits_of
 UPSAMPLINGS = 2
 # the fewest channels a decoder layer keeps
 MIN_DECODER_FILTERS = 8
-
-
-def input_of(tensor, layer_type):
-    """The input of the first `layer_type` layer met walking back from
-    `tensor` along first inputs, in the graph of the model that made it (a
-    shared layer has a node in each model it is called in)."""
-    while True:
-        history = tensor._keras_history
-        node = history.operation._inbound_nodes[history.node_index]
-        if not node.input_tensors:      # an Input: none met
-            raise ValueError(f"no {layer_type.__name__} layer on the way "
-                             "to this output")
-        tensor = node.input_tensors[0]
-        if isinstance(history.operation, layer_type):
-            return tensor
 
 
 def with_features(discriminator, on_logits):

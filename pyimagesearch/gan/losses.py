@@ -101,11 +101,9 @@ def logits_of(discriminator):
             and last.get_config()["activation"] == "sigmoid"):
         raise ValueError(f"{discriminator.name} does not end in a sigmoid "
                          f"activation (its last layer is {last.name})")
-    # the sigmoid's input in this model's graph (a reused layer has a node
-    # in each model it is called in)
-    history = discriminator.outputs[0]._keras_history
-    node = history.operation._inbound_nodes[history.node_index]
+    from .graph import input_of
     inputs = discriminator.inputs
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
-                       node.input_tensors[0],
+                       input_of(discriminator.outputs[0],
+                                keras.layers.Activation),
                        name=f"{discriminator.name}_logits")

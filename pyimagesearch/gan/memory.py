@@ -37,7 +37,8 @@ def decoder_sizes(config):
         return 0, 0
     from tensorflow.keras.layers import Flatten
 
-    from .decoder import build_decoder, input_of
+    from .decoder import build_decoder
+    from .graph import input_of
     arch, config = _architecture(config)
 
     def build():

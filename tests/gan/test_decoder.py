@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pyimagesearch.gan.decoder import (build_decoder, input_of,
-                                       reconstruction_error, with_features)
+from pyimagesearch.gan.decoder import (build_decoder, reconstruction_error,
+                                       with_features)
+from pyimagesearch.gan.graph import input_of
 from pyimagesearch.gan.losses import logits_of
 from pyimagesearch.gan.models import build_trainer
 from pyimagesearch.runfiles import checkpoint as ckpt

@@ -170,6 +170,7 @@ class Progress(Hook):
         self.bar = None
         self.first_epoch_done = False
         self.first_step_seconds = 0.0
+        self.first_epoch = None         # this invocation's
         self.first_estimate = None      # seconds an epoch, from its steps
         self.second_begun = None        # (epoch, time) the 2nd one began
         self.revised = False
@@ -499,21 +500,21 @@ class StopOnSignal(Hook):
                     "the checkpoint".format(epoch, batch))
                 raise StopTraining(self.stop.exit_code)
             path = self.checkpoints.save()
-            if self.before_stop is not None:
-                self.before_stop()
             log("[INFO] interrupted after step {}_{}; checkpoint saved to "
                 "{}".format(epoch, batch, path))
             log("[INFO] " + resume_hint(self.output))
+            if self.before_stop is not None:
+                self.before_stop()
             raise StopTraining(self.stop.exit_code)
 
     def on_epoch_end(self, epoch, logs):
         if not self.stop.requested:
             return
         if epoch < self.num_epochs:
-            if self.before_stop is not None:
-                self.before_stop()
             log("[INFO] interrupted at the end of epoch {}; {}".format(
                 epoch, resume_hint(self.output)))
+            if self.before_stop is not None:
+                self.before_stop()
             raise StopTraining(self.stop.exit_code)
         log("[INFO] interrupted in the last step of the last epoch; the run "
             "is complete")

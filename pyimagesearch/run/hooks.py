@@ -155,8 +155,9 @@ class Progress(Hook):
     (after the montage and TensorBoard hooks), not the checkpoint.  After
     the first epoch, how long the rest takes at its steps' pace; once a
     tenth of the epochs are done, again with each epoch's outputs counted
-    (checkpoint, plots, metrics) where that differs by more than REVISE:
-    on a small folder they can add half."""
+    (checkpoint, plots, metrics) where that differs by more than REVISE
+    and the line would say something else: on a small folder they can add
+    half."""
 
     REVISE = 0.15
 
@@ -208,8 +209,8 @@ class Progress(Hook):
             per_step = (seconds - self.first_step_seconds) / max(
                 self.steps - 1, 1) if self.steps > 1 else seconds
             self.first_estimate = per_step * self.batches_per_epoch
-            self.say_what_is_left(epoch, self.first_estimate,
-                                  "at this pace ")
+            log("[INFO] at this pace " + self.what_is_left(
+                epoch, self.first_estimate))
         elif self.second_begun is not None and not self.revised:
             self.revise(epoch)
 
@@ -222,21 +223,21 @@ class Progress(Hook):
             return
         self.revised = True
         per_epoch = (self.started - begun) / whole
-        if abs(per_epoch - self.first_estimate) > \
-                self.REVISE * self.first_estimate:
-            self.say_what_is_left(epoch, per_epoch,
-                                  "with each epoch's outputs ")
+        revised = self.what_is_left(epoch, per_epoch)
+        if abs(per_epoch - self.first_estimate) > self.REVISE * \
+                self.first_estimate and revised != self.what_is_left(
+                    epoch, self.first_estimate):
+            log("[INFO] with each epoch's outputs " + revised)
 
-    def say_what_is_left(self, epoch, per_epoch, pace):
+    def what_is_left(self, epoch, per_epoch):
         minutes = per_epoch * (self.last_epoch - epoch) / 60
         if self.budget is not None and self.budget.minutes_left() < minutes:
-            log("[INFO] {}--minutes {:g} ends the run in epoch {} of "
-                "{}".format(pace, self.budget.minutes, epoch + int(
+            return "--minutes {:g} ends the run in epoch {} of {}".format(
+                self.budget.minutes, epoch + int(
                     self.budget.minutes_left() * 60 / per_epoch) + 1,
-                    self.num_epochs))
-        else:
-            log("[INFO] {}the other {} epochs take about {:.0f} min".format(
-                pace, self.last_epoch - epoch, max(minutes, 1)))
+                self.num_epochs)
+        return "the other {} epochs take about {:.0f} min".format(
+            self.last_epoch - epoch, max(minutes, 1))
 
     def on_train_end(self):
         self.close_bar()

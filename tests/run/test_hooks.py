@@ -173,40 +173,45 @@ def test_a_tenth_in_the_estimate_counts_each_epochs_outputs(capsys,
     clock = [0.0]
     monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
 
-    def epochs(progress, numbers, outputs):
+    def epochs(progress, numbers, steps, outputs):
         for number in numbers:
             progress.on_epoch_begin(number, 0)
             for batch in range(10):
-                clock[0] += 0.1
+                clock[0] += steps / 10
                 progress.on_train_batch_end(number, batch, {"d_loss": 1.0,
                                                             "g_loss": 1.0})
             progress.on_epoch_end(number, {})
             clock[0] += outputs        # checkpoint, plots... after the bar
 
-    # a small folder's: 1 s of steps and 1 s of outputs an epoch
+    # a small folder's: as much time in each epoch's outputs as in steps
     progress = hooks.Progress(41, 10)
-    epochs(progress, [1], 1.0)
-    assert "[INFO] at this pace the other 40 epochs take about 1 min" in \
+    epochs(progress, [1], 10.0, 10.0)
+    assert "[INFO] at this pace the other 40 epochs take about 7 min" in \
         capsys.readouterr().out
-    epochs(progress, range(2, 6), 1.0)      # 5 whole epochs: 3 measured
+    epochs(progress, range(2, 6), 10.0, 10.0)   # 5 whole epochs: 3 measured
     assert "each epoch's outputs" not in capsys.readouterr().out
-    epochs(progress, range(6, 12), 1.0)
+    epochs(progress, range(6, 12), 10.0, 10.0)
     lines = capsys.readouterr().out.splitlines()
-    # once, after epoch 6: epochs 2-5 took 2 s each, 35 left
+    # once, after epoch 6: epochs 2-5 took 20 s each, 35 left
     assert [line for line in lines if "outputs" in line] == [
         "[INFO] with each epoch's outputs the other 35 epochs take about "
-        "1 min"]
+        "12 min"]
     # with --minutes: where the run will stop, at the whole epochs' pace
-    budget = hooks.TimeBudget(0.5, None, None, 41, 10)
+    budget = hooks.TimeBudget(3, None, None, 41, 10)
     budget.on_train_begin()
     limited = hooks.Progress(41, 10, budget)
-    epochs(limited, range(1, 7), 1.0)
-    assert "[INFO] with each epoch's outputs --minutes 0.5 ends the run " \
-        "in epoch 16 of 41" in capsys.readouterr().out
-    # outputs that add little (Fashion-MNIST's epochs): no second line
-    quick = hooks.Progress(41, 10)
-    epochs(quick, range(1, 12), 0.1)
-    assert "outputs" not in capsys.readouterr().out
+    epochs(limited, range(1, 7), 10.0, 10.0)
+    out = capsys.readouterr().out
+    assert "[INFO] at this pace --minutes 3 ends the run in epoch 19 of 41" \
+        in out
+    assert "[INFO] with each epoch's outputs --minutes 3 ends the run in " \
+        "epoch 10 of 41" in out
+    # no second line where the outputs add little (Fashion-MNIST's
+    # epochs), nor where the line would say the same ("about 1 min")
+    for steps, outputs in ((10.0, 1.0), (1.0, 1.0)):
+        again = hooks.Progress(41, 10)
+        epochs(again, range(1, 12), steps, outputs)
+        assert "outputs" not in capsys.readouterr().out
 
 
 def test_the_progress_bar_shows_the_time_left(capsys):

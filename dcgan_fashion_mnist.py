@@ -415,7 +415,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
                                 options.metrics_every, config.epochs, board,
                                 batches_per_epoch)
     return hooks.HookList([
-        hooks.FiniteLosses(output),
+        hooks.FiniteLosses(output, plots.refresh_before_stop),
         hooks.Position(state),
         checkpoints,
         montages,
@@ -425,7 +425,7 @@ def training_hooks(options, config, trainer, state, batches_per_epoch,
         plots,
         metrics,
         hooks.StopOnSignal(stop, checkpoints, output, config.epochs,
-                           batches_per_epoch, plots.refresh_if_stale),
+                           batches_per_epoch, plots.refresh_before_stop),
         budget,
     ])
 

@@ -12,6 +12,8 @@ path.  A new loss is one class here and its name in LOSSES.  TensorFlow
 is imported where a loss is computed: the command line checks a --loss
 before TensorFlow starts."""
 
+from .graph import input_of
+
 
 def _tf():
     import tensorflow as tf
@@ -101,7 +103,6 @@ def logits_of(discriminator):
             and last.get_config()["activation"] == "sigmoid"):
         raise ValueError(f"{discriminator.name} does not end in a sigmoid "
                          f"activation (its last layer is {last.name})")
-    from .graph import input_of
     inputs = discriminator.inputs
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
                        input_of(discriminator.outputs[0],

@@ -102,12 +102,17 @@ class FiniteLosses(Hook):
     """Stop at the first non-finite loss: the checkpoints before it are
     good, the steps after it would not be."""
 
-    def __init__(self, output):
+    def __init__(self, output, before_stop=None):
         self.output = output
+        # outputs to bring up to date first (stale plots: the bad step is
+        # not in the history, so they show the run up to it)
+        self.before_stop = before_stop
 
     def on_train_batch_end(self, epoch, batch, logs):
         d_loss, g_loss = logs["d_loss"], logs["g_loss"]
         if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
+            if self.before_stop is not None:
+                self.before_stop()
             raise NonFiniteLoss(
                 "non-finite loss at step {}_{}: discriminator_loss={}, "
                 "adversarial_loss={}; training stopped; last good "
@@ -219,7 +224,11 @@ class Progress(Hook):
         the same estimate with their outputs counted, if it differs."""
         begun_epoch, begun = self.second_begun
         whole = epoch - begun_epoch        # ended before this one began
-        if whole < max(2, (self.last_epoch - self.first_epoch + 9) // 10):
+        epochs = self.last_epoch - self.first_epoch + 1
+        if self.budget is not None:        # as many as --minutes allows
+            epochs = min(epochs, int(self.budget.minutes * 60
+                                     / self.first_estimate) + 1)
+        if whole < max(2, (epochs + 9) // 10):
             return
         self.revised = True
         per_epoch = (self.started - begun) / whole
@@ -302,11 +311,14 @@ class Plots(Hook):
     are short (a small folder's take a second, the plots half of that),
     only once REFRESH_RATIO times the last refresh's time has passed since
     it (at most MAX_WAIT seconds), so that they cost about a tenth of the
-    run at most; always after this invocation's last epoch, and
-    (refresh_if_stale) when a stop or --minutes ends it sooner."""
+    run; always after this invocation's last epoch, and
+    (refresh_if_stale) when a stop, a NaN loss or --minutes ends it
+    sooner.  Other failures leave them as last refreshed."""
 
     REFRESH_RATIO = 10
-    MAX_WAIT = 60       # the first refresh also imports matplotlib
+    # a run's first refresh reduces every montage of the GIF to a palette
+    # (a resumed run's all at once), seconds where later ones take 0.5 s
+    MAX_WAIT = 60
 
     def __init__(self, output, state, batches_per_epoch, title, grey,
                  loss="bce", last_epoch=None):
@@ -315,7 +327,8 @@ class Plots(Hook):
         self.title, self.grey, self.loss = title, grey, loss
         self.last_epoch = last_epoch
         self.next_due = 0.0
-        self.steps_plotted = None
+        # a resumed run's plots show its checkpoint's steps already
+        self.steps_plotted = len(state.history)
 
     def on_epoch_end(self, epoch, logs):
         if time.monotonic() >= self.next_due or (
@@ -325,6 +338,15 @@ class Plots(Hook):
     def refresh_if_stale(self):
         if self.steps_plotted != len(self.state.history):
             self.refresh()
+
+    def refresh_before_stop(self):
+        """refresh_if_stale for a run stopping for another reason (a
+        signal, a NaN loss): a plot that cannot be written is a warning,
+        not a new reason."""
+        try:
+            self.refresh_if_stale()
+        except UserError as e:
+            log(f"[WARNING] {e}")
 
     def refresh(self):
         from ..runfiles.plots import refresh_plots     # matplotlib: only when training

@@ -66,7 +66,7 @@ def loss_figure(history, batches_per_epoch, title="Fashion-MNIST",
 
 
 # colour frames already reduced to a GIF palette, by (path, mtime, size):
-# the animation is rewritten every epoch, and reducing a 512x512 colour
+# the animation is rewritten after epochs, and reducing a 512x512 colour
 # montage takes 0.2 s, so redoing all of them would grow with the square
 # of the epochs
 _palette_frames = {}
@@ -99,7 +99,7 @@ def gif_frame(path, size=None, grey=True):
         image = open_montage(path).convert("L")
         return image.resize((size, size), Image.LANCZOS) if size else image
     # a colour frame is read and quantized once (a run rewrites its GIF
-    # from every montage after each epoch)
+    # from every montage after epochs)
     key = (path, os.stat(path).st_mtime_ns, size)
     if key not in _palette_frames:
         image = open_montage(path)
@@ -110,7 +110,7 @@ def gif_frame(path, size=None, grey=True):
 
 
 # the most montages training.gif shows: rewriting a GIF of every epoch
-# after each one costs more with every epoch (a folder's recipe runs
+# after epochs costs more with every epoch (a folder's recipe runs
 # hundreds)
 MAX_ANIMATION_FRAMES = 100
 

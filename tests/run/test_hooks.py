@@ -54,6 +54,14 @@ def test_a_non_finite_loss_stops_with_exit_status_3(tmp_path, d_loss,
                        "2_7") as info:
         check.on_train_batch_end(2, 7, {"d_loss": d_loss, "g_loss": g_loss})
     assert info.value.exit_code == 3
+    # the plots are brought up to the last good step first
+    finished = []
+    check = hooks.FiniteLosses(str(tmp_path), lambda: finished.append(1))
+    check.on_train_batch_end(1, 0, {"d_loss": 0.5, "g_loss": 0.5})
+    assert finished == []
+    with pytest.raises(hooks.NonFiniteLoss):
+        check.on_train_batch_end(2, 7, {"d_loss": d_loss, "g_loss": g_loss})
+    assert finished == [1]
 
 
 class FakeStop:
@@ -192,10 +200,11 @@ def test_a_tenth_in_the_estimate_counts_each_epochs_outputs(capsys,
     assert "each epoch's outputs" not in capsys.readouterr().out
     epochs(progress, range(6, 12), 10.0, 10.0)
     lines = capsys.readouterr().out.splitlines()
-    # once, after epoch 6: epochs 2-5 took 20 s each, 35 left
+    # once, after epoch 7 (a tenth of 41 epochs, rounded up, whole):
+    # epochs 2-6 took 20 s each, 34 left
     assert [line for line in lines if "outputs" in line] == [
-        "[INFO] with each epoch's outputs the other 35 epochs take about "
-        "12 min"]
+        "[INFO] with each epoch's outputs the other 34 epochs take about "
+        "11 min"]
     # with --minutes: where the run will stop, at the whole epochs' pace
     budget = hooks.TimeBudget(3, None, None, 41, 10)
     budget.on_train_begin()
@@ -206,6 +215,14 @@ def test_a_tenth_in_the_estimate_counts_each_epochs_outputs(capsys,
         in out
     assert "[INFO] with each epoch's outputs --minutes 3 ends the run in " \
         "epoch 10 of 41" in out
+    # --minutes 2: 13 epochs at the first estimate's pace, so the line
+    # comes after a tenth of those (2 whole epochs), not of the run's 41
+    budget = hooks.TimeBudget(2, None, None, 41, 10)
+    budget.on_train_begin()
+    short = hooks.Progress(41, 10, budget)
+    epochs(short, range(1, 5), 10.0, 10.0)
+    assert "[INFO] with each epoch's outputs --minutes 2 ends the run in " \
+        "epoch 7 of 41" in capsys.readouterr().out
     # no second line where the outputs add little (Fashion-MNIST's
     # epochs), nor where the line would say the same ("about 1 min")
     for steps, outputs in ((10.0, 1.0), (1.0, 1.0)):
@@ -388,6 +405,28 @@ def test_short_epochs_refresh_the_plots_at_most_a_tenth_of_the_time(
         clock[0] += 6.0
         long_epochs.on_epoch_end(epoch, {})
     assert len(refreshed) == 3
+
+
+def test_plots_that_cannot_be_written_do_not_change_why_a_run_stops(
+        monkeypatch, capsys):
+    from pyimagesearch.errors import UserError
+    from pyimagesearch.runfiles import plots as plot_files
+
+    def refresh_plots(*args, **kwargs):
+        raise UserError("could not write the plots in out (disk full)")
+
+    monkeypatch.setattr(plot_files, "refresh_plots", refresh_plots)
+    # a resumed run's plots already show its checkpoint's steps
+    state = RunState(history=[(1, 0, 1.0, 1.0)])
+    plots = hooks.Plots("out", state, 10, "x", grey=True, last_epoch=5)
+    plots.refresh_before_stop()          # nothing new: nothing written
+    assert capsys.readouterr().out == ""
+    state.history.append((1, 1, 1.0, 1.0))
+    plots.refresh_before_stop()          # a warning, not an error
+    assert "[WARNING] could not write the plots in out (disk full)" in \
+        capsys.readouterr().out
+    with pytest.raises(UserError):       # at an epoch's end: an error
+        plots.on_epoch_end(1, {})
 
 
 def test_a_stop_brings_stale_outputs_up_to_date(monkeypatch):

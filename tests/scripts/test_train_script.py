@@ -147,6 +147,9 @@ def test_signal_mid_epoch_checkpoints_and_resumes_exactly(
     _, meta, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(out))
     assert meta["batch"] > 0, "checkpoint must be at the interrupted batch"
     assert meta["epoch"] == (0 if signum == signal.SIGINT else 1)
+    # the plots brought up to the step it stopped after
+    assert os.stat(os.path.join(out, "losses.png")).st_mtime_ns >= os.stat(
+        ckpt.latest_checkpoint(out)).st_mtime_ns
 
     resumed = run_script("--output", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr

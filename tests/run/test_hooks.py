@@ -138,17 +138,25 @@ def test_a_spent_time_budget_ends_at_a_step_or_after_the_epoch(
         paused.on_epoch_end(2, {})
 
 
+def run_epochs(progress, clock, numbers, steps, outputs=0.0):
+    """Epochs of 10 steps taking `steps` seconds on the fake clock, and
+    then `outputs` seconds of end-of-epoch work after the progress bar."""
+    for number in numbers:
+        progress.on_epoch_begin(number, 0)
+        for batch in range(10):
+            clock[0] += steps / 10
+            progress.on_train_batch_end(number, batch, {"d_loss": 1.0,
+                                                        "g_loss": 1.0})
+        progress.on_epoch_end(number, {})
+        clock[0] += outputs
+
+
 def test_the_first_epoch_says_how_long_the_rest_takes(capsys, monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
 
     def epoch(progress, number, seconds):
-        progress.on_epoch_begin(number, 0)
-        for batch in range(10):
-            clock[0] += seconds / 10
-            progress.on_train_batch_end(number, batch, {"d_loss": 1.0,
-                                                        "g_loss": 1.0})
-        progress.on_epoch_end(number, {})
+        run_epochs(progress, clock, [number], seconds)
 
     progress = hooks.Progress(21, 10)
     epoch(progress, 1, 30.0)
@@ -182,14 +190,7 @@ def test_a_tenth_in_the_estimate_counts_each_epochs_outputs(capsys,
     monkeypatch.setattr(hooks.time, "time", lambda: clock[0])
 
     def epochs(progress, numbers, steps, outputs):
-        for number in numbers:
-            progress.on_epoch_begin(number, 0)
-            for batch in range(10):
-                clock[0] += steps / 10
-                progress.on_train_batch_end(number, batch, {"d_loss": 1.0,
-                                                            "g_loss": 1.0})
-            progress.on_epoch_end(number, {})
-            clock[0] += outputs        # checkpoint, plots... after the bar
+        run_epochs(progress, clock, numbers, steps, outputs)
 
     # a small folder's: as much time in each epoch's outputs as in steps
     progress = hooks.Progress(41, 10)

@@ -225,7 +225,8 @@ class Progress(Hook):
         begun_epoch, begun = self.second_begun
         whole = epoch - begun_epoch        # ended before this one began
         epochs = self.last_epoch - self.first_epoch + 1
-        if self.budget is not None:        # as many as --minutes allows
+        if self.budget is not None and self.first_estimate > 0:
+            # as many as --minutes allows
             epochs = min(epochs, int(self.budget.minutes * 60
                                      / self.first_estimate) + 1)
         if whole < max(2, (epochs + 9) // 10):
@@ -311,13 +312,13 @@ class Plots(Hook):
     are short (a small folder's take a second, the plots half of that),
     only once REFRESH_RATIO times the last refresh's time has passed since
     it (at most MAX_WAIT seconds), so that they cost about a tenth of the
-    run; always after this invocation's last epoch, and
-    (refresh_if_stale) when a stop, a NaN loss or --minutes ends it
-    sooner.  Other failures leave them as last refreshed."""
+    run; always after this invocation's last epoch, and when --minutes
+    (refresh_if_stale), a signal or a NaN loss (refresh_before_stop) ends
+    it sooner.  Other failures leave them as last refreshed."""
 
     REFRESH_RATIO = 10
-    # a run's first refresh reduces every montage of the GIF to a palette
-    # (a resumed run's all at once), seconds where later ones take 0.5 s
+    # a slow refresh (a colour run's first reduces every montage of the GIF
+    # to a palette, a resumed run's all at once) waits a minute at most
     MAX_WAIT = 60
 
     def __init__(self, output, state, batches_per_epoch, title, grey,

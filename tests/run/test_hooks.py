@@ -224,6 +224,10 @@ def test_a_tenth_in_the_estimate_counts_each_epochs_outputs(capsys,
     epochs(short, range(1, 5), 10.0, 10.0)
     assert "[INFO] with each epoch's outputs --minutes 2 ends the run in " \
         "epoch 7 of 41" in capsys.readouterr().out
+    # steps too quick for the clock to see: no division by their time
+    frozen = hooks.Progress(41, 10, budget)
+    epochs(frozen, range(1, 12), 0.0, 0.0)
+    capsys.readouterr()
     # no second line where the outputs add little (Fashion-MNIST's
     # epochs), nor where the line would say the same ("about 1 min")
     for steps, outputs in ((10.0, 1.0), (1.0, 1.0)):

@@ -465,3 +465,29 @@ def test_tips_off_or_averaging_only_leave_the_tutorials_run_unchanged(
     checkpoint = ckpt.latest_checkpoint(baseline[0])
     assert_one_line_error(run_python("evaluate.py", checkpoint, "--ema"),
                           "is from a run without --ema")
+
+
+def test_a_stop_or_a_nan_brings_the_plots_up_to_date_without_failing():
+    # the script's wiring of the hooks: a signal, a NaN and a spent
+    # --minutes each bring the plots up to date before the run ends; a
+    # signal and a NaN without a new reason to fail (hooks.Plots)
+    import dcgan_fashion_mnist as script
+    from pyimagesearch.run import hooks
+    from pyimagesearch.run.cli import RunOptions
+    from pyimagesearch.runfiles.config import RunConfig
+    from pyimagesearch.run.state import RunState
+
+    class Trainer:
+        generator_ema = augment = None
+
+    chain = script.training_hooks(
+        RunOptions(output="out", minutes=5), RunConfig(epochs=4),
+        Trainer(), RunState(), 10, None, stop=None)
+    by_type = {type(hook): hook for hook in chain.hooks}
+    plots = by_type[hooks.Plots]
+    assert plots.last_epoch == 4
+    assert by_type[hooks.FiniteLosses].before_stop == \
+        plots.refresh_before_stop
+    assert by_type[hooks.StopOnSignal].before_stop == \
+        plots.refresh_before_stop
+    assert by_type[hooks.TimeBudget].finish_epoch == plots.refresh_if_stale

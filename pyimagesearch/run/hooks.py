@@ -174,9 +174,8 @@ class Progress(Hook):
         # where this invocation stops (--pause-after), for the estimate
         self.last_epoch = last_epoch or num_epochs
         self.bar = None
-        self.first_epoch_done = False
         self.first_step_seconds = 0.0
-        self.first_epoch = None         # this invocation's
+        self.first_epoch = None         # this invocation's, once ended
         self.first_estimate = None      # seconds an epoch, from its steps
         self.second_begun = None        # (epoch, time) the 2nd one began
         self.revised = False
@@ -186,7 +185,7 @@ class Progress(Hook):
                                  self.batches_per_epoch, first_batch)
         self.steps, self.started = 0, time.time()
         self.last_step_done = self.started
-        if self.first_epoch_done and self.second_begun is None:
+        if self.first_epoch is not None and self.second_begun is None:
             self.second_begun = (epoch, self.started)
 
     def on_train_batch_end(self, epoch, batch, logs):
@@ -205,11 +204,10 @@ class Progress(Hook):
             epoch, seconds, 1000 * seconds / max(self.steps, 1)))
         if epoch >= self.last_epoch:
             return
-        if not self.first_epoch_done:
+        if self.first_epoch is None:
             # the first epoch of this invocation: how long the rest will
             # take, at the pace of its steps after the first (which
             # compiles)
-            self.first_epoch_done = True
             self.first_epoch = epoch
             per_step = (seconds - self.first_step_seconds) / max(
                 self.steps - 1, 1) if self.steps > 1 else seconds

@@ -136,7 +136,8 @@ def start_or_resume(options, given):
     else:
         state, saved_settings = RunState.resume(options.output)
         config = RunConfig.resumed(saved_settings, given)
-    config.check(options.metrics_every, memory=False)
+    config.check(options.metrics_every, memory=False,
+                 resumed=options.resume)
     for flag in ("xla", "ada", "mbstd", "self_supervised"):
         if options.distribute and getattr(config, flag) not in (None, False):
             raise UserError(f"--{flag.replace('_', '-')} is for one device: "

@@ -281,16 +281,20 @@ class RunConfig:
 
     # -- checks that need no data -----------------------------------------
 
-    def check(self, metrics_every=None, memory=True):
+    def check(self, metrics_every=None, memory=True, resumed=False):
         """Each setting in its range, and their combination: a full batch
         within --limit, one learning rate for one shared Adam, a loss the
         step can train, the SWD's smallest size for the metrics, and (with
         `memory`) models and a batch that fit in this machine's memory.
-        An error in settings a --recipe filled in says so."""
+        An error in settings a --recipe filled in says so; a `resumed`
+        run's came from its checkpoint (an older run's recipe may have
+        set other values than today's)."""
         try:
             self._check(metrics_every)
         except UserError as e:
-            raise UserError(f"{e}{self.recipe_hint()}") from None
+            hint = " (the checkpoint's settings)" if resumed \
+                else self.recipe_hint()
+            raise UserError(f"{e}{hint}") from None
         if memory:
             self.check_memory(metrics_every)
 

@@ -70,6 +70,16 @@ def test_a_recipe_fills_in_what_the_flags_leave_out():
     before = {key: value for key, value in saved.items() if key != "width"}
     before["kimg"] = 400
     assert (resumed(before).width, resumed(before).kimg) == (1.0, 400)
+    # an error in a resumed run's settings names the checkpoint, not what
+    # the recipe sets today (this run trained other widths and length)
+    before["image_size"] = 12
+    with pytest.raises(UserError) as raised:
+        resumed(before).check(metrics_every=1, memory=False, resumed=True)
+    assert str(raised.value).endswith("(the checkpoint's settings)")
+    assert "--width 0.5" not in str(raised.value)
+    with pytest.raises(UserError, match=re.escape(
+            "--width 0.5 --batch-size 32 --kimg 940")):
+        resumed(before).check(metrics_every=1, memory=False)
     # a checkpoint from before recipes had names is the tutorial's
     old = fresh().to_dict()
     del old["recipe"]

@@ -92,6 +92,30 @@ class QualityEvaluator:
         """The numbers for as many images as there are real ones, from
         fixed noise of the kind the generator was trained on (its own RNG,
         so a training run's random stream is left untouched)."""
+        return self.evaluate_each([generator], batch_size, [name], noise)[0]
+
+    def evaluate_each(self, generators, batch_size=1000, names=None,
+                      noise="uniform"):
+        """evaluate() of each generator, the same numbers, with the SWD's
+        real side computed once for all (a training run measures G and
+        its average together)."""
+        names = names or ["the generator"] * len(generators)
+        made = [self.generate(generator, batch_size, name, noise)
+                for generator, name in zip(generators, names)]
+        results = [swd_numbers(result) for result in swd.swd_each(
+            self.real, [images[:len(self.real)].astype("float32")
+                        for images, _ in made], self.seed)]
+        if self.classifier is not None:
+            count = self.classifier.num_samples
+            for result, (images, classes) in zip(results, made):
+                result.update(self.classifier.compare(
+                    images[:count],
+                    None if classes is None else classes[:count]))
+        return results
+
+    def generate(self, generator, batch_size, name, noise):
+        """The images to measure `generator` by, and their classes (None
+        unless it is conditional)."""
         from ..gan.models import class_names
         from ..gan.trainer import compiled_inference
         check_measurable(generator, self.shape, name)
@@ -123,12 +147,7 @@ class QualityEvaluator:
             return np.asarray(run(inputs))
         images = np.concatenate([batch(start)
                                  for start in range(0, total, batch_size)])
-        result = swd_numbers(swd.swd(
-            self.real, images[:len(self.real)].astype("float32"), self.seed))
-        if self.classifier is not None:
-            result.update(self.classifier.compare(
-                images[:count], None if classes is None else classes[:count]))
-        return result
+        return images, classes
 
     def fields(self):
         return fields(self.levels, self.classifier is not None,

@@ -65,19 +65,27 @@ def laplacian_pyramid(images, num_levels):
     return pyramid
 
 
-def patch_rows(level, rng, out):
-    """PATCHES_PER_IMAGE random 7x7 patches of each image (whole patches
-    only), written to `out` as (7 * 7 * channels, images * 128): row
-    (dy * 7 + dx) * channels + c holds channel c at offset (dy, dx) of every
-    patch, each a contiguous gather from one channel's plane."""
-    (n, h, w, channels) = level.shape
+def patch_centres(shape, rng):
+    """Where PATCHES_PER_IMAGE random 7x7 patches of each image of a level
+    of `shape` lie (whole patches only), as flat indices of their centres
+    in one channel's plane, in memory order."""
+    (n, h, w, _) = shape
     half = PATCH // 2
     count = n * PATCHES_PER_IMAGE
     ys = rng.integers(half, h - half, size=count)
     xs = rng.integers(half, w - half, size=count)
     image = np.repeat(np.arange(n), PATCHES_PER_IMAGE)
     # in memory order: the same set of patches, gathered far faster
-    centres = np.sort((image * h + ys) * w + xs)
+    return np.sort((image * h + ys) * w + xs)
+
+
+def patch_rows(level, centres, out):
+    """The patches at `centres` of each image, written to `out` as (7 * 7 *
+    channels, images * 128): row (dy * 7 + dx) * channels + c holds channel
+    c at offset (dy, dx) of every patch, each a contiguous gather from one
+    channel's plane."""
+    (_, _, w, channels) = level.shape
+    half = PATCH // 2
     planes = np.ascontiguousarray(np.moveaxis(level, -1, 0)).reshape(
         channels, -1)
     row = 0
@@ -119,32 +127,35 @@ def sort_projections(rows, directions, out):
     return out
 
 
-def sliced_wasserstein(a, b, rng, buffers):
-    """Mean over REPEATS x DIRECTIONS random unit directions of the
-    Wasserstein-1 distance between the two sets' projections (sets of
-    equal size: the mean gap between their sorted values).  a, b: patch
-    descriptors as columns."""
-    results = []
+def sliced_wasserstein(a, others, rng, buffers):
+    """For each of `others`, the mean over REPEATS x DIRECTIONS random unit
+    directions of the Wasserstein-1 distance between its projections and
+    a's (sets of equal size: the mean gap between their sorted values).
+    a and each of others: patch descriptors as columns.  a's projections
+    are sorted once a direction set, for all of them."""
+    results = [[] for _ in others]
     for _ in range(REPEATS):
         directions = rng.standard_normal((len(a), DIRECTIONS))
         directions /= np.sqrt((directions ** 2).sum(axis=0, keepdims=True))
         directions = directions.astype(np.float32)
         projected_a = sort_projections(a, directions, buffers[0])
-        projected_b = sort_projections(b, directions, buffers[1])
-        np.subtract(projected_a, projected_b, out=projected_a)
-        np.abs(projected_a, out=projected_a)
-        results.append(np.einsum("ij->", projected_a, dtype=np.float64)
-                       / projected_a.size)
-    return float(np.mean(results))
+        for b, distances in zip(others, results):
+            projected_b = sort_projections(b, directions, buffers[1])
+            np.subtract(projected_a, projected_b, out=projected_b)
+            np.abs(projected_b, out=projected_b)
+            distances.append(np.einsum("ij->", projected_b, dtype=np.float64)
+                             / projected_b.size)
+    return [float(np.mean(distances)) for distances in results]
 
 
-def memory_bytes(count, size, channels):
-    """About what swd() holds for two sets of `count` images: both sets'
-    pyramids, patch descriptors and sorted projections (float32)."""
+def memory_bytes(count, size, channels, sets=2):
+    """About what swd_each() holds for `sets` sets of `count` images (the
+    real ones and sets - 1 generated ones): their pyramids and patch
+    descriptors, and two sets' sorted projections (float32)."""
     patches = count * PATCHES_PER_IMAGE
-    pyramids = 2 * 2 * count * size * size * channels
-    return 4 * (pyramids + 2 * patches * (PATCH * PATCH * channels
-                                          + DIRECTIONS))
+    pyramids = sets * 2 * count * size * size * channels
+    return 4 * (pyramids + patches * (sets * PATCH * PATCH * channels
+                                      + 2 * DIRECTIONS))
 
 
 def check_size(size):
@@ -158,29 +169,43 @@ def check_size(size):
 def swd(real_images, fake_images, seed=0):
     """{"levels": {size: SWD x1000}, "swd": their mean} of two sets of
     equally many NHWC images of the same shape (any value range)."""
-    if real_images.shape != fake_images.shape:
-        raise ValueError(f"two sets of the same shape are compared, got "
-                         f"{real_images.shape} and {fake_images.shape}")
+    return swd_each(real_images, [fake_images], seed)[0]
+
+
+def swd_each(real_images, fake_sets, seed=0):
+    """swd(real_images, fake_images, seed) of each of `fake_sets`, the same
+    numbers, with the real images' side (a third of the work for two
+    sets) done once."""
+    for fake_images in fake_sets:
+        if real_images.shape != fake_images.shape:
+            raise ValueError(f"two sets of the same shape are compared, got "
+                             f"{real_images.shape} and {fake_images.shape}")
     size = real_images.shape[1]
     check_size(size)
     rng = np.random.default_rng(seed)
     sizes = levels(size)
     pyramids = [laplacian_pyramid(images, len(sizes))
-                for images in (real_images, fake_images)]
+                for images in [real_images] + list(fake_sets)]
     # allocated once: fresh memory costs more than the work on it
     (n, _, _, channels) = real_images.shape
     shape = (PATCH * PATCH * channels, n * PATCHES_PER_IMAGE)
-    rows = [np.empty(shape, np.float32) for _ in range(2)]
+    rows = [np.empty(shape, np.float32) for _ in pyramids]
     projected = [np.empty((DIRECTIONS, shape[1]), np.float32)
                  for _ in range(2)]
-    distances = {}
+    distances = [{} for _ in fake_sets]
     for number, level_size in enumerate(sizes):
-        for pyramid, out in zip(pyramids, rows):
-            normalise(patch_rows(pyramid[number], rng, out), channels)
-        distances[level_size] = SCALE * sliced_wasserstein(
-            rows[0], rows[1], rng, projected)
-    return {"levels": distances,
-            "swd": float(np.mean(list(distances.values())))}
+        # the real patches' places, then the generated ones' (every set's
+        # the same: the same draws for the same shape)
+        real_centres = patch_centres(pyramids[0][number].shape, rng)
+        fake_centres = patch_centres(pyramids[0][number].shape, rng)
+        for index, (pyramid, out) in enumerate(zip(pyramids, rows)):
+            normalise(patch_rows(pyramid[number], real_centres if index == 0
+                                 else fake_centres, out), channels)
+        each = sliced_wasserstein(rows[0], rows[1:], rng, projected)
+        for result, distance in zip(distances, each):
+            result[level_size] = SCALE * distance
+    return [{"levels": result, "swd": float(np.mean(list(result.values())))}
+            for result in distances]
 
 
 def real_floor(real_images, seed=0):

@@ -401,10 +401,13 @@ class Metrics(Hook):
         generators = [(self.trainer.generator, False)]
         if self.trainer.generator_ema is not None:
             generators.append((self.trainer.generator_ema, True))
-        for generator, ema in generators:
-            line, result, best = log_metrics(
-                self.evaluator, generator, epoch, self.output,
-                self.trainer.noise, ema, self.best[ema])
+        # measured together: the real images' side of the SWD once
+        results = self.evaluator.evaluate_each(
+            [generator for generator, _ in generators],
+            noise=self.trainer.noise)
+        for (generator, ema), result in zip(generators, results):
+            line, best = log_metrics(self.evaluator, result, epoch,
+                                     self.output, ema, self.best[ema])
             log(line)
             if best[0] == epoch:
                 self.keep_best(generator, ema, best)

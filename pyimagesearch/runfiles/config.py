@@ -380,9 +380,11 @@ class RunConfig:
 
     def check_memory(self, metrics_every=None):
         needed = training_bytes(self)
-        if metrics_every:   # the SWD of up to 10,000 images, at the epochs
+        if metrics_every:   # the SWD of up to 10,000 images, at the epochs:
+            # the real ones, G's and the average's, measured together
             needed += swd_bytes(min(self.limit or SWD_IMAGES, SWD_IMAGES),
-                                self.image_size, self.channels or 3)
+                                self.image_size, self.channels or 3,
+                                sets=2 if self.ema is None else 3)
         have, what = memory_limit()
         if have and needed > SHARE_OF_MEMORY * have:
             raise UserError(

@@ -61,16 +61,15 @@ def csv_header(path):
     return rows[0] if rows else None
 
 
-def log_metrics(evaluator, generator, epoch, output, noise="uniform",
-                ema=False, best=None):
-    """Append this epoch's numbers (first of all the real-data floor) to
-    OUTPUT/metrics.csv (ema_metrics.csv for the averaged generator), with
-    the epoch of the best so far (`best`: (epoch, number) before this one,
-    or None); returns the line to log, the numbers and the new best."""
+def log_metrics(evaluator, result, epoch, output, ema=False, best=None):
+    """Append this epoch's numbers, `result` of evaluator's (first of all
+    the real-data floor) to OUTPUT/metrics.csv (ema_metrics.csv for the
+    averaged generator), with the epoch of the best so far (`best`:
+    (epoch, number) before this one, or None); returns the line to log and
+    the new best."""
     path = os.path.join(output, EMA_METRICS if ema else METRICS)
     rows = [] if os.path.isfile(path) else [
         row("real-data floor", evaluator.floor())]
-    result = evaluator.evaluate(generator, noise=noise)
     _, number = main_number(result)
     if best is None or number < best[1]:
         best = (epoch, number)
@@ -81,8 +80,7 @@ def log_metrics(evaluator, generator, epoch, output, noise="uniform",
         raise UserError(f"could not write {path} ({e}); make it writable, "
                         "then continue with --resume") from None
     label = "EMA metrics" if ema else "metrics"
-    return ("[INFO] " + summary(f"{label} at epoch {epoch}", result), result,
-            best)
+    return "[INFO] " + summary(f"{label} at epoch {epoch}", result), best
 
 
 def set_aside_other_columns(path, columns):

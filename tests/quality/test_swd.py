@@ -98,6 +98,19 @@ def test_matches_the_definition(shape):
                                         rel=2e-3)
 
 
+def test_sets_measured_together_score_as_measured_alone():
+    rng = np.random.default_rng(1)
+    real = rng.random((40, 32, 32, 3), dtype=np.float32)
+    fakes = [rng.random(real.shape, dtype=np.float32),
+             np.clip(real + 0.1 * rng.standard_normal(real.shape), 0,
+                     1).astype(np.float32)]
+    together = swd.swd_each(real, fakes, seed=3)
+    assert together == [swd.swd(real, fake, seed=3) for fake in fakes]
+    assert together[1]["swd"] < together[0]["swd"]
+    with pytest.raises(ValueError, match="of the same shape"):
+        swd.swd_each(real, [fakes[0], fakes[1][:, :16, :16]])
+
+
 def test_levels_stop_at_16():
     assert swd.levels(64) == [64, 32, 16]
     assert swd.levels(32) == [32, 16]

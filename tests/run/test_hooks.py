@@ -307,9 +307,10 @@ class ScriptedEvaluator:
     def floor(self):
         return {"swd": 1.0, "swd_levels": {16: 1.0}}
 
-    def evaluate(self, generator, noise="uniform"):
-        number = self.numbers.pop(0)
-        return {"swd": number, "swd_levels": {16: number}}
+    def evaluate_each(self, generators, noise="uniform"):
+        numbers = [self.numbers.pop(0) for _ in generators]
+        return [{"swd": number, "swd_levels": {16: number}}
+                for number in numbers]
 
 
 class Trainer:

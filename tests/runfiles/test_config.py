@@ -209,6 +209,14 @@ def test_the_memory_check_counts_the_swd(monkeypatch):
     config.check()
     with pytest.raises(UserError, match="and the SWD, more than"):
         config.check(metrics_every=1)
+    # with --ema the average is measured beside G: a third set of images
+    averaged = dataclasses.replace(config, ema=0.999)
+    two, three = (memory_bytes(10000, 32, 3, sets) for sets in (2, 3))
+    monkeypatch.setattr(memory, "machine_bytes",
+                        lambda: int((need + (two + three) / 2) / 0.8))
+    config.check(metrics_every=1)
+    with pytest.raises(UserError, match="and the SWD, more than"):
+        averaged.check(metrics_every=1)
 
 
 def test_radford_needs_a_power_of_two_even_by_default():

@@ -346,6 +346,26 @@ def test_the_best_generator_is_kept_and_a_resume_knows_its_best(
     assert kept == [best] * 3
 
 
+def test_g_and_its_average_are_measured_together(tmp_path, monkeypatch):
+    from pyimagesearch.runfiles import saved
+    monkeypatch.setattr(saved, "save_generator", lambda generator, path: 0)
+    evaluator = ScriptedEvaluator([50, 40])
+    calls = []
+    measure = evaluator.evaluate_each
+    evaluator.evaluate_each = lambda generators, noise: calls.append(
+        generators) or measure(generators, noise)
+    trainer = Trainer()
+    trainer.generator_ema = "average"
+    metrics = hooks.Metrics(evaluator, trainer, str(tmp_path), every=1,
+                            num_epochs=2)
+    metrics.on_epoch_end(1, {})
+    assert calls == [["G", "average"]]          # one call for both
+    for name, number in (("metrics.csv", "50"), ("ema_metrics.csv", "40")):
+        with open(tmp_path / name) as f:
+            assert f.read().splitlines()[-1].split(",")[:2] == ["1", number]
+    assert metrics.best == {False: (1, 50.0), True: (1, 40.0)}
+
+
 def test_an_older_metrics_file_is_set_aside_not_mixed(tmp_path, capsys):
     old = tmp_path / "metrics.csv"
     old.write_text("epoch,fd,kid\r\nreal-data floor,0.05,0.001\r\n1,30,2\r\n")

@@ -101,9 +101,9 @@ class QualityEvaluator:
         its average together)."""
         names = names or ["the generator"] * len(generators)
         made = [self.generate(generator, batch_size, name, noise)
-                for generator, name in zip(generators, names)]
+                for generator, name in zip(generators, names, strict=True)]
         results = [swd_numbers(result) for result in swd.swd_each(
-            self.real, [images[:len(self.real)].astype("float32")
+            self.real, [images[:len(self.real)].astype("float32", copy=False)
                         for images, _ in made], self.seed)]
         if self.classifier is not None:
             count = self.classifier.num_samples

@@ -292,7 +292,8 @@ class RunConfig:
         try:
             self._check(metrics_every)
         except UserError as e:
-            hint = " (the checkpoint's settings)" if resumed \
+            hint = (" (a resumed run keeps the settings its checkpoint "
+                    "holds: change what the resume asks for)") if resumed \
                 else self.recipe_hint()
             raise UserError(f"{e}{hint}") from None
         if memory:

@@ -62,11 +62,11 @@ def csv_header(path):
 
 
 def log_metrics(evaluator, result, epoch, output, ema=False, best=None):
-    """Append this epoch's numbers, `result` of evaluator's (first of all
-    the real-data floor) to OUTPUT/metrics.csv (ema_metrics.csv for the
-    averaged generator), with the epoch of the best so far (`best`:
-    (epoch, number) before this one, or None); returns the line to log and
-    the new best."""
+    """Append this epoch's numbers (`result`, measured by `evaluator`) to
+    OUTPUT/metrics.csv (ema_metrics.csv for the averaged generator), after
+    the real-data floor in a new file, with the epoch of the best so far
+    (`best`: (epoch, number) before this one, or None); returns the line
+    to log and the new best."""
     path = os.path.join(output, EMA_METRICS if ema else METRICS)
     rows = [] if os.path.isfile(path) else [
         row("real-data floor", evaluator.floor())]

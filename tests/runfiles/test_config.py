@@ -75,7 +75,9 @@ def test_a_recipe_fills_in_what_the_flags_leave_out():
     before["image_size"] = 12
     with pytest.raises(UserError) as raised:
         resumed(before).check(metrics_every=1, memory=False, resumed=True)
-    assert str(raised.value).endswith("(the checkpoint's settings)")
+    assert str(raised.value).endswith("(a resumed run keeps the settings "
+                                      "its checkpoint holds: change what "
+                                      "the resume asks for)")
     assert "--width 0.5" not in str(raised.value)
     with pytest.raises(UserError, match=re.escape(
             "--width 0.5 --batch-size 32 --kimg 940")):

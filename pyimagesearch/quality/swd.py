@@ -186,7 +186,7 @@ def swd_each(real_images, fake_sets, seed=0):
     rng = np.random.default_rng(seed)
     sizes = levels(size)
     pyramids = [laplacian_pyramid(images, len(sizes))
-                for images in [real_images] + list(fake_sets)]
+                for images in [real_images] + fake_sets]
     # allocated once: fresh memory costs more than the work on it
     (n, _, _, channels) = real_images.shape
     shape = (PATCH * PATCH * channels, n * PATCHES_PER_IMAGE)

@@ -14,8 +14,7 @@ every image, as the paper does."""
 import keras
 import tensorflow as tf
 
-from .policy import (CUTOUT_RATIO, TRANSFORMS,  # noqa: F401 (re-exported)
-                     TRANSLATION_RATIO, parse_policy)
+from .policy import CUTOUT_RATIO, TRANSLATION_RATIO
 
 
 class DiffAugment(keras.layers.Layer):

@@ -3,7 +3,8 @@ gradient flowing through, and its random stream held by one variable."""
 import numpy as np
 import pytest
 
-from pyimagesearch.gan.augment import DiffAugment, parse_policy
+from pyimagesearch.gan.augment import DiffAugment
+from pyimagesearch.gan.policy import parse_policy
 
 
 def test_policy_names():

@@ -193,7 +193,7 @@ def build_parser():
              "(every setting as the tutorial's; the default for the named "
              "data sets and under --distribute) or small-data (--step tape "
              "--loss hinge --spectral-norm --xla --ema 0.999 --ema-rampup "
-             "0.05 --width 0.5 --batch-size 32 --kimg 940: about 20 to 30 "
+             "0.05 --width 0.5 --batch-size 32 --kimg 940: about 20 "
              "minutes of a 2-core CPU at 32x32; the default for a folder of "
              "images)")
     recipe.add_argument(

@@ -46,9 +46,10 @@ SMALL_DATA_RECIPE = {"step": "tape", "loss": "hinge", "spectral_norm": True,
 RECIPES = {"tutorial": {}, "small-data": SMALL_DATA_RECIPE}
 SMALL_DATA_LINE = ("[INFO] a folder of images: the small-data recipe (hinge "
                    "loss, spectral norm in D, XLA, the averaged generator, "
-                   "half the widths, batch 32, 940 kimg: docs/OWN_DATA.md); "
-                   "the flags given override its parts; --recipe tutorial "
-                   "trains the tutorial's")
+                   "half the widths, batch 32, 940 kimg: about 20 minutes "
+                   "of a 2-core CPU at 32x32, docs/OWN_DATA.md); the flags "
+                   "given override its parts; --recipe tutorial trains the "
+                   "tutorial's")
 
 
 def default_recipe(given, distribute=None):

@@ -180,6 +180,35 @@ def test_a_folder_takes_the_small_data_recipe_by_default(cache_env,
         "tutorial"
 
 
+@pytest.mark.slow      # three runs of the XLA-compiled step
+def test_the_folder_default_pauses_and_resumes_exactly(photos, cache_env,
+                                                       tmp_path):
+    """The recipe a folder gets when it names none (XLA, spectral norm,
+    the ramped average, half the widths) for a length in images shown: a
+    run paused after epoch 1 ends as the run trained in one go."""
+    flags = ["--dataset", photos[0], "--kimg", "0.128", "--seed", "2"]
+    whole_out, paused_out = str(tmp_path / "whole"), str(tmp_path / "paused")
+    whole = run_script("--output", whole_out, *flags, env=cache_env)
+    assert whole.returncode == 0, whole.stderr
+    assert info_lines(whole.stdout)[0] == SMALL_DATA_LINE
+    assert ("[INFO] GAN tips on: --ema 0.999 --step tape --loss hinge "
+            "--spectral-norm --ema-rampup 0.05 --xla --width 0.5"
+            in whole.stdout)
+    first = run_script("--output", paused_out, *flags, "--pause-after", "1",
+                       env=cache_env)
+    assert first.returncode == 0, first.stderr
+    second = run_script("--output", paused_out, "--resume", env=cache_env)
+    assert second.returncode == 0, second.stderr
+    assert "[INFO] resumed from" in second.stdout
+    states = [ckpt.load_checkpoint(ckpt.latest_checkpoint(out))[0]
+              for out in (whole_out, paused_out)]
+    assert states[0].keys() == states[1].keys()
+    assert any(name.startswith("generator_ema/") for name in states[0])
+    for name in states[0]:
+        np.testing.assert_array_equal(states[0][name], states[1][name],
+                                      err_msg=name)
+
+
 def test_generate_and_evaluate_a_colour_generator(colour_run, cache_env,
                                                  tmp_path):
     model = os.path.join(colour_run[0], "generator.keras")

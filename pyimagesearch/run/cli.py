@@ -14,8 +14,8 @@ from ..gan.noise import NOISES
 from ..gan.architectures import ARCHS
 from ..gan.losses import LOSSES
 from ..runfiles.checkpoint import SUBDIR
-from ..runfiles.config import (CONDITIONINGS, MAX_MINUTES, RECIPES, STEPS,
-                               check_values, given_flags)
+from ..runfiles.config import (CONDITIONINGS, MAX_EPOCHS, MAX_MINUTES,
+                               RECIPES, STEPS, check_values, given_flags)
 from ..runfiles.outputs import TENSORBOARD
 from .distribute import (DEFAULT_WORKER_TIMEOUT, MAX_WORKER_TIMEOUT,
                          MIN_WORKER_TIMEOUT, STRATEGIES, check_distribute,
@@ -335,10 +335,14 @@ def check_worker_timeout(args):
 
 
 def check_budget(args):
-    """One length for a run: --epochs or --kimg; --minutes in range."""
+    """One length for a run: --epochs or --kimg; --epochs and --minutes in
+    range."""
     if args.kimg is not None and args.epochs is not None:
         raise UserError("--kimg and --epochs both give the run's length: "
                         "pass one of them")
+    if args.epochs is not None and args.epochs > MAX_EPOCHS:
+        raise UserError(f"--epochs must be at most {MAX_EPOCHS}, got "
+                        f"{args.epochs}: pass --minutes to train for a time")
     if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES:
         raise UserError(f"--minutes must be above 0 and at most "
                         f"{MAX_MINUTES} (a week), got {args.minutes}")

@@ -72,6 +72,9 @@ MIN_WIDTH, MAX_WIDTH = 0.125, 4.0
 # the longest budgets: 100,000 kimg (1e8 images), a week
 MAX_KIMG = 100000
 MAX_MINUTES = 7 * 24 * 60
+# the most --epochs a run may ask for (the CLI's check: a --kimg run on a
+# few images may take more)
+MAX_EPOCHS = 100000
 # what a resumed run may change: everything else must match its checkpoint
 MAY_CHANGE_ON_RESUME = ("epochs", "kimg")
 # what a checkpoint written before a setting existed was made with

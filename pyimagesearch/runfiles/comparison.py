@@ -1,5 +1,6 @@
 """compare.py's work: read the quality numbers of several runs and plot
-them over epochs in one picture, each curve named by the run's switches."""
+them over epochs (or images shown) in one picture, each curve named by the
+run's switches."""
 import csv
 import dataclasses
 import os
@@ -49,32 +50,49 @@ def read_metrics(path):
     return epochs, floor
 
 
-def run_label(folder):
-    """'FOLDER: --noise normal' from the run's newest checkpoint, the
-    averaging (--ema) left out: it gets a curve of its own."""
-    name = as_text(readable_name(os.path.normpath(folder)))
+def run_config(folder):
+    """The RunConfig of the run in `folder`, from its newest checkpoint
+    (None: no readable checkpoint)."""
     checkpoint = latest_checkpoint(folder)
     try:
         settings = load_meta(checkpoint).get("settings", {}) \
             if checkpoint else None
     except UserError:
         settings = None
-    if settings is None:
-        return name + " (settings unknown: no readable checkpoint)", None
-    config = RunConfig.from_saved(settings)
+    return None if settings is None else RunConfig.from_saved(settings)
+
+
+def run_label(folder, config):
+    """'FOLDER: --noise normal' from the run's settings, the averaging
+    (--ema) left out: it gets a curve of its own."""
+    name = as_text(readable_name(os.path.normpath(folder)))
+    if config is None:
+        return name + " (settings unknown: no readable checkpoint)"
     flags = dataclasses.replace(config, ema=None).tip_flags()
     if config.shared_optimizer:
         flags = ("--shared-optimizer " + flags).strip()
     if config.conditional:
         flags = (f"--conditional {config.conditional} " + flags).strip()
-    return f"{name}: {flags or 'the tutorial recipe'}", config.ema
+    return f"{name}: {flags or 'the tutorial recipe'}"
 
 
-def read_runs(folders):
-    """[(label, {epoch: values}, run number, averaged?)] for each run, and
-    its averaged generator when it has one; and the real-data floor, when
-    every run that has one was measured against the same (None when they
-    differ: runs on other data, or another --limit)."""
+def in_kimg(folder, config, epochs):
+    """{kimg: values} of a run's {epoch: values}: the images it had shown
+    by each epoch, from its settings (batch size, image count)."""
+    if config is None or not config.images_per_epoch:
+        raise UserError(f"{folder}: its checkpoint does not say how many "
+                        "images an epoch shows (no checkpoint, or one from "
+                        "before images were counted): compare it with "
+                        "--x epoch")
+    return {config.kimg_of(epoch): values for epoch, values in epochs.items()}
+
+
+def read_runs(folders, x="epoch"):
+    """[(label, {x: values}, run number, averaged?)] for each run, and
+    its averaged generator when it has one, at each epoch measured (x
+    "epoch") or each thousand images shown by then ("kimg"); and the
+    real-data floor, when every run that has one was measured against the
+    same (None when they differ: runs on other data, or another --limit)."""
     series, floors = [], []
     for number, folder in enumerate(folders):
         if not os.path.isdir(folder):
@@ -84,16 +102,22 @@ def read_runs(folders):
         if not os.path.isfile(path):
             raise UserError(f"{folder} has no {METRICS}: train with "
                             "--metrics-every N to measure a run")
-        label, ema = run_label(folder)
+        config = run_config(folder)
+        label = run_label(folder, config)
+        ema = config.ema if config else None
         epochs, run_floor = read_metrics(path)
         if run_floor is not None and run_floor not in floors:
             floors.append(run_floor)
-        series.append((label, epochs, number, False))
+        curves = [(label, epochs, False)]
         ema_path = os.path.join(folder, EMA_METRICS)
         if os.path.isfile(ema_path):
-            series.append((f"{label}, averaged G (--ema {ema:g})"
+            curves.append((f"{label}, averaged G (--ema {ema:g})"
                            if ema else f"{label}, averaged G",
-                           read_metrics(ema_path)[0], number, True))
+                           read_metrics(ema_path)[0], True))
+        for name, points, averaged in curves:
+            if x == "kimg":
+                points = in_kimg(folder, config, points)
+            series.append((name, points, number, averaged))
     if len(floors) > 1:
         print("[INFO] the runs were measured against different real images "
               "(other data, or another --limit): no floor drawn, and their "
@@ -115,7 +139,7 @@ def main_number(values):
     return key.upper(), values[key]
 
 
-def plot_comparison(series, floor, path):
+def plot_comparison(series, floor, path, x="epoch"):
     shown = panels(series)
     if not shown:
         raise UserError("these runs share no quality number to plot (SWD "
@@ -139,7 +163,8 @@ def plot_comparison(series, floor, path):
                        label=f"{FLOOR} (real images)")
         ax.set_title(title + (" - lower is better" if lower_better else
                               " - higher is better"))
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("thousand images shown (kimg)" if x == "kimg"
+                      else "epoch")
         if key in ("fd", "swd"):   # KID, unbiased, goes below 0: linear
             ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -237,6 +237,10 @@ def test_compare_plots_the_swd(whole, tmp_path):
         in result.stdout
     import cv2
     assert cv2.imread(png) is not None
+    # over images shown: 2 epochs of 10 steps of 64 images
+    by_kimg = run_python("compare.py", out, "-o", png, "--x", "kimg")
+    assert by_kimg.returncode == 0, by_kimg.stderr
+    assert f"SWD {last:.2f} at 1.28 kimg (lowest " in by_kimg.stdout
 
 
 def test_shuffle_gives_each_epoch_its_own_order():
@@ -272,6 +276,11 @@ def test_compare_keeps_runs_on_other_images_apart(whole, tmp_path):
     result = run_python("compare.py", out, other, "-o", png)
     assert result.returncode == 0, result.stderr
     assert "measured against different real images" in result.stdout
+    # a run without a checkpoint cannot say how many images it showed
+    assert_one_line_error(run_python("compare.py", out, other, "-o", png,
+                                     "--x", "kimg"),
+                          f"{other}: its checkpoint does not say how many "
+                          "images an epoch shows")
     # an older run with FD only shares no number with a folder run
     old = tmp_path / "old"
     old.mkdir()

@@ -341,8 +341,8 @@ def check_budget(args):
         raise UserError("--kimg and --epochs both give the run's length: "
                         "pass one of them")
     if args.epochs is not None and args.epochs > MAX_EPOCHS:
-        raise UserError(f"--epochs must be at most {MAX_EPOCHS}, got "
-                        f"{args.epochs}: pass --minutes to train for a time")
+        raise UserError(f"--epochs must be from 1 to {MAX_EPOCHS}, got "
+                        f"{args.epochs}")
     if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES:
         raise UserError(f"--minutes must be above 0 and at most "
                         f"{MAX_MINUTES} (a week), got {args.minutes}")

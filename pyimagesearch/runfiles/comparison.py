@@ -27,6 +27,8 @@ PANELS = (("swd", "SWD x1000 (pyramid patches)", True),
            False),
           ("min_class_share", "smallest class share (best 0.1)", False))
 FLOOR = "real-data floor"
+# compare.py --x: what the x axis counts
+X_LABELS = {"epoch": "epoch", "kimg": "thousand images shown (kimg)"}
 
 
 def read_metrics(path):
@@ -80,10 +82,9 @@ def in_kimg(folder, config, epochs):
     """{kimg: values} of a run's {epoch: values}: the images it had shown
     by each epoch, from its settings (batch size, image count)."""
     if config is None or not config.images_per_epoch:
-        raise UserError(f"{folder}: its checkpoint does not say how many "
-                        "images an epoch shows (no checkpoint, or one from "
-                        "before images were counted): compare it with "
-                        "--x epoch")
+        raise UserError(f"{folder} has no checkpoint that says how many "
+                        "images an epoch shows (none, or one from before "
+                        "images were counted): compare it with --x epoch")
     return {config.kimg_of(epoch): values for epoch, values in epochs.items()}
 
 
@@ -140,6 +141,8 @@ def main_number(values):
 
 
 def plot_comparison(series, floor, path, x="epoch"):
+    """Write the panels of `series` over `x` (X_LABELS) to `path`; returns
+    the x axis' label of each panel drawn."""
     shown = panels(series)
     if not shown:
         raise UserError("these runs share no quality number to plot (SWD "
@@ -152,28 +155,29 @@ def plot_comparison(series, floor, path, x="epoch"):
     for ax in axes.flat[len(shown):]:
         ax.set_visible(False)
     for ax, (key, title, lower_better) in zip(axes.flat, shown):
-        for label, epochs, number, averaged in series:
-            x = sorted(epochs)
+        for label, points, number, averaged in series:
+            at = sorted(points)
             # a run's averaged generator: dashed, in its run's colour
-            ax.plot(x, [epochs[e][key] for e in x], "--" if averaged else "-",
-                    marker="o", markersize=3, label=label,
-                    color=f"C{number % 10}")
+            ax.plot(at, [points[p][key] for p in at],
+                    "--" if averaged else "-", marker="o", markersize=3,
+                    label=label, color=f"C{number % 10}")
         if floor and key in floor:
             ax.axhline(floor[key], color="grey", linestyle=":",
                        label=f"{FLOOR} (real images)")
         ax.set_title(title + (" - lower is better" if lower_better else
                               " - higher is better"))
-        ax.set_xlabel("thousand images shown (kimg)" if x == "kimg"
-                      else "epoch")
+        ax.set_xlabel(X_LABELS[x])
         if key in ("fd", "swd"):   # KID, unbiased, goes below 0: linear
             ax.set_yscale("log")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if x == "epoch":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9)
     legend_rows = (len(labels) + 1) // 2
     fig.tight_layout(rect=(0, (0.3 + 0.25 * legend_rows) / (4.5 * rows + 1),
                            1, 1))
+    labels = [ax.get_xlabel() for ax in axes.flat[:len(shown)]]
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png"))
     except OSError as e:
@@ -181,3 +185,4 @@ def plot_comparison(series, floor, path, x="epoch"):
                         "writable path with --output") from None
     finally:
         plt.close(fig)
+    return labels

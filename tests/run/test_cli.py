@@ -29,6 +29,13 @@ def test_non_positive_values(tmp_path, flag, value, fragment):
         cli.check_args(parse("--output", str(tmp_path), flag, value))
 
 
+def test_epochs_up_to_the_limit(tmp_path):
+    cli.check_args(parse("--output", str(tmp_path), "--epochs", "100000"))
+    with pytest.raises(UserError, match="--epochs must be from 1 to 100000, "
+                                        "got 100001"):
+        cli.check_args(parse("--output", str(tmp_path), "--epochs", "100001"))
+
+
 def test_output_is_created(tmp_path):
     out = tmp_path / "a" / "b"
     cli.check_args(parse("--output", str(out)))

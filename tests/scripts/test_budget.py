@@ -10,7 +10,6 @@ from conftest import assert_one_line_error, run_script
     (["--kimg", "1e9"], "--kimg must be above 0"),
     (["--kimg", "nan"], "--kimg must be above 0"),
     (["--kimg", "5", "--epochs", "3"], "--kimg and --epochs both give"),
-    (["--epochs", "100001"], "--epochs must be at most 100000, got 100001"),
     (["--minutes", "0"], "--minutes must be above 0 and at most 10080"),
     (["--minutes", "inf"], "--minutes must be above 0"),
     (["--minutes", "1", "--distribute", "multi-worker"],

@@ -279,7 +279,7 @@ def test_compare_keeps_runs_on_other_images_apart(whole, tmp_path):
     # a run without a checkpoint cannot say how many images it showed
     assert_one_line_error(run_python("compare.py", out, other, "-o", png,
                                      "--x", "kimg"),
-                          f"{other}: its checkpoint does not say how many "
+                          f"{other} has no checkpoint that says how many "
                           "images an epoch shows")
     # an older run with FD only shares no number with a folder run
     old = tmp_path / "old"

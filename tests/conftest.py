@@ -156,6 +156,20 @@ def trained_once(tmp_path_factory, name, flags):
     return out, result
 
 
+def assert_same_final_checkpoint(folder, other):
+    """The newest checkpoints of two runs hold the same arrays under the
+    same names (a run stopped and resumed against one trained in one go);
+    returns the first's {name: array}."""
+    from pyimagesearch.runfiles import checkpoint as ckpt
+    states = [ckpt.load_checkpoint(ckpt.latest_checkpoint(out))[0]
+              for out in (folder, other)]
+    assert states[0].keys() == states[1].keys()
+    for name in states[0]:
+        np.testing.assert_array_equal(states[0][name], states[1][name],
+                                      err_msg=name)
+    return states[0]
+
+
 def pngs(folder):
     """{name: bytes} of the PNGs in a folder, to compare two runs'."""
     return {name: open(os.path.join(folder, name), "rb").read()
